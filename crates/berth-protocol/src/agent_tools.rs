@@ -1,0 +1,638 @@
+//! The agent `tools[]` union (contract §4.3): the built-in toolset, MCP toolsets and custom tools,
+//! as requests (sparse) and as responses (every config fully resolved).
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::validation::{Validated, ValidationError, check_len};
+
+/// Most entries `tools[]` may hold.
+pub const MAX_TOOLS: usize = 128;
+/// Longest custom tool description we accept.
+pub const MAX_TOOL_DESCRIPTION_CHARS: usize = 10_000;
+/// Largest custom tool input schema, serialized.
+pub const MAX_INPUT_SCHEMA_BYTES: usize = 64 * 1024;
+/// Most domains in a web tool's allow or block list.
+pub const MAX_DOMAINS: usize = 100;
+
+/// How a tool call is authorised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PermissionPolicy {
+    /// Run without asking.
+    AlwaysAllow,
+    /// Pause the session with `requires_action` until the client confirms.
+    AlwaysAsk,
+    /// Let the server decide per call.
+    Auto,
+}
+
+/// The eight built-in tools of `agent_toolset_20260401`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum BuiltinTool {
+    Bash,
+    Edit,
+    Read,
+    Write,
+    Glob,
+    Grep,
+    WebFetch,
+    WebSearch,
+}
+
+impl BuiltinTool {
+    pub const ALL: [BuiltinTool; 8] = [
+        BuiltinTool::Bash,
+        BuiltinTool::Edit,
+        BuiltinTool::Read,
+        BuiltinTool::Write,
+        BuiltinTool::Glob,
+        BuiltinTool::Grep,
+        BuiltinTool::WebFetch,
+        BuiltinTool::WebSearch,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuiltinTool::Bash => "bash",
+            BuiltinTool::Edit => "edit",
+            BuiltinTool::Read => "read",
+            BuiltinTool::Write => "write",
+            BuiltinTool::Glob => "glob",
+            BuiltinTool::Grep => "grep",
+            BuiltinTool::WebFetch => "web_fetch",
+            BuiltinTool::WebSearch => "web_search",
+        }
+    }
+
+    fn is_web(self) -> bool {
+        matches!(self, BuiltinTool::WebFetch | BuiltinTool::WebSearch)
+    }
+}
+
+// ---------------------------------------------------------------- requests
+
+/// One entry of `tools[]` in a create or update request.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(tag = "type")]
+pub enum ToolParam {
+    /// The built-in sandbox tools.
+    #[serde(rename = "agent_toolset_20260401")]
+    AgentToolset(AgentToolsetParam),
+    /// The tools of one declared MCP server.
+    #[serde(rename = "mcp_toolset")]
+    McpToolset(McpToolsetParam),
+    /// A tool the client executes.
+    #[serde(rename = "custom")]
+    Custom(CustomTool),
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct DefaultConfigParam {
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub permission_policy: Option<PermissionPolicy>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct AgentToolsetParam {
+    #[serde(default)]
+    pub default_config: Option<DefaultConfigParam>,
+    #[serde(default)]
+    pub configs: Option<Vec<ToolConfigParam>>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct ToolConfigParam {
+    pub name: BuiltinTool,
+    #[serde(rename = "type", default)]
+    pub kind: Option<BuiltinTool>,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub permission_policy: Option<PermissionPolicy>,
+    #[serde(default)]
+    pub allowed_domains: Option<Vec<String>>,
+    #[serde(default)]
+    pub blocked_domains: Option<Vec<String>>,
+    #[serde(default)]
+    pub max_content_tokens: Option<u32>,
+    /// `web_fetch` only: which sources a fetched URL may come from.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub url_sources: Option<Value>,
+    /// `web_search` only: `{type:"approximate", city?, region?, country?, timezone?}`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub user_location: Option<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct McpToolsetParam {
+    pub mcp_server_name: String,
+    #[serde(default)]
+    pub default_config: Option<DefaultConfigParam>,
+    #[serde(default)]
+    pub configs: Option<Vec<McpToolConfigParam>>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct McpToolConfigParam {
+    pub name: String,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub permission_policy: Option<PermissionPolicy>,
+}
+
+/// A client-executed tool; identical in requests and responses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CustomTool {
+    pub name: String,
+    pub description: String,
+    #[schema(value_type = Object)]
+    pub input_schema: Value,
+}
+
+// --------------------------------------------------------------- responses
+
+/// One entry of `tools[]` in an agent object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type")]
+pub enum Tool {
+    #[serde(rename = "agent_toolset_20260401")]
+    AgentToolset(AgentToolset),
+    #[serde(rename = "mcp_toolset")]
+    McpToolset(McpToolset),
+    #[serde(rename = "custom")]
+    Custom(CustomTool),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DefaultConfig {
+    pub enabled: bool,
+    pub permission_policy: PermissionPolicy,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AgentToolset {
+    pub default_config: DefaultConfig,
+    pub configs: Vec<ToolConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ToolConfig {
+    pub name: BuiltinTool,
+    #[serde(rename = "type")]
+    pub kind: BuiltinTool,
+    pub enabled: bool,
+    pub permission_policy: PermissionPolicy,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub allowed_domains: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub blocked_domains: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub max_content_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[schema(value_type = Option<Object>)]
+    pub url_sources: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[schema(value_type = Option<Object>)]
+    pub user_location: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct McpToolset {
+    pub mcp_server_name: String,
+    pub default_config: DefaultConfig,
+    pub configs: Vec<McpToolConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct McpToolConfig {
+    pub name: String,
+    pub enabled: bool,
+    pub permission_policy: PermissionPolicy,
+}
+
+impl AgentToolset {
+    /// Whether a built-in tool is offered, and under which policy; `None` when disabled.
+    pub fn policy_for(&self, tool: BuiltinTool) -> Option<PermissionPolicy> {
+        let config = self.configs.iter().find(|c| c.name == tool);
+        let enabled = config.map_or(self.default_config.enabled, |c| c.enabled);
+        enabled.then(|| {
+            config.map_or(self.default_config.permission_policy, |c| {
+                c.permission_policy
+            })
+        })
+    }
+}
+
+// -------------------------------------------------------------- resolution
+
+/// Resolves and validates `tools[]` against the agent's declared MCP server names.
+pub fn resolve_tools(params: Vec<ToolParam>, mcp_server_names: &[String]) -> Validated<Vec<Tool>> {
+    if params.len() > MAX_TOOLS {
+        return Err(ValidationError::new(
+            "tools",
+            format!(
+                "has {} entries; at most {MAX_TOOLS} are allowed",
+                params.len()
+            ),
+        ));
+    }
+    let mut tools = Vec::with_capacity(params.len());
+    let mut seen_toolset = false;
+    let mut seen_mcp: BTreeSet<String> = BTreeSet::new();
+    let mut seen_custom: BTreeSet<String> = BTreeSet::new();
+    for (i, param) in params.into_iter().enumerate() {
+        let at = format!("tools[{i}]");
+        let tool = match param {
+            ToolParam::AgentToolset(p) => {
+                if seen_toolset {
+                    return Err(ValidationError::new(
+                        &at,
+                        "agent_toolset_20260401 may appear only once",
+                    ));
+                }
+                seen_toolset = true;
+                Tool::AgentToolset(resolve_agent_toolset(p).map_err(|e| e.within(&at))?)
+            }
+            ToolParam::McpToolset(p) => {
+                if !mcp_server_names.contains(&p.mcp_server_name) {
+                    return Err(ValidationError::new(
+                        format!("{at}.mcp_server_name"),
+                        format!("\"{}\" is not declared in mcp_servers", p.mcp_server_name),
+                    ));
+                }
+                if !seen_mcp.insert(p.mcp_server_name.clone()) {
+                    return Err(ValidationError::new(
+                        format!("{at}.mcp_server_name"),
+                        format!("\"{}\" has more than one mcp_toolset", p.mcp_server_name),
+                    ));
+                }
+                Tool::McpToolset(resolve_mcp_toolset(p).map_err(|e| e.within(&at))?)
+            }
+            ToolParam::Custom(custom) => {
+                validate_custom_tool(&custom).map_err(|e| e.within(&at))?;
+                if !seen_custom.insert(custom.name.clone()) {
+                    return Err(ValidationError::new(
+                        format!("{at}.name"),
+                        format!("custom tool \"{}\" is defined twice", custom.name),
+                    ));
+                }
+                Tool::Custom(custom)
+            }
+        };
+        tools.push(tool);
+    }
+    for name in mcp_server_names {
+        if !seen_mcp.contains(name) {
+            return Err(ValidationError::new(
+                "mcp_servers",
+                format!("MCP server \"{name}\" is not referenced by any mcp_toolset in tools"),
+            ));
+        }
+    }
+    Ok(tools)
+}
+
+fn resolve_default(param: Option<DefaultConfigParam>, policy: PermissionPolicy) -> DefaultConfig {
+    let param = param.unwrap_or_default();
+    DefaultConfig {
+        enabled: param.enabled.unwrap_or(true),
+        permission_policy: param.permission_policy.unwrap_or(policy),
+    }
+}
+
+fn resolve_agent_toolset(param: AgentToolsetParam) -> Validated<AgentToolset> {
+    // The built-in toolset runs without asking unless told otherwise.
+    let default_config = resolve_default(param.default_config, PermissionPolicy::AlwaysAllow);
+    let mut configs = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (i, c) in param.configs.unwrap_or_default().into_iter().enumerate() {
+        let at = format!("configs[{i}]");
+        if c.kind.is_some_and(|k| k != c.name) {
+            return Err(ValidationError::new(
+                format!("{at}.type"),
+                format!("must equal name \"{}\"", c.name.as_str()),
+            ));
+        }
+        if !seen.insert(c.name) {
+            return Err(ValidationError::new(
+                format!("{at}.name"),
+                format!("\"{}\" is configured twice", c.name.as_str()),
+            ));
+        }
+        validate_web_fields(&c).map_err(|e| e.within(&at))?;
+        configs.push(ToolConfig {
+            name: c.name,
+            kind: c.name,
+            enabled: c.enabled.unwrap_or(default_config.enabled),
+            permission_policy: c
+                .permission_policy
+                .unwrap_or(default_config.permission_policy),
+            allowed_domains: c.allowed_domains,
+            blocked_domains: c.blocked_domains,
+            max_content_tokens: c.max_content_tokens,
+            url_sources: c.url_sources.map(normalize_url_sources),
+            user_location: c.user_location,
+        });
+    }
+    Ok(AgentToolset {
+        default_config,
+        configs,
+    })
+}
+
+fn validate_web_fields(c: &ToolConfigParam) -> Validated {
+    let web_only: [(&str, bool); 3] = [
+        ("allowed_domains", c.allowed_domains.is_some()),
+        ("blocked_domains", c.blocked_domains.is_some()),
+        ("user_location", c.user_location.is_some()),
+    ];
+    for (field, present) in web_only {
+        if present && !c.name.is_web() {
+            return Err(ValidationError::new(
+                field,
+                "is only valid for web_fetch and web_search",
+            ));
+        }
+    }
+    let fetch_only = [
+        ("max_content_tokens", c.max_content_tokens.is_some()),
+        ("url_sources", c.url_sources.is_some()),
+    ];
+    for (field, present) in fetch_only {
+        if present && c.name != BuiltinTool::WebFetch {
+            return Err(ValidationError::new(field, "is only valid for web_fetch"));
+        }
+    }
+    if c.user_location.is_some() && c.name != BuiltinTool::WebSearch {
+        return Err(ValidationError::new(
+            "user_location",
+            "is only valid for web_search",
+        ));
+    }
+    for (field, list) in [
+        ("allowed_domains", &c.allowed_domains),
+        ("blocked_domains", &c.blocked_domains),
+    ] {
+        if let Some(domains) = list {
+            if domains.len() > MAX_DOMAINS {
+                return Err(ValidationError::new(
+                    field,
+                    format!("at most {MAX_DOMAINS} domains are allowed"),
+                ));
+            }
+            for (i, d) in domains.iter().enumerate() {
+                crate::environment::validate_host(d)
+                    .map_err(|e| e.within(&format!("{field}[{i}]")))?;
+            }
+        }
+    }
+    if let Some(location) = &c.user_location {
+        let is_approximate = location.get("type").and_then(Value::as_str) == Some("approximate");
+        if !is_approximate {
+            return Err(ValidationError::new(
+                "user_location.type",
+                "must be \"approximate\"",
+            ));
+        }
+    }
+    if let Some(sources) = &c.url_sources {
+        validate_url_sources(sources)?;
+    }
+    Ok(())
+}
+
+fn validate_url_sources(sources: &Value) -> Validated {
+    let Some(map) = sources.as_object() else {
+        return Err(ValidationError::new("url_sources", "must be an object"));
+    };
+    for (key, value) in map {
+        if !matches!(
+            key.as_str(),
+            "user_input" | "client_tool_results" | "server_tool_results"
+        ) {
+            continue;
+        }
+        let kind = match value {
+            Value::Null => continue,
+            Value::String(s) => s.as_str(),
+            Value::Object(o) => o.get("type").and_then(Value::as_str).unwrap_or(""),
+            _ => "",
+        };
+        let allowed: &[&str] = if key == "user_input" {
+            &["all", "none"]
+        } else {
+            &["all", "none", "only", "except"]
+        };
+        if !allowed.contains(&kind) {
+            return Err(ValidationError::new(
+                format!("url_sources.{key}"),
+                format!("type must be one of {}", allowed.join(", ")),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `"all"` and `"none"` shorthands become `{type:"all"}` / `{type:"none"}` in responses.
+fn normalize_url_sources(mut sources: Value) -> Value {
+    if let Some(map) = sources.as_object_mut() {
+        for value in map.values_mut() {
+            if let Value::String(s) = value {
+                *value = serde_json::json!({ "type": s.clone() });
+            }
+        }
+    }
+    sources
+}
+
+fn resolve_mcp_toolset(param: McpToolsetParam) -> Validated<McpToolset> {
+    // MCP tools reach third-party systems, so they ask first unless configured otherwise.
+    let default_config = resolve_default(param.default_config, PermissionPolicy::AlwaysAsk);
+    let mut configs = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (i, c) in param.configs.unwrap_or_default().into_iter().enumerate() {
+        let at = format!("configs[{i}].name");
+        check_len(&at, &c.name, 1, 256)?;
+        if !seen.insert(c.name.clone()) {
+            return Err(ValidationError::new(
+                at,
+                format!("\"{}\" is configured twice", c.name),
+            ));
+        }
+        configs.push(McpToolConfig {
+            name: c.name,
+            enabled: c.enabled.unwrap_or(default_config.enabled),
+            permission_policy: c
+                .permission_policy
+                .unwrap_or(default_config.permission_policy),
+        });
+    }
+    Ok(McpToolset {
+        mcp_server_name: param.mcp_server_name,
+        default_config,
+        configs,
+    })
+}
+
+/// Custom tool names: 1–128 characters of `[A-Za-z0-9_-]`.
+pub fn validate_custom_tool(tool: &CustomTool) -> Validated {
+    let name_ok = !tool.name.is_empty()
+        && tool.name.len() <= 128
+        && tool
+            .name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !name_ok {
+        return Err(ValidationError::new(
+            "name",
+            "must be 1 to 128 characters of letters, digits, '_' or '-'",
+        ));
+    }
+    check_len(
+        "description",
+        &tool.description,
+        1,
+        MAX_TOOL_DESCRIPTION_CHARS,
+    )?;
+    validate_input_schema(&tool.input_schema).map_err(|e| e.within("input_schema"))
+}
+
+/// A JSON Schema for an object: `type: "object"`, `properties` an object of schemas, and
+/// `required` a list of property names.
+fn validate_input_schema(schema: &Value) -> Validated {
+    let Some(map) = schema.as_object() else {
+        return Err(ValidationError::new("", "must be a JSON Schema object"));
+    };
+    if map.get("type").and_then(Value::as_str) != Some("object") {
+        return Err(ValidationError::new("type", "must be \"object\""));
+    }
+    if serde_json::to_vec(schema).map_or(0, |v| v.len()) > MAX_INPUT_SCHEMA_BYTES {
+        return Err(ValidationError::new(
+            "",
+            format!("must be at most {MAX_INPUT_SCHEMA_BYTES} bytes"),
+        ));
+    }
+    let properties = match map.get("properties") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(p)) => {
+            for (name, prop) in p {
+                if !prop.is_object() && !prop.is_boolean() {
+                    return Err(ValidationError::new(
+                        format!("properties.{name}"),
+                        "must be a JSON Schema",
+                    ));
+                }
+            }
+            Some(p)
+        }
+        Some(_) => return Err(ValidationError::new("properties", "must be an object")),
+    };
+    match map.get("required") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(required)) => {
+            for (i, r) in required.iter().enumerate() {
+                let Some(name) = r.as_str() else {
+                    return Err(ValidationError::new(
+                        format!("required[{i}]"),
+                        "must be a string",
+                    ));
+                };
+                if !properties.is_some_and(|p| p.contains_key(name)) {
+                    return Err(ValidationError::new(
+                        format!("required[{i}]"),
+                        format!("\"{name}\" is not in properties"),
+                    ));
+                }
+            }
+        }
+        Some(_) => return Err(ValidationError::new("required", "must be an array")),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(v: Value) -> Vec<ToolParam> {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn toolset_resolves_defaults() {
+        let tools = resolve_tools(
+            parse(json!([{"type":"agent_toolset_20260401","configs":[{"name":"bash","permission_policy":{"type":"always_ask"}}]}])),
+            &[],
+        )
+        .unwrap();
+        let Tool::AgentToolset(t) = &tools[0] else {
+            panic!("wrong tool")
+        };
+        assert!(t.default_config.enabled);
+        assert_eq!(
+            t.policy_for(BuiltinTool::Bash),
+            Some(PermissionPolicy::AlwaysAsk)
+        );
+        assert_eq!(
+            t.policy_for(BuiltinTool::Read),
+            Some(PermissionPolicy::AlwaysAllow)
+        );
+        let rendered = serde_json::to_value(&tools).unwrap();
+        assert_eq!(rendered[0]["configs"][0]["type"], "bash");
+    }
+
+    #[test]
+    fn mcp_toolset_must_name_declared_server() {
+        let err = resolve_tools(
+            parse(json!([{"type":"mcp_toolset","mcp_server_name":"gh"}])),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(err.field, "tools[0].mcp_server_name");
+    }
+
+    #[test]
+    fn every_server_needs_a_toolset() {
+        let err = resolve_tools(vec![], &["gh".to_owned()]).unwrap_err();
+        assert_eq!(err.field, "mcp_servers");
+    }
+
+    #[test]
+    fn custom_tool_schema_is_checked() {
+        let err = resolve_tools(
+            parse(json!([{"type":"custom","name":"x","description":"d","input_schema":{"type":"object","required":["a"]}}])),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(err.field, "tools[0].input_schema.required[0]");
+        let bad_name = resolve_tools(
+            parse(json!([{"type":"custom","name":"has space","description":"d","input_schema":{"type":"object"}}])),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(bad_name.field, "tools[0].name");
+    }
+
+    #[test]
+    fn web_fields_only_on_web_tools() {
+        let err = resolve_tools(
+            parse(json!([{"type":"agent_toolset_20260401","configs":[{"name":"bash","allowed_domains":["a.com"]}]}])),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(err.field, "tools[0].configs[0].allowed_domains");
+    }
+}

@@ -1,0 +1,455 @@
+//! Berth's PostgreSQL backend: the same contract as SQLite, for many replicas on one database.
+//!
+//! Statements are prepared once per pooled connection (`prepare_cached`); list queries are built
+//! from fixed fragments with bound values, so the set of distinct statements stays small.
+
+mod connect;
+mod rows;
+pub mod testing;
+
+use async_trait::async_trait;
+use berth_store::{
+    ApiKeyRow, Collection, DeleteOutcome, Document, DocumentQuery, NewApiKey, RevokeOutcome, Store,
+    StoreResult, TenantRow,
+};
+use deadpool_postgres::{GenericClient, Pool};
+
+pub use connect::PostgresOptions;
+use connect::{create_pool, migrate, pg, pool_error};
+use rows::{DOC_COLUMNS, KEY_COLUMNS, Param, push_filters, refs};
+
+pub struct PostgresStore {
+    pool: Pool,
+}
+
+impl PostgresStore {
+    /// Connects, checks the server answers, and applies pending migrations.
+    pub async fn open(options: &PostgresOptions) -> StoreResult<Self> {
+        let pool = create_pool(options)?;
+        migrate(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// The pool, for backend-specific features (LISTEN/NOTIFY) built on top of this store.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    async fn client(&self) -> StoreResult<deadpool_postgres::Client> {
+        self.pool.get().await.map_err(pool_error)
+    }
+}
+
+async fn insert_version<C: GenericClient>(client: &C, doc: &Document) -> StoreResult<()> {
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO agent_versions (agent_id, tenant_id, version, created_at, updated_at, body)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .await
+        .map_err(pg)?;
+    client
+        .execute(
+            &stmt,
+            &[
+                &doc.id,
+                &doc.tenant_id,
+                &doc.version,
+                &doc.created_at,
+                &doc.updated_at,
+                &doc.body,
+            ],
+        )
+        .await
+        .map_err(pg)?;
+    Ok(())
+}
+
+async fn upsert_key<C: GenericClient>(client: &C, key: &NewApiKey) -> StoreResult<String> {
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO api_keys (id, tenant_id, name, prefix, hash, is_admin, source, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (hash) DO UPDATE SET
+                 revoked_at = NULL, tenant_id = excluded.tenant_id, is_admin = excluded.is_admin,
+                 source = excluded.source, name = excluded.name
+             RETURNING id",
+        )
+        .await
+        .map_err(pg)?;
+    let row = client
+        .query_one(
+            &stmt,
+            &[
+                &key.id,
+                &key.tenant_id,
+                &key.name,
+                &key.prefix,
+                &key.hash,
+                &key.is_admin,
+                &key.source,
+                &key.created_at,
+            ],
+        )
+        .await
+        .map_err(pg)?;
+    Ok(row.get(0))
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.client()
+            .await?
+            .simple_query("SELECT 1")
+            .await
+            .map_err(pg)?;
+        Ok(())
+    }
+
+    async fn meta_get_or_init(&self, key: &str, value: &str) -> StoreResult<String> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+                &[&key, &value],
+            )
+            .await
+            .map_err(pg)?;
+        let row = client
+            .query_one("SELECT value FROM meta WHERE key = $1", &[&key])
+            .await
+            .map_err(pg)?;
+        Ok(row.get(0))
+    }
+
+    async fn create_tenant(&self, tenant: &TenantRow, first_key: &NewApiKey) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        tx.execute(
+            "INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)",
+            &[&tenant.id, &tenant.name, &tenant.created_at],
+        )
+        .await
+        .map_err(pg)?;
+        upsert_key(&tx, first_key).await?;
+        tx.commit().await.map_err(pg)
+    }
+
+    async fn get_tenant(&self, id: &str) -> StoreResult<Option<TenantRow>> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached("SELECT id, name, created_at FROM tenants WHERE id = $1")
+            .await
+            .map_err(pg)?;
+        let row = client.query_opt(&stmt, &[&id]).await.map_err(pg)?;
+        Ok(row.as_ref().map(rows::tenant))
+    }
+
+    async fn list_tenants(&self, query: &DocumentQuery) -> StoreResult<Vec<TenantRow>> {
+        let client = self.client().await?;
+        let mut sql = String::from("SELECT id, name, created_at FROM tenants WHERE TRUE");
+        let mut params: Vec<Param> = Vec::new();
+        push_filters(&mut sql, &mut params, query, "id", false, false);
+        let rows = client.query(&sql, &refs(&params)).await.map_err(pg)?;
+        Ok(rows.iter().map(rows::tenant).collect())
+    }
+
+    async fn upsert_api_key(&self, key: &NewApiKey) -> StoreResult<String> {
+        upsert_key(&self.client().await?, key).await
+    }
+
+    async fn find_api_key(&self, hash: &[u8]) -> StoreResult<Option<ApiKeyRow>> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(&format!(
+                "SELECT {KEY_COLUMNS} FROM api_keys WHERE hash = $1 AND revoked_at IS NULL"
+            ))
+            .await
+            .map_err(pg)?;
+        let row = client.query_opt(&stmt, &[&hash]).await.map_err(pg)?;
+        Ok(row.as_ref().map(rows::api_key))
+    }
+
+    async fn list_api_keys(
+        &self,
+        tenant_id: &str,
+        query: &DocumentQuery,
+    ) -> StoreResult<Vec<ApiKeyRow>> {
+        let client = self.client().await?;
+        let mut sql = format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 AND revoked_at IS NULL"
+        );
+        let mut params: Vec<Param> = vec![Box::new(tenant_id.to_owned())];
+        push_filters(&mut sql, &mut params, query, "id", false, false);
+        let rows = client.query(&sql, &refs(&params)).await.map_err(pg)?;
+        Ok(rows.iter().map(rows::api_key).collect())
+    }
+
+    async fn revoke_api_key(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        now: i64,
+    ) -> StoreResult<RevokeOutcome> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        // Lock the tenant's active keys so two concurrent revocations cannot both pass the
+        // last-key check.
+        let active = tx
+            .query(
+                "SELECT id FROM api_keys WHERE tenant_id = $1 AND revoked_at IS NULL FOR UPDATE",
+                &[&tenant_id],
+            )
+            .await
+            .map_err(pg)?;
+        let outcome = if !active.iter().any(|r| r.get::<_, &str>(0) == id) {
+            RevokeOutcome::NotFound
+        } else if active.len() <= 1 {
+            RevokeOutcome::LastActiveKey
+        } else {
+            tx.execute(
+                "UPDATE api_keys SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2",
+                &[&tenant_id, &id, &now],
+            )
+            .await
+            .map_err(pg)?;
+            RevokeOutcome::Revoked
+        };
+        tx.commit().await.map_err(pg)?;
+        Ok(outcome)
+    }
+
+    async fn revoke_keys_from_source(
+        &self,
+        tenant_id: &str,
+        source: &str,
+        keep_id: &str,
+        now: i64,
+    ) -> StoreResult<u64> {
+        self.client()
+            .await?
+            .execute(
+                "UPDATE api_keys SET revoked_at = $4
+                 WHERE tenant_id = $1 AND source = $2 AND id <> $3 AND revoked_at IS NULL",
+                &[&tenant_id, &source, &keep_id, &now],
+            )
+            .await
+            .map_err(pg)
+    }
+
+    async fn touch_api_key(&self, id: &str, now: i64) -> StoreResult<()> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached("UPDATE api_keys SET last_used_at = $2 WHERE id = $1")
+            .await
+            .map_err(pg)?;
+        client.execute(&stmt, &[&id, &now]).await.map_err(pg)?;
+        Ok(())
+    }
+
+    async fn insert_document(&self, collection: Collection, doc: &Document) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let stmt = tx
+            .prepare_cached(&format!(
+                "INSERT INTO {} ({DOC_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                collection.table()
+            ))
+            .await
+            .map_err(pg)?;
+        tx.execute(
+            &stmt,
+            &[
+                &doc.id,
+                &doc.tenant_id,
+                &doc.version,
+                &doc.created_at,
+                &doc.updated_at,
+                &doc.archived_at,
+                &doc.body,
+            ],
+        )
+        .await
+        .map_err(pg)?;
+        if collection.keeps_history() {
+            insert_version(&tx, doc).await?;
+        }
+        tx.commit().await.map_err(pg)
+    }
+
+    async fn get_document(
+        &self,
+        collection: Collection,
+        tenant_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<Document>> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(&format!(
+                "SELECT {DOC_COLUMNS} FROM {} WHERE id = $1 AND tenant_id = $2",
+                collection.table()
+            ))
+            .await
+            .map_err(pg)?;
+        let row = client
+            .query_opt(&stmt, &[&id, &tenant_id])
+            .await
+            .map_err(pg)?;
+        Ok(row.as_ref().map(rows::document))
+    }
+
+    async fn list_documents(
+        &self,
+        collection: Collection,
+        tenant_id: &str,
+        query: &DocumentQuery,
+    ) -> StoreResult<Vec<Document>> {
+        let client = self.client().await?;
+        let mut sql = format!(
+            "SELECT {DOC_COLUMNS} FROM {} WHERE tenant_id = $1",
+            collection.table()
+        );
+        let mut params: Vec<Param> = vec![Box::new(tenant_id.to_owned())];
+        push_filters(&mut sql, &mut params, query, "id", false, true);
+        let stmt = client.prepare_cached(&sql).await.map_err(pg)?;
+        let rows = client.query(&stmt, &refs(&params)).await.map_err(pg)?;
+        Ok(rows.iter().map(rows::document).collect())
+    }
+
+    async fn replace_document(
+        &self,
+        collection: Collection,
+        doc: &Document,
+        expected_version: i64,
+    ) -> StoreResult<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let stmt = tx
+            .prepare_cached(&format!(
+                "UPDATE {} SET version = $3, updated_at = $4, archived_at = $5, body = $6
+                 WHERE id = $1 AND tenant_id = $2 AND version = $7",
+                collection.table()
+            ))
+            .await
+            .map_err(pg)?;
+        let changed = tx
+            .execute(
+                &stmt,
+                &[
+                    &doc.id,
+                    &doc.tenant_id,
+                    &doc.version,
+                    &doc.updated_at,
+                    &doc.archived_at,
+                    &doc.body,
+                    &expected_version,
+                ],
+            )
+            .await
+            .map_err(pg)?;
+        if changed == 0 {
+            return Ok(false);
+        }
+        if collection.keeps_history() {
+            if doc.version != expected_version {
+                insert_version(&tx, doc).await?;
+            } else {
+                tx.execute(
+                    "UPDATE agent_versions SET body = $3, updated_at = $4
+                     WHERE agent_id = $1 AND version = $2",
+                    &[&doc.id, &doc.version, &doc.body, &doc.updated_at],
+                )
+                .await
+                .map_err(pg)?;
+            }
+        }
+        tx.commit().await.map_err(pg)?;
+        Ok(true)
+    }
+
+    async fn delete_document(
+        &self,
+        collection: Collection,
+        tenant_id: &str,
+        id: &str,
+    ) -> StoreResult<DeleteOutcome> {
+        let n = self
+            .client()
+            .await?
+            .execute(
+                &format!(
+                    "DELETE FROM {} WHERE id = $1 AND tenant_id = $2",
+                    collection.table()
+                ),
+                &[&id, &tenant_id],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(if n == 0 {
+            DeleteOutcome::NotFound
+        } else {
+            DeleteOutcome::Deleted
+        })
+    }
+
+    async fn get_agent_version(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        version: i64,
+    ) -> StoreResult<Option<Document>> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT v.agent_id, v.tenant_id, v.version, v.created_at, v.updated_at, a.archived_at, v.body
+                 FROM agent_versions v JOIN agents a ON a.id = v.agent_id
+                 WHERE v.agent_id = $1 AND v.tenant_id = $2 AND v.version = $3",
+            )
+            .await
+            .map_err(pg)?;
+        let row = client
+            .query_opt(&stmt, &[&id, &tenant_id, &version])
+            .await
+            .map_err(pg)?;
+        Ok(row.as_ref().map(rows::document))
+    }
+
+    async fn list_agent_versions(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        query: &DocumentQuery,
+    ) -> StoreResult<Vec<Document>> {
+        let client = self.client().await?;
+        let mut sql = String::from(
+            "SELECT agent_id, tenant_id, version, created_at, updated_at, NULL::BIGINT, body
+             FROM agent_versions WHERE agent_id = $1 AND tenant_id = $2",
+        );
+        let mut params: Vec<Param> = vec![Box::new(id.to_owned()), Box::new(tenant_id.to_owned())];
+        push_filters(&mut sql, &mut params, query, "version", true, false);
+        let rows = client.query(&sql, &refs(&params)).await.map_err(pg)?;
+        Ok(rows.iter().map(rows::document).collect())
+    }
+
+    async fn current_agent_versions(
+        &self,
+        tenant_id: &str,
+        ids: &[String],
+    ) -> StoreResult<Vec<(String, i64)>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT id, version FROM agents WHERE tenant_id = $1 AND id = ANY($2)",
+                &[&tenant_id, &ids],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+}

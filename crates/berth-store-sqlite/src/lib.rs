@@ -1,0 +1,240 @@
+//! Berth's SQLite backend: the zero-setup default, one file in the data directory.
+//!
+//! Writes go through one thread that commits concurrent writes together ([`pool`]); reads use a
+//! small pool of read-only connections on blocking tasks. The database is opened by exactly one
+//! Berth process; the server enforces that with a lock file beside it.
+
+mod documents;
+mod keys;
+mod migrations;
+mod pool;
+
+use std::path::Path;
+
+use async_trait::async_trait;
+use berth_store::{
+    ApiKeyRow, Collection, DeleteOutcome, Document, DocumentQuery, NewApiKey, RevokeOutcome, Store,
+    StoreError, StoreResult, TenantRow,
+};
+use rusqlite::params;
+
+use crate::pool::{Pool, backend, open_connection};
+
+pub struct SqliteStore {
+    pool: Pool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    pub async fn open(path: &Path) -> StoreResult<Self> {
+        let path = path.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let mut writer = open_connection(&path, false)?;
+            migrations::migrate(&mut writer)?;
+            let pool = Pool::start(&path, writer)?;
+            Ok(Self { pool })
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("opening the database failed: {e}")))?
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.pool
+            .read(|c| {
+                c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn meta_get_or_init(&self, key: &str, value: &str) -> StoreResult<String> {
+        let (key, value) = (key.to_owned(), value.to_owned());
+        self.pool
+            .write(move |c| {
+                c.execute(
+                    "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+                    params![key, value],
+                )
+                .map_err(backend)?;
+                c.query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
+                    r.get(0)
+                })
+                .map_err(backend)
+            })
+            .await
+    }
+
+    async fn create_tenant(&self, tenant: &TenantRow, first_key: &NewApiKey) -> StoreResult<()> {
+        let (tenant, key) = (tenant.clone(), first_key.clone());
+        self.pool
+            .write(move |c| {
+                keys::insert_tenant(c, &tenant)?;
+                keys::upsert_api_key(c, &key)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn get_tenant(&self, id: &str) -> StoreResult<Option<TenantRow>> {
+        let id = id.to_owned();
+        self.pool.read(move |c| keys::get_tenant(c, &id)).await
+    }
+
+    async fn list_tenants(&self, query: &DocumentQuery) -> StoreResult<Vec<TenantRow>> {
+        let query = query.clone();
+        self.pool.read(move |c| keys::list_tenants(c, &query)).await
+    }
+
+    async fn upsert_api_key(&self, key: &NewApiKey) -> StoreResult<String> {
+        let key = key.clone();
+        self.pool
+            .write(move |c| keys::upsert_api_key(c, &key))
+            .await
+    }
+
+    async fn find_api_key(&self, hash: &[u8]) -> StoreResult<Option<ApiKeyRow>> {
+        let hash = hash.to_vec();
+        self.pool.read(move |c| keys::find_api_key(c, &hash)).await
+    }
+
+    async fn list_api_keys(
+        &self,
+        tenant_id: &str,
+        query: &DocumentQuery,
+    ) -> StoreResult<Vec<ApiKeyRow>> {
+        let (tenant_id, query) = (tenant_id.to_owned(), query.clone());
+        self.pool
+            .read(move |c| keys::list_api_keys(c, &tenant_id, &query))
+            .await
+    }
+
+    async fn revoke_api_key(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        now: i64,
+    ) -> StoreResult<RevokeOutcome> {
+        let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
+        self.pool
+            .write(move |c| keys::revoke_api_key(c, &tenant_id, &id, now))
+            .await
+    }
+
+    async fn revoke_keys_from_source(
+        &self,
+        tenant_id: &str,
+        source: &str,
+        keep_id: &str,
+        now: i64,
+    ) -> StoreResult<u64> {
+        let (tenant_id, source, keep_id) =
+            (tenant_id.to_owned(), source.to_owned(), keep_id.to_owned());
+        self.pool
+            .write(move |c| keys::revoke_keys_from_source(c, &tenant_id, &source, &keep_id, now))
+            .await
+    }
+
+    async fn touch_api_key(&self, id: &str, now: i64) -> StoreResult<()> {
+        let id = id.to_owned();
+        self.pool
+            .write(move |c| keys::touch_api_key(c, &id, now))
+            .await
+    }
+
+    async fn insert_document(&self, collection: Collection, doc: &Document) -> StoreResult<()> {
+        let doc = doc.clone();
+        self.pool
+            .write(move |c| documents::insert(c, collection, &doc))
+            .await
+    }
+
+    async fn get_document(
+        &self,
+        collection: Collection,
+        tenant_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<Document>> {
+        let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
+        self.pool
+            .read(move |c| documents::get(c, collection, &tenant_id, &id))
+            .await
+    }
+
+    async fn list_documents(
+        &self,
+        collection: Collection,
+        tenant_id: &str,
+        query: &DocumentQuery,
+    ) -> StoreResult<Vec<Document>> {
+        let (tenant_id, query) = (tenant_id.to_owned(), query.clone());
+        self.pool
+            .read(move |c| documents::list(c, collection, &tenant_id, &query))
+            .await
+    }
+
+    async fn replace_document(
+        &self,
+        collection: Collection,
+        doc: &Document,
+        expected_version: i64,
+    ) -> StoreResult<bool> {
+        let doc = doc.clone();
+        self.pool
+            .write(move |c| documents::replace(c, collection, &doc, expected_version))
+            .await
+    }
+
+    async fn delete_document(
+        &self,
+        collection: Collection,
+        tenant_id: &str,
+        id: &str,
+    ) -> StoreResult<DeleteOutcome> {
+        let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
+        self.pool
+            .write(move |c| documents::delete(c, collection, &tenant_id, &id))
+            .await
+    }
+
+    async fn get_agent_version(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        version: i64,
+    ) -> StoreResult<Option<Document>> {
+        let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
+        self.pool
+            .read(move |c| documents::get_version(c, &tenant_id, &id, version))
+            .await
+    }
+
+    async fn list_agent_versions(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        query: &DocumentQuery,
+    ) -> StoreResult<Vec<Document>> {
+        let (tenant_id, id, query) = (tenant_id.to_owned(), id.to_owned(), query.clone());
+        self.pool
+            .read(move |c| documents::list_versions(c, &tenant_id, &id, &query))
+            .await
+    }
+
+    async fn current_agent_versions(
+        &self,
+        tenant_id: &str,
+        ids: &[String],
+    ) -> StoreResult<Vec<(String, i64)>> {
+        let (tenant_id, ids) = (tenant_id.to_owned(), ids.to_vec());
+        self.pool
+            .read(move |c| documents::current_versions(c, &tenant_id, &ids))
+            .await
+    }
+}

@@ -1,0 +1,50 @@
+//! Schema migrations, embedded in the binary and applied in order at start-up.
+
+use berth_store::StoreResult;
+use rusqlite::Connection;
+
+use crate::pool::backend;
+
+/// Every migration, in order. Never edit one that has shipped; add a new one.
+const MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+
+/// Applies every migration the database has not seen yet; returns how many ran.
+pub fn migrate(conn: &mut Connection) -> StoreResult<usize> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version    INTEGER PRIMARY KEY,
+             name       TEXT NOT NULL,
+             applied_at INTEGER NOT NULL
+         )",
+    )
+    .map_err(backend)?;
+    let current: i64 = conn
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(backend)?;
+    let newest = MIGRATIONS.last().map_or(0, |m| m.0);
+    if current > newest {
+        return Err(berth_store::StoreError::Corrupt(format!(
+            "the database is at schema version {current}, newer than this build knows ({newest}); \
+             run a newer berth"
+        )));
+    }
+    let mut applied = 0;
+    for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+        let tx = conn.transaction().map_err(backend)?;
+        tx.execute_batch(sql).map_err(backend)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, strftime('%s','now'))",
+            rusqlite::params![version, name],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)?;
+        tracing::info!(version, name, "applied SQLite migration");
+        applied += 1;
+    }
+    Ok(applied)
+}

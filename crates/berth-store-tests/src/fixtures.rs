@@ -1,0 +1,47 @@
+//! Builders for rows the cases insert.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use berth_store::{Document, NewApiKey, TenantRow};
+
+static COUNTER: AtomicU64 = AtomicU64::new(1);
+
+/// A unique, increasing id with the given prefix (sorting like real ids do).
+pub fn id(prefix: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}_{n:020}")
+}
+
+pub fn tenant(name: &str) -> TenantRow {
+    TenantRow {
+        id: id("tn"),
+        name: name.to_owned(),
+        created_at: 1_000,
+    }
+}
+
+pub fn key(tenant_id: &str, secret: &str) -> NewApiKey {
+    NewApiKey {
+        id: id("apikey"),
+        tenant_id: tenant_id.to_owned(),
+        name: format!("key {secret}"),
+        prefix: secret.chars().take(4).collect(),
+        hash: secret.as_bytes().to_vec(),
+        is_admin: false,
+        source: "api".to_owned(),
+        created_at: 1_000,
+    }
+}
+
+pub fn doc(tenant_id: &str, created_at: i64) -> Document {
+    let id = id("doc");
+    Document {
+        body: format!(r#"{{"id":"{id}","version":1}}"#),
+        id,
+        tenant_id: tenant_id.to_owned(),
+        version: 1,
+        created_at,
+        updated_at: created_at,
+        archived_at: None,
+    }
+}

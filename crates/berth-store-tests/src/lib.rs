@@ -1,0 +1,42 @@
+//! The storage contract: behaviour every [`Store`] backend must share, written once.
+//!
+//! A backend's test file calls [`store_contract_tests!`] with an async constructor returning
+//! `Option<Arc<dyn Store>>` (a fresh, empty store per test; `None` skips the suite, which the
+//! PostgreSQL backend does when no database is configured locally).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod cases;
+mod fixtures;
+
+pub use berth_store::Store;
+
+/// Expands to one `#[tokio::test]` per contract case.
+#[macro_export]
+macro_rules! store_contract_tests {
+    ($make:path) => {
+        $crate::store_contract_tests!(@cases $make;
+            meta_is_initialised_once,
+            tenants_and_keys,
+            revoking_keys,
+            documents_round_trip,
+            documents_are_tenant_scoped,
+            replace_is_optimistic,
+            agent_history_is_kept,
+            lists_page_without_gaps,
+            lists_filter_archived_and_time,
+            deleting_documents,
+            concurrent_writes_all_commit,
+            concurrent_replace_has_one_winner,
+        );
+    };
+    (@cases $make:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let Some(store) = $make().await else { return };
+                $crate::cases::$case(store).await;
+            }
+        )*
+    };
+}
