@@ -333,10 +333,7 @@ pub fn create_agent(
     now: Timestamp,
     referenced_versions: &HashMap<String, i64>,
 ) -> Validated<Agent> {
-    let this = AgentReference {
-        id: id.clone(),
-        version: 1,
-    };
+    let this = AgentReference::new(id.clone(), 1);
     check_name(&request.name)?;
     let model = request.model.0;
     validate_model(&model)?;
@@ -435,10 +432,7 @@ pub fn update_agent(
         next.execution_identity = validate_identity(identity.unwrap_or_default())?;
     }
     if let Some(multiagent) = request.multiagent.into_change() {
-        let this = AgentReference {
-            id: current.id.clone(),
-            version: current.version + 1,
-        };
+        let this = AgentReference::new(current.id.clone(), current.version + 1);
         next.multiagent = multiagent
             .map(|m| m.resolve(&this, referenced_versions))
             .transpose()?;
@@ -467,13 +461,13 @@ fn clean_text(field: &str, value: Option<String>, max: usize) -> Validated<Optio
 }
 
 fn validate_identity(identity: ExecutionIdentity) -> Validated<ExecutionIdentity> {
-    if let ExecutionIdentity::AwsRole { role_arn } = &identity {
-        if !role_arn.starts_with("arn:") || role_arn.len() > 2048 {
-            return Err(ValidationError::new(
-                "execution_identity.role_arn",
-                "must be an AWS role ARN (arn:…)",
-            ));
-        }
+    if let ExecutionIdentity::AwsRole { role_arn } = &identity
+        && (!role_arn.starts_with("arn:") || role_arn.len() > 2048)
+    {
+        return Err(ValidationError::new(
+            "execution_identity.role_arn",
+            "must be an AWS role ARN (arn:…)",
+        ));
     }
     Ok(identity)
 }
@@ -531,16 +525,16 @@ pub fn validate_http_url(url: &str) -> Validated {
 
 fn check_toolsets_match(tools: &[Tool], server_names: &[String]) -> Validated {
     for tool in tools {
-        if let Tool::McpToolset(t) = tool {
-            if !server_names.contains(&t.mcp_server_name) {
-                return Err(ValidationError::new(
-                    "mcp_servers",
-                    format!(
-                        "MCP server \"{}\" is still used by an mcp_toolset in tools",
-                        t.mcp_server_name
-                    ),
-                ));
-            }
+        if let Tool::McpToolset(t) = tool
+            && !server_names.contains(&t.mcp_server_name)
+        {
+            return Err(ValidationError::new(
+                "mcp_servers",
+                format!(
+                    "MCP server \"{}\" is still used by an mcp_toolset in tools",
+                    t.mcp_server_name
+                ),
+            ));
         }
     }
     for name in server_names {

@@ -323,18 +323,18 @@ fn resolve_config(
             })
         }
     };
-    if let Some(current) = current {
-        if current.type_name() != resolved.type_name() {
-            return Err(ValidationError::new(
-                "config.type",
-                format!(
-                    "cannot change an environment from \"{}\" to \"{}\"",
-                    current.type_name(),
-                    resolved.type_name()
-                ),
-            )
-            .with_code(CONFIG_TYPE_CHANGE));
-        }
+    if let Some(current) = current
+        && current.type_name() != resolved.type_name()
+    {
+        return Err(ValidationError::new(
+            "config.type",
+            format!(
+                "cannot change an environment from \"{}\" to \"{}\"",
+                current.type_name(),
+                resolved.type_name()
+            ),
+        )
+        .with_code(CONFIG_TYPE_CHANGE));
     }
     Ok(resolved)
 }

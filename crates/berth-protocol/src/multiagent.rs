@@ -95,17 +95,46 @@ pub enum Multiagent {
     },
 }
 
+crate::wire_tag!(
+    /// The literal `"agent"`.
+    AgentRefTag = "agent"
+);
+crate::wire_tag!(
+    /// The literal `"advisor"`.
+    AdvisorTag = "advisor"
+);
+
+/// A pinned roster entry: `{type:"agent", id, version}` or `{type:"advisor", model}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(untagged)]
 pub enum RosterEntry {
     Agent(AgentReference),
-    Advisor { model: String },
+    Advisor(AdvisorEntry),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AgentReference {
+    #[serde(rename = "type")]
+    pub kind: AgentRefTag,
     pub id: String,
     pub version: i64,
+}
+
+impl AgentReference {
+    pub fn new(id: impl Into<String>, version: i64) -> Self {
+        Self {
+            kind: AgentRefTag,
+            id: id.into(),
+            version,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AdvisorEntry {
+    #[serde(rename = "type")]
+    pub kind: AdvisorTag,
+    pub model: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -226,7 +255,7 @@ impl MultiagentParam {
                             for (i, entry) in pinned.into_iter().enumerate() {
                                 match entry {
                                     RosterEntry::Agent(r) => refs.push(r),
-                                    RosterEntry::Advisor { .. } => {
+                                    RosterEntry::Advisor(_) => {
                                         return Err(ValidationError::new(
                                             format!("{field}.predefined_agents[{i}]"),
                                             "an advisor cannot be a predefined agent",
@@ -265,7 +294,10 @@ fn pin_entry(
         }
         RosterEntryParam::Tagged(TaggedEntryParam::Advisor { model }) => {
             check_len("model", &model, 1, 256)?;
-            return Ok(RosterEntry::Advisor { model });
+            return Ok(RosterEntry::Advisor(AdvisorEntry {
+                kind: AdvisorTag,
+                model,
+            }));
         }
     };
     if id == this_agent.id {
@@ -284,5 +316,5 @@ fn pin_entry(
             format!("agent \"{id}\" has no version {version}"),
         ));
     }
-    Ok(RosterEntry::Agent(AgentReference { id, version }))
+    Ok(RosterEntry::Agent(AgentReference::new(id, version)))
 }

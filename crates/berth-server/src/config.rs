@@ -1,0 +1,47 @@
+//! Server configuration, as the `berth` binary assembles it from flags and environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Default cap on JSON request bodies; large enough for a 100k-character system prompt plus
+/// base64 images in a user message.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+/// Default PostgreSQL connections per replica.
+pub const DEFAULT_DB_MAX_CONNECTIONS: usize = 16;
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on (`BERTH_LISTEN`); port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Where the SQLite database, root secret and workspaces live (`BERTH_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// `postgres://…` selects PostgreSQL; anything else (or nothing) uses SQLite.
+    pub database_url: Option<String>,
+    /// `BERTH_ROOT_SECRET` as given; `None` generates or reads `<data_dir>/root.key`.
+    pub root_secret: Option<String>,
+    /// `BERTH_API_KEY`: becomes the default tenant's admin key.
+    pub api_key: Option<String>,
+    pub max_body_bytes: usize,
+    pub db_max_connections: usize,
+}
+
+impl ServerConfig {
+    /// Defaults for everything but where to keep data.
+    pub fn new(data_dir: PathBuf) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8787)),
+            data_dir,
+            database_url: None,
+            root_secret: None,
+            api_key: None,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            db_max_connections: DEFAULT_DB_MAX_CONNECTIONS,
+        }
+    }
+
+    pub fn uses_postgres(&self) -> bool {
+        self.database_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"))
+    }
+}

@@ -1,0 +1,236 @@
+//! Request extractors with the contract's error behaviour.
+//!
+//! [`JsonBody`] reads at most the configured number of bytes (413 beyond it) and reports a
+//! malformed body or a wrong type as a 400 naming the field; unknown fields are ignored.
+//! [`QueryParams`] understands the SDKs' bracketed arrays (`statuses[]=a&statuses[]=b`) and
+//! literal filter keys (`created_at[gte]=…`), which a plain `serde_urlencoded` struct cannot.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use berth_protocol::pagination::{TimeRange, parse_timestamp};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A JSON request body deserialized into `T`.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<Arc<AppState>> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &Arc<AppState>) -> Result<Self, ApiError> {
+        let bytes = read_body(request, state.config.max_body_bytes).await?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// Reads a whole body, refusing one over `limit` bytes without reading it all.
+pub async fn read_body(request: Request, limit: usize) -> Result<Bytes, ApiError> {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::too_large(limit));
+    }
+    let body = Limited::new(request.into_body(), limit);
+    match body.collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(ApiError::too_large(limit))
+        }
+        Err(e) => Err(ApiError::bad_request(format!(
+            "could not read the request body: {e}"
+        ))),
+    }
+}
+
+/// Parses JSON, naming the offending field on a type error. An empty body is `{}`.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
+        Ok(value) => {
+            deserializer
+                .end()
+                .map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))?;
+            Ok(value)
+        }
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            Err(if inner.is_syntax() || inner.is_eof() {
+                ApiError::bad_request(format!("malformed JSON body: {inner}"))
+            } else if path == "." || path.is_empty() {
+                ApiError::bad_request(format!("invalid request body: {inner}"))
+            } else {
+                ApiError::bad_request(format!("{path}: {}", clean_serde_message(&inner)))
+            })
+        }
+    }
+}
+
+/// serde's messages end with " at line 1 column 42", which means nothing to an API caller who
+/// already has the field path.
+fn clean_serde_message(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text.get(..i).unwrap_or(&text).to_owned(),
+        None => text,
+    }
+}
+
+/// The decoded query string as ordered key/value pairs.
+#[derive(Debug, Default, Clone)]
+pub struct QueryParams {
+    pairs: Vec<(String, String)>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        Ok(Self::parse(parts.uri.query().unwrap_or("")))
+    }
+}
+
+impl QueryParams {
+    pub fn parse(query: &str) -> Self {
+        Self {
+            pairs: form_urlencoded::parse(query.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        }
+    }
+
+    /// The last value given for `key` (the SDKs never repeat scalar keys).
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of an array parameter, sent as `key[]=…` (or `key=…`, possibly repeated, or
+    /// comma-separated for curl users).
+    pub fn get_all(&self, key: &str) -> Vec<String> {
+        let bracketed = format!("{key}[]");
+        self.pairs
+            .iter()
+            .filter(|(k, _)| *k == bracketed || k == key)
+            .flat_map(|(_, v)| v.split(','))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    pub fn bool(&self, key: &str) -> Result<Option<bool>, ApiError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some("true" | "1" | "True") => Ok(Some(true)),
+            Some("false" | "0" | "False") => Ok(Some(false)),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "{key}: must be true or false, not \"{other}\""
+            ))),
+        }
+    }
+
+    pub fn int(&self, key: &str) -> Result<Option<i64>, ApiError> {
+        self.get(key)
+            .map(|v| {
+                v.parse::<i64>().map_err(|_| {
+                    ApiError::bad_request(format!("{key}: must be an integer, not \"{v}\""))
+                })
+            })
+            .transpose()
+    }
+
+    /// `limit`, checked against inclusive bounds.
+    pub fn limit(&self, default: u32, max: u32) -> Result<u32, ApiError> {
+        match self.int("limit")? {
+            None => Ok(default),
+            Some(n) if n >= 1 && n <= i64::from(max) => Ok(n as u32),
+            Some(n) => Err(ApiError::bad_request(format!(
+                "limit: must be between 1 and {max}, not {n}"
+            ))),
+        }
+    }
+
+    /// `field[gt]`, `field[gte]`, `field[lt]`, `field[lte]` as a microsecond range.
+    pub fn time_range(&self, field: &str) -> Result<TimeRange, ApiError> {
+        let bound = |op: &str| -> Result<Option<i64>, ApiError> {
+            let key = format!("{field}[{op}]");
+            self.get(&key)
+                .map(|v| parse_timestamp(&key, v).map(|t| t.timestamp_micros()))
+                .transpose()
+                .map_err(ApiError::from)
+        };
+        Ok(TimeRange {
+            gt: bound("gt")?,
+            gte: bound("gte")?,
+            lt: bound("lt")?,
+            lte: bound("lte")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn bracketed_arrays_and_filters() {
+        let q = QueryParams::parse(
+            "statuses%5B%5D=idle&statuses%5B%5D=running&created_at%5Bgte%5D=2026-01-01T00%3A00%3A00Z&limit=5",
+        );
+        assert_eq!(q.get_all("statuses"), vec!["idle", "running"]);
+        assert_eq!(q.limit(20, 100).unwrap(), 5);
+        let range = q.time_range("created_at").unwrap();
+        assert_eq!(range.gte, Some(1_767_225_600_000_000));
+        assert!(QueryParams::parse("limit=0").limit(20, 100).is_err());
+        assert!(QueryParams::parse("limit=abc").limit(20, 100).is_err());
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        count: Option<u32>,
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        let e = parse_json::<Body>(br#"{"name":"x","count":"three"}"#).unwrap_err();
+        assert!(
+            e.message.starts_with("count: invalid type"),
+            "{}",
+            e.message
+        );
+        let e = parse_json::<Body>(br#"{"name":"x","#).unwrap_err();
+        assert!(
+            e.message.starts_with("malformed JSON body"),
+            "{}",
+            e.message
+        );
+        let e = parse_json::<Body>(br#"{}"#).unwrap_err();
+        assert!(e.message.contains("missing field `name`"), "{}", e.message);
+        assert!(parse_json::<Body>(br#"{"name":"x","extra":[1,2]}"#).is_ok());
+    }
+}

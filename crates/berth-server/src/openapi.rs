@@ -1,0 +1,73 @@
+//! The OpenAPI document, generated from the protocol types and the route annotations, served at
+//! `GET /v1/openapi.json`. A snapshot test fails when it drifts.
+
+use std::sync::OnceLock;
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::listing::json_response;
+use crate::routes::{agents, api_keys, environments, health};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Berth",
+        description = "A self-hosted managed-agents server speaking the Claude Managed Agents API \
+                       and the Open Managed Agents extensions."
+    ),
+    paths(
+        health::healthz,
+        health::readyz,
+        agents::create,
+        agents::retrieve,
+        agents::update,
+        agents::list,
+        agents::list_versions,
+        agents::retrieve_version,
+        agents::archive,
+        agents::delete,
+        environments::create,
+        environments::retrieve,
+        environments::update,
+        environments::list,
+        environments::archive,
+        environments::delete,
+        api_keys::create,
+        api_keys::list,
+        api_keys::revoke,
+        api_keys::create_tenant,
+        api_keys::list_tenants,
+    ),
+    modifiers(&Security),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-api-key"))),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The document as pretty JSON (stable across runs; used by the snapshot test too).
+pub fn document_json() -> &'static str {
+    static DOC: OnceLock<String> = OnceLock::new();
+    DOC.get_or_init(|| ApiDoc::openapi().to_pretty_json().unwrap_or_default())
+}
+
+pub async fn document() -> Response {
+    json_response(StatusCode::OK, document_json().to_owned())
+}

@@ -1,0 +1,111 @@
+//! Request ids, the tracing span of each request, and rendering of error envelopes.
+//!
+//! Every response gets a `request-id` header. Error responses (an [`ApiError`] in the response
+//! extensions, or a bare 4xx/5xx from the framework such as 405) get the contract's JSON body
+//! carrying the same id, plus `x-should-retry: false` where the SDKs would otherwise retry a
+//! request that can never succeed (409, 412).
+
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use berth_protocol::ErrorType;
+use berth_protocol::error::{ErrorBody, ErrorDetail, ErrorDetails, ErrorTag};
+use berth_protocol::ids::{new_id, prefix};
+use tracing::Instrument;
+
+use crate::error::ApiError;
+
+/// The request's id, available to handlers through the request extensions.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+pub async fn middleware(mut request: Request, next: Next) -> Response {
+    let id = new_id(prefix::REQUEST);
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let span = tracing::info_span!("request", method = %request.method(), route, request_id = %id);
+    let started = Instant::now();
+    let response = next.run(request).instrument(span.clone()).await;
+    let response = finish(response, &id);
+    let status = response.status();
+    let _entered = span.enter();
+    let micros = started.elapsed().as_micros() as u64;
+    if status.is_server_error() {
+        tracing::warn!(status = status.as_u16(), micros, "request failed");
+    } else {
+        tracing::debug!(status = status.as_u16(), micros, "request done");
+    }
+    response
+}
+
+fn finish(mut response: Response, id: &str) -> Response {
+    let status = response.status();
+    let error = response.extensions_mut().remove::<ApiError>();
+    let needs_body = error.is_some()
+        || (status.is_client_error() || status.is_server_error())
+            && !response.headers().contains_key(header::CONTENT_TYPE);
+    if needs_body {
+        let error = error.unwrap_or_else(|| framework_error(status));
+        response = render(&error, id);
+    }
+    if let Ok(value) = HeaderValue::from_str(id) {
+        response.headers_mut().insert("request-id", value);
+    }
+    response
+}
+
+/// The envelope for errors raised by the framework rather than a handler.
+fn framework_error(status: StatusCode) -> ApiError {
+    match status {
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
+            status,
+            ErrorType::InvalidRequestError,
+            "this method is not allowed on this path",
+        ),
+        StatusCode::NOT_FOUND => ApiError::new(status, ErrorType::NotFoundError, "not found"),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(status, ErrorType::RequestTooLarge, "request body too large")
+        }
+        s if s.is_client_error() => {
+            ApiError::new(status, ErrorType::InvalidRequestError, "invalid request")
+        }
+        _ => ApiError::new(status, ErrorType::ApiError, "internal server error"),
+    }
+}
+
+fn render(error: &ApiError, id: &str) -> Response {
+    let body = ErrorBody {
+        kind: ErrorTag,
+        error: ErrorDetail {
+            kind: error.kind,
+            message: error.message.clone(),
+            details: error.error_code.map(|code| ErrorDetails {
+                error_code: code.to_owned(),
+            }),
+        },
+        request_id: Some(id.to_owned()),
+    };
+    let json = serde_json::to_vec(&body).unwrap_or_default();
+    let mut response = Response::new(Body::from(json));
+    *response.status_mut() = error.status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if matches!(
+        error.status,
+        StatusCode::CONFLICT | StatusCode::PRECONDITION_FAILED
+    ) {
+        response
+            .headers_mut()
+            .insert("x-should-retry", HeaderValue::from_static("false"));
+    }
+    response
+}

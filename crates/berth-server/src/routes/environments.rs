@@ -1,0 +1,186 @@
+//! `/v1/environments`: create, retrieve, update (POST or PATCH), list, archive, delete.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use berth_protocol::Deleted;
+use berth_protocol::environment::{
+    Environment, EnvironmentCreateRequest, EnvironmentUpdateRequest, create_environment,
+    update_environment,
+};
+use berth_protocol::ids::{new_id, prefix};
+use berth_protocol::pagination::Order;
+use berth_store::{Collection, DeleteOutcome};
+
+use crate::auth::Caller;
+use crate::documents::{Row, load, now, to_document};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{JsonBody, QueryParams};
+use crate::listing::{document_query, json_response, page_response};
+use crate::state::AppState;
+
+const ENVIRONMENT: &str = "environment";
+const UPDATE_ATTEMPTS: usize = 3;
+
+type AppStateRef = State<Arc<AppState>>;
+
+#[utoipa::path(post, path = "/v1/environments", tag = "environments",
+    request_body = EnvironmentCreateRequest,
+    responses((status = 200, body = Environment), (status = 400, body = berth_protocol::ErrorBody)))]
+pub async fn create(
+    State(state): AppStateRef,
+    caller: Caller,
+    JsonBody(request): JsonBody<EnvironmentCreateRequest>,
+) -> ApiResult<Response> {
+    let env = create_environment(request, new_id(prefix::ENVIRONMENT), now())?;
+    let doc = to_document(row(&caller, &env, 1), &env)?;
+    state
+        .store
+        .insert_document(Collection::Environments, &doc)
+        .await?;
+    Ok(json_response(StatusCode::OK, doc.body))
+}
+
+#[utoipa::path(get, path = "/v1/environments/{environment_id}", tag = "environments",
+    params(("environment_id" = String, Path)),
+    responses((status = 200, body = Environment), (status = 404, body = berth_protocol::ErrorBody)))]
+pub async fn retrieve(
+    State(state): AppStateRef,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let doc = state
+        .store
+        .get_document(Collection::Environments, &caller.tenant_id, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(ENVIRONMENT, &id))?;
+    Ok(json_response(StatusCode::OK, doc.body))
+}
+
+#[utoipa::path(post, path = "/v1/environments/{environment_id}", tag = "environments",
+    params(("environment_id" = String, Path)), request_body = EnvironmentUpdateRequest,
+    responses((status = 200, body = Environment)))]
+pub async fn update(
+    State(state): AppStateRef,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(request): JsonBody<EnvironmentUpdateRequest>,
+) -> ApiResult<Response> {
+    for _ in 0..UPDATE_ATTEMPTS {
+        let (doc, current) = load::<Environment>(
+            &state.store,
+            Collection::Environments,
+            &caller.tenant_id,
+            &id,
+            ENVIRONMENT,
+        )
+        .await?;
+        if current.archived_at.is_some() {
+            return Err(ApiError::bad_request(format!(
+                "environment {id} is archived and cannot be updated"
+            ))
+            .with_code("environment_archived"));
+        }
+        let Some(next) = update_environment(&current, request.clone(), now())? else {
+            return Ok(json_response(StatusCode::OK, doc.body));
+        };
+        let next_doc = to_document(row(&caller, &next, doc.version + 1), &next)?;
+        if state
+            .store
+            .replace_document(Collection::Environments, &next_doc, doc.version)
+            .await?
+        {
+            return Ok(json_response(StatusCode::OK, next_doc.body));
+        }
+    }
+    Err(ApiError::conflict(format!(
+        "environment {id} is being changed concurrently; retry"
+    )))
+}
+
+#[utoipa::path(get, path = "/v1/environments", tag = "environments",
+    params(("limit" = Option<u32>, Query), ("page" = Option<String>, Query),
+           ("include_archived" = Option<bool>, Query)),
+    responses((status = 200, body = berth_protocol::pagination::Page<Environment>)))]
+pub async fn list(
+    State(state): AppStateRef,
+    caller: Caller,
+    params: QueryParams,
+) -> ApiResult<Response> {
+    let (query, limit) = document_query(&params, 20, 100, Order::Desc)?;
+    let rows = state
+        .store
+        .list_documents(Collection::Environments, &caller.tenant_id, &query)
+        .await?;
+    Ok(page_response(rows, limit, |d| &d.body, |d| d.id.clone()))
+}
+
+#[utoipa::path(post, path = "/v1/environments/{environment_id}/archive", tag = "environments",
+    params(("environment_id" = String, Path)), responses((status = 200, body = Environment)))]
+pub async fn archive(
+    State(state): AppStateRef,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    for _ in 0..UPDATE_ATTEMPTS {
+        let (doc, mut env) = load::<Environment>(
+            &state.store,
+            Collection::Environments,
+            &caller.tenant_id,
+            &id,
+            ENVIRONMENT,
+        )
+        .await?;
+        if env.archived_at.is_some() {
+            return Ok(json_response(StatusCode::OK, doc.body));
+        }
+        let at = now();
+        env.archived_at = Some(at);
+        env.updated_at = at;
+        let next = to_document(row(&caller, &env, doc.version + 1), &env)?;
+        if state
+            .store
+            .replace_document(Collection::Environments, &next, doc.version)
+            .await?
+        {
+            return Ok(json_response(StatusCode::OK, next.body));
+        }
+    }
+    Err(ApiError::conflict(format!(
+        "environment {id} is being changed concurrently; retry"
+    )))
+}
+
+#[utoipa::path(delete, path = "/v1/environments/{environment_id}", tag = "environments",
+    params(("environment_id" = String, Path)),
+    responses((status = 200, body = Deleted), (status = 409, body = berth_protocol::ErrorBody)))]
+pub async fn delete(
+    State(state): AppStateRef,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<Deleted>> {
+    match state
+        .store
+        .delete_document(Collection::Environments, &caller.tenant_id, &id)
+        .await?
+    {
+        DeleteOutcome::Deleted => Ok(axum::Json(Deleted::new(id, "environment_deleted"))),
+        DeleteOutcome::NotFound => Err(ApiError::not_found(ENVIRONMENT, &id)),
+        DeleteOutcome::InUse => Err(ApiError::conflict(format!(
+            "environment {id} is used by sessions that are not archived; archive or delete them first"
+        ))),
+    }
+}
+
+fn row<'a>(caller: &'a Caller, env: &'a Environment, version: i64) -> Row<'a> {
+    Row {
+        tenant_id: &caller.tenant_id,
+        id: &env.id,
+        version,
+        created_at: env.created_at,
+        updated_at: env.updated_at,
+        archived_at: env.archived_at,
+    }
+}

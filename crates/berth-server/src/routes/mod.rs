@@ -1,0 +1,73 @@
+//! The HTTP surface: one module per resource, assembled into one router here.
+
+pub mod agents;
+pub mod api_keys;
+pub mod environments;
+pub mod health;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::{openapi, request_id};
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let v1 = Router::new()
+        .route("/agents", post(agents::create).get(agents::list))
+        .route(
+            "/agents/{agent_id}",
+            get(agents::retrieve)
+                .post(agents::update)
+                .patch(agents::update)
+                .delete(agents::delete),
+        )
+        .route("/agents/{agent_id}/archive", post(agents::archive))
+        .route("/agents/{agent_id}/versions", get(agents::list_versions))
+        .route(
+            "/agents/{agent_id}/versions/{version}",
+            get(agents::retrieve_version),
+        )
+        .route(
+            "/environments",
+            post(environments::create).get(environments::list),
+        )
+        .route(
+            "/environments/{environment_id}",
+            get(environments::retrieve)
+                .post(environments::update)
+                .patch(environments::update)
+                .delete(environments::delete),
+        )
+        .route(
+            "/environments/{environment_id}/archive",
+            post(environments::archive),
+        )
+        .route("/api_keys", get(api_keys::list).post(api_keys::create))
+        .route(
+            "/api_keys/{api_key_id}",
+            axum::routing::delete(api_keys::revoke),
+        )
+        .route(
+            "/tenants",
+            get(api_keys::list_tenants).post(api_keys::create_tenant),
+        )
+        .route("/openapi.json", get(openapi::document));
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .nest("/v1", v1)
+        .fallback(unknown_route)
+        .layer(axum::middleware::from_fn(request_id::middleware))
+        .with_state(state)
+}
+
+async fn unknown_route(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::NOT_FOUND,
+        berth_protocol::ErrorType::NotFoundError,
+        format!("no route matches {method} {}", uri.path()),
+    )
+}

@@ -1,0 +1,6 @@
+mod agents;
+mod conventions;
+mod environments;
+mod openapi;
+mod startup;
+mod tenants;

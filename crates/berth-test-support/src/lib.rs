@@ -1,0 +1,13 @@
+//! Test helpers shared by Berth's integration tests and benchmarks.
+//!
+//! [`spawn_server`] starts the real server in-process on `127.0.0.1:0` with a fresh data
+//! directory (SQLite) or a fresh PostgreSQL schema, and [`Api`] drives it over HTTP the way a
+//! client would.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod api;
+mod server;
+
+pub use api::{Api, Reply};
+pub use server::{TestServer, spawn_postgres_server, spawn_server, spawn_server_with};

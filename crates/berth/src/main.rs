@@ -1,0 +1,167 @@
+//! `berth`: one binary that serves the managed-agents API (`berth serve`) and manages its
+//! database (`berth migrate`). Configuration comes from flags or `BERTH_*` environment variables.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use berth_server::config::{DEFAULT_DB_MAX_CONNECTIONS, DEFAULT_MAX_BODY_BYTES};
+use berth_server::{Server, ServerConfig};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "berth", version, about = "A self-hosted managed-agents server")]
+struct Cli {
+    /// Log format.
+    #[arg(long, env = "BERTH_LOG_FORMAT", default_value = "text", global = true)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (runs pending migrations first).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate(StorageArgs),
+}
+
+#[derive(Args)]
+struct StorageArgs {
+    /// Where the SQLite database, root secret and workspaces live.
+    #[arg(long, env = "BERTH_DATA_DIR", default_value = "./berth-data")]
+    data_dir: PathBuf,
+    /// `postgres://…` selects PostgreSQL; otherwise SQLite in the data directory.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// PostgreSQL connections this process may open.
+    #[arg(long, env = "BERTH_DB_MAX_CONNECTIONS", default_value_t = DEFAULT_DB_MAX_CONNECTIONS)]
+    db_max_connections: usize,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "BERTH_LISTEN", default_value = "127.0.0.1:8787")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    storage: StorageArgs,
+    /// 32 random bytes as 64 hex characters or base64; generated into the data dir if unset.
+    #[arg(long, env = "BERTH_ROOT_SECRET", hide_env_values = true)]
+    root_secret: Option<String>,
+    /// The default tenant's admin key; generated and printed once if unset on first start.
+    #[arg(long, env = "BERTH_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// Largest accepted JSON request body, in bytes.
+    #[arg(long, env = "BERTH_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
+    max_body_bytes: usize,
+}
+
+impl StorageArgs {
+    fn config(&self) -> ServerConfig {
+        let mut config = ServerConfig::new(self.data_dir.clone());
+        config.database_url = self.database_url.clone().filter(|u| !u.is_empty());
+        config.db_max_connections = self.db_max_connections;
+        config
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            report_error(&e);
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Start-up failures are operator mistakes more often than bugs: show the message, not a trace.
+#[allow(clippy::print_stderr)]
+fn report_error(e: &anyhow::Error) {
+    eprintln!("error: {e:#}");
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    init_logging(cli.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve(args).await,
+            Command::Migrate(args) => {
+                berth_server::startup::open_store(&args.config()).await?;
+                tracing::info!("migrations are up to date");
+                Ok(())
+            }
+        }
+    })
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = args.storage.config();
+    config.listen = args.listen;
+    config.root_secret = args.root_secret.filter(|s| !s.is_empty());
+    config.api_key = args.api_key.filter(|s| !s.is_empty());
+    config.max_body_bytes = args.max_body_bytes;
+    let server = Server::start(config).await?;
+    if let Some(key) = server.bootstrap_key() {
+        announce_bootstrap_key(key);
+    }
+    server.run(shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Shows a generated admin key once; it is stored only as a hash.
+#[allow(clippy::print_stdout)]
+fn announce_bootstrap_key(key: &str) {
+    println!();
+    println!("  A new Berth installation. Its admin API key (shown only now):");
+    println!();
+    println!("    {key}");
+    println!();
+    println!("  Use it as `x-api-key: <key>` or `Authorization: Bearer <key>`.");
+    println!();
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
