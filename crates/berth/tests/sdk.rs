@@ -1,0 +1,69 @@
+//! The official SDKs are the compatibility judges: their own test files run against a real
+//! server. Locally they skip when the SDK is not installed; CI sets `BERTH_REQUIRE_SDK=1`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn sdk_tests_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../sdk-tests")
+}
+
+fn python_sdk_available() -> bool {
+    let ok = Command::new("python3")
+        .args([
+            "-c",
+            "import anthropic, pytest; assert anthropic.__version__ == '2.10.0'",
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var("BERTH_REQUIRE_SDK").as_deref() != Ok("1"),
+            "BERTH_REQUIRE_SDK=1 but python3 cannot import anthropic==2.10.0 and pytest"
+        );
+        eprintln!("skipped: pip install anthropic==2.10.0 pytest to run the Python SDK tests");
+    }
+    ok
+}
+
+/// Runs one pytest file against a fresh server and fails with pytest's output if it fails.
+async fn run_python(file: &str) {
+    if !python_sdk_available() {
+        return;
+    }
+    let server = berth_test_support::spawn_server().await;
+    let dir = sdk_tests_dir().join("python");
+    let (url, key) = (server.base_url.clone(), server.admin_key.clone());
+    let file = file.to_owned();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", &file])
+            .current_dir(dir)
+            .env("BERTH_URL", url)
+            .env("BERTH_API_KEY", key)
+            .env_remove("ANTHROPIC_API_KEY")
+            .env_remove("ANTHROPIC_BASE_URL")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    server.stop().await;
+    assert!(
+        output.status.success(),
+        "pytest {} failed:\n{}\n{}",
+        "",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_sdk_agents() {
+    run_python("test_agents.py").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_sdk_environments() {
+    run_python("test_environments.py").await;
+}
