@@ -1,0 +1,57 @@
+//! `berth-bench`: a loopback load generator for Berth.
+//!
+//! It starts a release `berth serve` as a child process (so its RSS can be read from /proc),
+//! drives it over keep-alive HTTP/1.1 connections, one per worker, and prints throughput and
+//! latency percentiles per scenario. Every address it touches is on 127.0.0.1.
+
+mod client;
+mod scenarios;
+mod server;
+mod stats;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "berth-bench", about = "Loopback benchmarks for Berth")]
+struct Cli {
+    /// The berth binary to benchmark.
+    #[arg(long, default_value = "target/release/berth")]
+    berth: String,
+    /// Benchmark against PostgreSQL at this URL instead of SQLite (a fresh schema is used).
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Seconds each measured phase runs.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// GET /v1/agents/{id}, POST /v1/agents and GET /v1/agents?limit=100, plus server RSS.
+    Agents,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let server = server::BerthProcess::start(&cli.berth, cli.database_url.as_deref()).await?;
+        let options = scenarios::Options {
+            concurrency: cli.concurrency,
+            seconds: cli.seconds,
+        };
+        let result = match cli.scenario {
+            Scenario::Agents => scenarios::agents(&server, &options).await,
+        };
+        server.stop();
+        result
+    })
+}

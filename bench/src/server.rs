@@ -1,0 +1,94 @@
+//! The server under test: a `berth serve` child process on a free loopback port.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+
+use anyhow::{Context, bail};
+
+/// The admin key the benchmark starts the server with.
+pub const BENCH_KEY: &str = "berth_sk_benchmark_key_0123456789abcdefghijklmnopqr";
+
+pub struct BerthProcess {
+    child: Child,
+    pub addr: SocketAddr,
+    _data_dir: tempfile::TempDir,
+}
+
+impl BerthProcess {
+    pub async fn start(binary: &str, database_url: Option<&str>) -> anyhow::Result<Self> {
+        let data_dir = tempfile::tempdir()?;
+        let mut command = Command::new(binary);
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir.path())
+            .env("BERTH_API_KEY", BENCH_KEY)
+            .env("BERTH_LOG", "warn,berth_server=info")
+            .env_remove("DATABASE_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if let Some(url) = database_url {
+            let schema = format!("bench_{}", std::process::id());
+            reset_schema(url, &schema)?;
+            let separator = if url.contains('?') { '&' } else { '?' };
+            command.env(
+                "DATABASE_URL",
+                format!("{url}{separator}options=-c%20search_path%3D{schema}"),
+            );
+        }
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("starting {binary}"))?;
+        let stderr = child.stderr.take().context("stderr")?;
+        let mut lines = BufReader::new(stderr).lines();
+        let addr = loop {
+            let Some(line) = lines.next() else {
+                bail!("berth exited before listening");
+            };
+            let line = line?;
+            if let Some(rest) = line.split("addr=").nth(1) {
+                break rest.split_whitespace().next().unwrap_or_default().parse()?;
+            }
+        };
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Ok(Self {
+            child,
+            addr,
+            _data_dir: data_dir,
+        })
+    }
+
+    /// Resident set size of the server process, in MiB.
+    pub fn rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+            .map_or(0.0, |kib| kib / 1024.0)
+    }
+
+    pub fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn reset_schema(url: &str, schema: &str) -> anyhow::Result<()> {
+    let status = Command::new("psql")
+        .arg(url)
+        .args(["-q", "-c"])
+        .arg(format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};"
+        ))
+        .status()
+        .context("running psql to create the benchmark schema")?;
+    if !status.success() {
+        bail!("psql could not create schema {schema}");
+    }
+    Ok(())
+}
