@@ -9,13 +9,16 @@
 pub mod agent;
 pub mod agent_tools;
 pub mod api_key;
+pub mod content;
 pub mod environment;
 pub mod error;
+pub mod event;
 pub mod ids;
 pub mod metadata;
 pub mod multiagent;
 pub mod nullable;
 pub mod pagination;
+pub mod session;
 pub mod tag;
 pub mod validation;
 

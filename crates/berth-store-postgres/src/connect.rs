@@ -6,8 +6,14 @@ use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
 /// Every migration, in order. Never edit one that has shipped; add a new one.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/0001_init.sql")),
+    (
+        2,
+        "sessions",
+        include_str!("../migrations/0002_sessions.sql"),
+    ),
+];
 
 /// Serialises migrations across replicas starting at the same time (an arbitrary constant).
 const MIGRATION_LOCK: i64 = 0x6265_7274_685f_6d67;

@@ -4,13 +4,17 @@
 //! from fixed fragments with bound values, so the set of distinct statements stays small.
 
 mod connect;
+mod events;
 mod rows;
+mod sessions;
 pub mod testing;
 
 use async_trait::async_trait;
 use berth_store::{
-    ApiKeyRow, Collection, DeleteOutcome, Document, DocumentQuery, NewApiKey, RevokeOutcome, Store,
-    StoreResult, TenantRow,
+    ApiKeyRow, AppendOutcome, ChangeOutcome, Collection, DeleteOutcome, DeleteSessionOutcome,
+    Document, DocumentQuery, EventQuery, Lease, NewApiKey, NewEvent, RevokeOutcome, SessionChange,
+    SessionQuery, SessionRow, Store, StoreResult, StoredEvent, StreamBuffer, TenantRow,
+    TurnEffects, TurnStart,
 };
 use deadpool_postgres::{GenericClient, Pool};
 
@@ -378,9 +382,33 @@ impl Store for PostgresStore {
         tenant_id: &str,
         id: &str,
     ) -> StoreResult<DeleteOutcome> {
-        let n = self
-            .client()
-            .await?
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        if collection == Collection::Environments {
+            // Lock the environment so no session can be created on it meanwhile.
+            let exists = tx
+                .query_opt(
+                    "SELECT 1 FROM environments WHERE id = $1 AND tenant_id = $2 FOR UPDATE",
+                    &[&id, &tenant_id],
+                )
+                .await
+                .map_err(pg)?;
+            if exists.is_none() {
+                return Ok(DeleteOutcome::NotFound);
+            }
+            let in_use = tx
+                .query_opt(
+                    "SELECT 1 FROM sessions WHERE environment_id = $1 AND tenant_id = $2
+                       AND archived_at IS NULL AND deleted_at IS NULL LIMIT 1",
+                    &[&id, &tenant_id],
+                )
+                .await
+                .map_err(pg)?;
+            if in_use.is_some() {
+                return Ok(DeleteOutcome::InUse);
+            }
+        }
+        let n = tx
             .execute(
                 &format!(
                     "DELETE FROM {} WHERE id = $1 AND tenant_id = $2",
@@ -390,6 +418,7 @@ impl Store for PostgresStore {
             )
             .await
             .map_err(pg)?;
+        tx.commit().await.map_err(pg)?;
         Ok(if n == 0 {
             DeleteOutcome::NotFound
         } else {
@@ -451,5 +480,166 @@ impl Store for PostgresStore {
             .await
             .map_err(pg)?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    async fn create_session(
+        &self,
+        row: &SessionRow,
+        events: &[NewEvent],
+    ) -> StoreResult<Vec<StoredEvent>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let stored = sessions::create(&tx, row, events).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(stored)
+    }
+
+    async fn get_session(&self, tenant_id: &str, id: &str) -> StoreResult<Option<SessionRow>> {
+        sessions::get(&self.client().await?, tenant_id, id).await
+    }
+
+    async fn list_sessions(
+        &self,
+        tenant_id: &str,
+        query: &SessionQuery,
+    ) -> StoreResult<Vec<SessionRow>> {
+        sessions::list(&self.client().await?, tenant_id, query).await
+    }
+
+    async fn change_session(&self, change: &SessionChange) -> StoreResult<ChangeOutcome> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let outcome = sessions::change(&tx, change).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(outcome)
+    }
+
+    async fn archive_session(&self, tenant_id: &str, id: &str, now: i64) -> StoreResult<bool> {
+        sessions::archive(&self.client().await?, tenant_id, id, now).await
+    }
+
+    async fn delete_session(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        now: i64,
+        events: &[NewEvent],
+    ) -> StoreResult<DeleteSessionOutcome> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let outcome = sessions::delete(&tx, tenant_id, id, now, events).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(outcome)
+    }
+
+    async fn append_client_events(
+        &self,
+        tenant_id: &str,
+        session_id: &str,
+        events: &[NewEvent],
+        now: i64,
+    ) -> StoreResult<AppendOutcome> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let outcome = events::append_client(&tx, tenant_id, session_id, events, now).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(outcome)
+    }
+
+    async fn list_events(
+        &self,
+        tenant_id: &str,
+        session_id: &str,
+        query: &EventQuery,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        events::list(&self.client().await?, tenant_id, session_id, query).await
+    }
+
+    async fn read_events(
+        &self,
+        session_id: &str,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        events::read(&self.client().await?, session_id, after_seq, limit).await
+    }
+
+    async fn get_event(
+        &self,
+        session_id: &str,
+        event_id: &str,
+    ) -> StoreResult<Option<StoredEvent>> {
+        events::get(&self.client().await?, session_id, event_id).await
+    }
+
+    async fn context_events(&self, session_id: &str) -> StoreResult<Vec<StoredEvent>> {
+        events::context(&self.client().await?, session_id).await
+    }
+
+    async fn runnable_sessions(&self, lease_cutoff: i64, limit: u32) -> StoreResult<Vec<String>> {
+        events::runnable(&self.client().await?, lease_cutoff, limit).await
+    }
+
+    async fn claim_session(
+        &self,
+        session_id: &str,
+        owner: &str,
+        lease_cutoff: i64,
+        expires_at: i64,
+    ) -> StoreResult<Option<Lease>> {
+        events::claim(
+            &self.client().await?,
+            session_id,
+            owner,
+            lease_cutoff,
+            expires_at,
+        )
+        .await
+    }
+
+    async fn renew_lease(&self, lease: &Lease, expires_at: i64) -> StoreResult<bool> {
+        events::renew(&self.client().await?, lease, expires_at).await
+    }
+
+    async fn release_lease(&self, lease: &Lease) -> StoreResult<()> {
+        events::release(&self.client().await?, lease).await
+    }
+
+    async fn begin_turn(
+        &self,
+        lease: &Lease,
+        now: i64,
+        opening: &[NewEvent],
+    ) -> StoreResult<TurnStart> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let outcome = events::begin_turn(&tx, lease, now, opening).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(outcome)
+    }
+
+    async fn append_turn_events(
+        &self,
+        lease: &Lease,
+        events: &[NewEvent],
+        effects: &TurnEffects,
+        now: i64,
+    ) -> StoreResult<Option<Vec<StoredEvent>>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let outcome = events::append_turn(&tx, lease, events, effects, now).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(outcome)
+    }
+
+    async fn save_stream_buffer(&self, lease: &Lease, buffer: &StreamBuffer) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        events::save_buffer(&tx, lease, buffer).await?;
+        tx.commit().await.map_err(pg)
+    }
+
+    async fn stream_buffers(&self, session_id: &str) -> StoreResult<Vec<StreamBuffer>> {
+        events::buffers(&self.client().await?, session_id).await
     }
 }

@@ -193,6 +193,18 @@ pub fn delete(
     tenant_id: &str,
     id: &str,
 ) -> StoreResult<DeleteOutcome> {
+    if collection == Collection::Environments {
+        let in_use: Option<i64> = conn
+            .prepare_cached(
+                "SELECT 1 FROM sessions WHERE environment_id = ?1 AND tenant_id = ?2
+                   AND archived_at IS NULL AND deleted_at IS NULL LIMIT 1",
+            )
+            .and_then(|mut s| s.query_row(params![id, tenant_id], |r| r.get(0)).optional())
+            .map_err(backend)?;
+        if in_use.is_some() {
+            return Ok(DeleteOutcome::InUse);
+        }
+    }
     let sql = format!(
         "DELETE FROM {} WHERE id = ?1 AND tenant_id = ?2",
         collection.table()

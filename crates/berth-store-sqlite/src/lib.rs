@@ -5,16 +5,21 @@
 //! Berth process; the server enforces that with a lock file beside it.
 
 mod documents;
+mod events;
 mod keys;
 mod migrations;
 mod pool;
+mod sessions;
+mod sql;
 
 use std::path::Path;
 
 use async_trait::async_trait;
 use berth_store::{
-    ApiKeyRow, Collection, DeleteOutcome, Document, DocumentQuery, NewApiKey, RevokeOutcome, Store,
-    StoreError, StoreResult, TenantRow,
+    ApiKeyRow, AppendOutcome, ChangeOutcome, Collection, DeleteOutcome, DeleteSessionOutcome,
+    Document, DocumentQuery, EventQuery, Lease, NewApiKey, NewEvent, RevokeOutcome, SessionChange,
+    SessionQuery, SessionRow, Store, StoreError, StoreResult, StoredEvent, StreamBuffer, TenantRow,
+    TurnEffects, TurnStart,
 };
 use rusqlite::params;
 
@@ -235,6 +240,187 @@ impl Store for SqliteStore {
         let (tenant_id, ids) = (tenant_id.to_owned(), ids.to_vec());
         self.pool
             .read(move |c| documents::current_versions(c, &tenant_id, &ids))
+            .await
+    }
+
+    async fn create_session(
+        &self,
+        row: &SessionRow,
+        events: &[NewEvent],
+    ) -> StoreResult<Vec<StoredEvent>> {
+        let (row, events) = (row.clone(), events.to_vec());
+        self.pool
+            .write(move |c| sessions::create(c, &row, &events))
+            .await
+    }
+
+    async fn get_session(&self, tenant_id: &str, id: &str) -> StoreResult<Option<SessionRow>> {
+        let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
+        self.pool
+            .read(move |c| sessions::get(c, &tenant_id, &id))
+            .await
+    }
+
+    async fn list_sessions(
+        &self,
+        tenant_id: &str,
+        query: &SessionQuery,
+    ) -> StoreResult<Vec<SessionRow>> {
+        let (tenant_id, query) = (tenant_id.to_owned(), query.clone());
+        self.pool
+            .read(move |c| sessions::list(c, &tenant_id, &query))
+            .await
+    }
+
+    async fn change_session(&self, change: &SessionChange) -> StoreResult<ChangeOutcome> {
+        let change = change.clone();
+        self.pool.write(move |c| sessions::change(c, &change)).await
+    }
+
+    async fn archive_session(&self, tenant_id: &str, id: &str, now: i64) -> StoreResult<bool> {
+        let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
+        self.pool
+            .write(move |c| sessions::archive(c, &tenant_id, &id, now))
+            .await
+    }
+
+    async fn delete_session(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        now: i64,
+        events: &[NewEvent],
+    ) -> StoreResult<DeleteSessionOutcome> {
+        let (tenant_id, id, events) = (tenant_id.to_owned(), id.to_owned(), events.to_vec());
+        self.pool
+            .write(move |c| sessions::delete(c, &tenant_id, &id, now, &events))
+            .await
+    }
+
+    async fn append_client_events(
+        &self,
+        tenant_id: &str,
+        session_id: &str,
+        events: &[NewEvent],
+        now: i64,
+    ) -> StoreResult<AppendOutcome> {
+        let (tenant_id, session_id, events) =
+            (tenant_id.to_owned(), session_id.to_owned(), events.to_vec());
+        self.pool
+            .write(move |c| events::append_client(c, &tenant_id, &session_id, &events, now))
+            .await
+    }
+
+    async fn list_events(
+        &self,
+        tenant_id: &str,
+        session_id: &str,
+        query: &EventQuery,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        let (tenant_id, session_id, query) =
+            (tenant_id.to_owned(), session_id.to_owned(), query.clone());
+        self.pool
+            .read(move |c| events::list(c, &tenant_id, &session_id, &query))
+            .await
+    }
+
+    async fn read_events(
+        &self,
+        session_id: &str,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        let session_id = session_id.to_owned();
+        self.pool
+            .read(move |c| events::read(c, &session_id, after_seq, limit))
+            .await
+    }
+
+    async fn get_event(
+        &self,
+        session_id: &str,
+        event_id: &str,
+    ) -> StoreResult<Option<StoredEvent>> {
+        let (session_id, event_id) = (session_id.to_owned(), event_id.to_owned());
+        self.pool
+            .read(move |c| events::get(c, &session_id, &event_id))
+            .await
+    }
+
+    async fn context_events(&self, session_id: &str) -> StoreResult<Vec<StoredEvent>> {
+        let session_id = session_id.to_owned();
+        self.pool
+            .read(move |c| events::context(c, &session_id))
+            .await
+    }
+
+    async fn runnable_sessions(&self, lease_cutoff: i64, limit: u32) -> StoreResult<Vec<String>> {
+        self.pool
+            .read(move |c| events::runnable(c, lease_cutoff, limit))
+            .await
+    }
+
+    async fn claim_session(
+        &self,
+        session_id: &str,
+        owner: &str,
+        lease_cutoff: i64,
+        expires_at: i64,
+    ) -> StoreResult<Option<Lease>> {
+        let (session_id, owner) = (session_id.to_owned(), owner.to_owned());
+        self.pool
+            .write(move |c| events::claim(c, &session_id, &owner, lease_cutoff, expires_at))
+            .await
+    }
+
+    async fn renew_lease(&self, lease: &Lease, expires_at: i64) -> StoreResult<bool> {
+        let lease = lease.clone();
+        self.pool
+            .write(move |c| events::renew(c, &lease, expires_at))
+            .await
+    }
+
+    async fn release_lease(&self, lease: &Lease) -> StoreResult<()> {
+        let lease = lease.clone();
+        self.pool.write(move |c| events::release(c, &lease)).await
+    }
+
+    async fn begin_turn(
+        &self,
+        lease: &Lease,
+        now: i64,
+        opening: &[NewEvent],
+    ) -> StoreResult<TurnStart> {
+        let (lease, opening) = (lease.clone(), opening.to_vec());
+        self.pool
+            .write(move |c| events::begin_turn(c, &lease, now, &opening))
+            .await
+    }
+
+    async fn append_turn_events(
+        &self,
+        lease: &Lease,
+        events: &[NewEvent],
+        effects: &TurnEffects,
+        now: i64,
+    ) -> StoreResult<Option<Vec<StoredEvent>>> {
+        let (lease, events, effects) = (lease.clone(), events.to_vec(), effects.clone());
+        self.pool
+            .write(move |c| events::append_turn(c, &lease, &events, &effects, now))
+            .await
+    }
+
+    async fn save_stream_buffer(&self, lease: &Lease, buffer: &StreamBuffer) -> StoreResult<()> {
+        let (lease, buffer) = (lease.clone(), buffer.clone());
+        self.pool
+            .write(move |c| events::save_buffer(c, &lease, &buffer))
+            .await
+    }
+
+    async fn stream_buffers(&self, session_id: &str) -> StoreResult<Vec<StreamBuffer>> {
+        let session_id = session_id.to_owned();
+        self.pool
+            .read(move |c| events::buffers(c, &session_id))
             .await
     }
 }

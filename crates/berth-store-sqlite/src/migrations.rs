@@ -6,8 +6,14 @@ use rusqlite::Connection;
 use crate::pool::backend;
 
 /// Every migration, in order. Never edit one that has shipped; add a new one.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/0001_init.sql")),
+    (
+        2,
+        "sessions",
+        include_str!("../migrations/0002_sessions.sql"),
+    ),
+];
 
 /// Applies every migration the database has not seen yet; returns how many ran.
 pub fn migrate(conn: &mut Connection) -> StoreResult<usize> {

@@ -45,3 +45,42 @@ pub fn doc(tenant_id: &str, created_at: i64) -> Document {
         archived_at: None,
     }
 }
+
+pub fn session(tenant_id: &str, environment_id: &str, created_at: i64) -> berth_store::SessionRow {
+    let id = id("sesn");
+    berth_store::SessionRow {
+        body: format!(r#"{{"id":"{id}"}}"#),
+        id,
+        tenant_id: tenant_id.to_owned(),
+        agent_id: "agent_a".to_owned(),
+        agent_version: 1,
+        environment_id: environment_id.to_owned(),
+        status: "idle".to_owned(),
+        version: 1,
+        private: None,
+        created_at,
+        updated_at: created_at,
+        archived_at: None,
+        last_seq: 0,
+        pending_inputs: 0,
+        usage: berth_store::UsageTotals::default(),
+        active_micros: 0,
+        turn_started_at: None,
+    }
+}
+
+/// An event of the given type; inputs are queued.
+pub fn event(kind: &str) -> berth_store::NewEvent {
+    let id = id("sevt");
+    let queued = matches!(
+        kind,
+        "user.message" | "user.tool_confirmation" | "user.custom_tool_result" | "user.tool_result"
+    );
+    berth_store::NewEvent {
+        body: format!(r#"{{"id":"{id}","type":"{kind}"}}"#),
+        id,
+        kind: kind.to_owned(),
+        private: None,
+        queued,
+    }
+}

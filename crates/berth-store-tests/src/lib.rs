@@ -8,6 +8,7 @@
 
 pub mod cases;
 mod fixtures;
+pub mod sessions;
 
 pub use berth_store::Store;
 
@@ -29,6 +30,24 @@ macro_rules! store_contract_tests {
             concurrent_writes_all_commit,
             concurrent_replace_has_one_winner,
         );
+        $crate::store_contract_tests!(@sessions $make;
+            sessions_round_trip_and_list,
+            client_events_queue_and_interrupt,
+            turns_promote_inputs_in_context_order,
+            leases_fence_stale_runners,
+            session_changes_and_deletes,
+            event_lists_filter_and_page,
+            concurrent_appends_keep_seq_gapless,
+        );
+    };
+    (@sessions $make:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let Some(store) = $make().await else { return };
+                $crate::sessions::$case(store).await;
+            }
+        )*
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
         $(

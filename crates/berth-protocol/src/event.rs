@@ -1,0 +1,456 @@
+//! Session events (contract §7): what clients send, and every event Berth stores and streams.
+//!
+//! A stored event is `{"id", "type", …fields}`; the server adds `processed_at` and `seq` when it
+//! renders one, because those change (a queued input is processed later) or are assigned by the
+//! log. Extension events that are not part of the contract's union (`session.warning`) are only
+//! shown to clients that opt in.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::content::{Allowed, ContentBlock, TextOnly, validate_blocks};
+use crate::validation::{Validated, ValidationError, check_len};
+
+/// Most events one `POST …/events` may carry.
+pub const MAX_EVENTS_PER_REQUEST: usize = 50;
+
+// ---------------------------------------------------------------- requests
+
+/// `POST /v1/sessions/{id}/events`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct SendEventsRequest {
+    pub events: Vec<EventParam>,
+}
+
+/// One event a client may send.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(tag = "type")]
+pub enum EventParam {
+    #[serde(rename = "user.message")]
+    UserMessage { content: Vec<ContentBlock> },
+    #[serde(rename = "user.interrupt")]
+    UserInterrupt {
+        #[serde(default)]
+        session_thread_id: Option<String>,
+    },
+    #[serde(rename = "user.tool_confirmation")]
+    UserToolConfirmation {
+        tool_use_id: String,
+        result: Confirmation,
+        #[serde(default)]
+        deny_message: Option<String>,
+    },
+    #[serde(rename = "user.custom_tool_result")]
+    UserCustomToolResult {
+        custom_tool_use_id: String,
+        #[serde(default)]
+        content: Option<Vec<ContentBlock>>,
+        #[serde(default)]
+        is_error: Option<bool>,
+    },
+    #[serde(rename = "user.tool_result")]
+    UserToolResult {
+        tool_use_id: String,
+        #[serde(default)]
+        content: Option<Vec<ContentBlock>>,
+        #[serde(default)]
+        is_error: Option<bool>,
+    },
+    #[serde(rename = "user.define_outcome")]
+    UserDefineOutcome {
+        description: String,
+        #[schema(value_type = Object)]
+        rubric: Value,
+        #[serde(default)]
+        max_iterations: Option<u32>,
+    },
+    #[serde(rename = "system.message")]
+    SystemMessage { content: Vec<TextOnly> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Confirmation {
+    Allow,
+    Deny,
+}
+
+/// Longest `deny_message`.
+pub const MAX_DENY_MESSAGE_CHARS: usize = 10_000;
+
+impl EventParam {
+    /// Checks the event on its own; whether it fits the session's state is the server's call.
+    pub fn validate(&self) -> Validated {
+        match self {
+            EventParam::UserMessage { content } => validate_blocks(content, Allowed::Message, true),
+            EventParam::UserInterrupt { .. } => Ok(()),
+            EventParam::UserToolConfirmation {
+                tool_use_id,
+                result,
+                deny_message,
+            } => {
+                check_len("tool_use_id", tool_use_id, 1, 256)?;
+                if let Some(message) = deny_message {
+                    if *result == Confirmation::Allow {
+                        return Err(ValidationError::new(
+                            "deny_message",
+                            "is only allowed when result is \"deny\"",
+                        ));
+                    }
+                    check_len("deny_message", message, 0, MAX_DENY_MESSAGE_CHARS)?;
+                }
+                Ok(())
+            }
+            EventParam::UserCustomToolResult {
+                custom_tool_use_id: id,
+                content,
+                ..
+            }
+            | EventParam::UserToolResult {
+                tool_use_id: id,
+                content,
+                ..
+            } => {
+                check_len("tool_use_id", id, 1, 256)?;
+                validate_blocks(
+                    content.as_deref().unwrap_or(&[]),
+                    Allowed::ToolResult,
+                    false,
+                )
+            }
+            EventParam::UserDefineOutcome { .. } => Err(ValidationError::new(
+                "type",
+                "user.define_outcome is not supported by this server yet",
+            )),
+            EventParam::SystemMessage { content } => {
+                if content.is_empty() {
+                    return Err(ValidationError::new(
+                        "content",
+                        "must hold at least one block",
+                    ));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The stored form of this event.
+    pub fn into_body(self) -> EventBody {
+        match self {
+            EventParam::UserMessage { content } => EventBody::UserMessage { content },
+            EventParam::UserInterrupt { session_thread_id } => {
+                EventBody::UserInterrupt { session_thread_id }
+            }
+            EventParam::UserToolConfirmation {
+                tool_use_id,
+                result,
+                deny_message,
+            } => EventBody::UserToolConfirmation {
+                tool_use_id,
+                result,
+                deny_message,
+            },
+            EventParam::UserCustomToolResult {
+                custom_tool_use_id,
+                content,
+                is_error,
+            } => EventBody::UserCustomToolResult {
+                custom_tool_use_id,
+                content,
+                is_error,
+            },
+            EventParam::UserToolResult {
+                tool_use_id,
+                content,
+                is_error,
+            } => EventBody::UserToolResult {
+                tool_use_id,
+                content,
+                is_error,
+            },
+            EventParam::UserDefineOutcome {
+                description,
+                rubric,
+                max_iterations,
+            } => EventBody::Other(serde_json::json!({
+                "type": "user.define_outcome",
+                "description": description,
+                "rubric": rubric,
+                "max_iterations": max_iterations,
+            })),
+            EventParam::SystemMessage { content } => EventBody::SystemMessage { content },
+        }
+    }
+}
+
+// --------------------------------------------------------------- the log
+
+/// A stored event: its id and its typed body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub id: String,
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+/// Every event Berth writes to a session's log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum EventBody {
+    #[serde(rename = "user.message")]
+    UserMessage { content: Vec<ContentBlock> },
+    #[serde(rename = "user.interrupt")]
+    UserInterrupt {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session_thread_id: Option<String>,
+    },
+    #[serde(rename = "user.tool_confirmation")]
+    UserToolConfirmation {
+        tool_use_id: String,
+        result: Confirmation,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deny_message: Option<String>,
+    },
+    #[serde(rename = "user.custom_tool_result")]
+    UserCustomToolResult {
+        custom_tool_use_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        content: Option<Vec<ContentBlock>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        is_error: Option<bool>,
+    },
+    #[serde(rename = "user.tool_result")]
+    UserToolResult {
+        tool_use_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        content: Option<Vec<ContentBlock>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        is_error: Option<bool>,
+    },
+    #[serde(rename = "system.message")]
+    SystemMessage { content: Vec<TextOnly> },
+    #[serde(rename = "agent.message")]
+    AgentMessage { content: Vec<ContentBlock> },
+    /// The thinking text itself is private to the log (see `EventPrivate`), never shown.
+    #[serde(rename = "agent.thinking")]
+    AgentThinking {},
+    #[serde(rename = "agent.tool_use")]
+    AgentToolUse {
+        name: String,
+        input: Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        evaluated_permission: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        evaluation: Option<Value>,
+    },
+    #[serde(rename = "agent.tool_result")]
+    AgentToolResult {
+        tool_use_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        content: Option<Vec<ContentBlock>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        is_error: Option<bool>,
+    },
+    #[serde(rename = "agent.custom_tool_use")]
+    AgentCustomToolUse { name: String, input: Value },
+    #[serde(rename = "agent.thread_context_compacted")]
+    AgentThreadContextCompacted {},
+    #[serde(rename = "session.status_running")]
+    SessionStatusRunning {},
+    #[serde(rename = "session.status_idle")]
+    SessionStatusIdle {
+        stop_reason: StopReason,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stop_details: Option<Value>,
+    },
+    #[serde(rename = "session.status_rescheduled")]
+    SessionStatusRescheduled {},
+    #[serde(rename = "session.status_terminated")]
+    SessionStatusTerminated {},
+    #[serde(rename = "session.error")]
+    SessionError { error: SessionErrorObject },
+    #[serde(rename = "session.updated")]
+    SessionUpdated {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent: Option<Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        metadata: Option<Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        title: Option<Value>,
+    },
+    #[serde(rename = "session.deleted")]
+    SessionDeleted {},
+    /// Extension: something a watcher should know that is not an error of the turn.
+    #[serde(rename = "session.warning")]
+    SessionWarning {
+        source: String,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        details: Option<Value>,
+    },
+    #[serde(rename = "span.model_request_start")]
+    SpanModelRequestStart {},
+    #[serde(rename = "span.model_request_end")]
+    SpanModelRequestEnd {
+        model_request_start_id: String,
+        model_usage: ModelUsage,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        is_error: Option<bool>,
+    },
+    /// Any other type, kept verbatim (future or foreign events).
+    #[serde(untagged)]
+    Other(Value),
+}
+
+impl EventBody {
+    /// The `type` string.
+    pub fn type_name(&self) -> &str {
+        match self {
+            EventBody::UserMessage { .. } => "user.message",
+            EventBody::UserInterrupt { .. } => "user.interrupt",
+            EventBody::UserToolConfirmation { .. } => "user.tool_confirmation",
+            EventBody::UserCustomToolResult { .. } => "user.custom_tool_result",
+            EventBody::UserToolResult { .. } => "user.tool_result",
+            EventBody::SystemMessage { .. } => "system.message",
+            EventBody::AgentMessage { .. } => "agent.message",
+            EventBody::AgentThinking {} => "agent.thinking",
+            EventBody::AgentToolUse { .. } => "agent.tool_use",
+            EventBody::AgentToolResult { .. } => "agent.tool_result",
+            EventBody::AgentCustomToolUse { .. } => "agent.custom_tool_use",
+            EventBody::AgentThreadContextCompacted {} => "agent.thread_context_compacted",
+            EventBody::SessionStatusRunning {} => "session.status_running",
+            EventBody::SessionStatusIdle { .. } => "session.status_idle",
+            EventBody::SessionStatusRescheduled {} => "session.status_rescheduled",
+            EventBody::SessionStatusTerminated {} => "session.status_terminated",
+            EventBody::SessionError { .. } => "session.error",
+            EventBody::SessionUpdated { .. } => "session.updated",
+            EventBody::SessionDeleted {} => "session.deleted",
+            EventBody::SessionWarning { .. } => "session.warning",
+            EventBody::SpanModelRequestStart {} => "span.model_request_start",
+            EventBody::SpanModelRequestEnd { .. } => "span.model_request_end",
+            EventBody::Other(fields) => fields.get("type").and_then(Value::as_str).unwrap_or(""),
+        }
+    }
+
+    /// Inputs wait in the queue until a turn picks them up; everything else is processed at once.
+    pub fn is_queued_input(&self) -> bool {
+        matches!(
+            self,
+            EventBody::UserMessage { .. }
+                | EventBody::UserToolConfirmation { .. }
+                | EventBody::UserCustomToolResult { .. }
+                | EventBody::UserToolResult { .. }
+        )
+    }
+}
+
+/// Why a session went idle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StopReason {
+    EndTurn,
+    RequiresAction { event_ids: Vec<String> },
+    RetriesExhausted,
+    BudgetReached,
+    Refusal,
+}
+
+/// Token counts of one model request (`span.model_request_end.model_usage`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ModelUsage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_read_input_tokens: u64,
+    pub cache_creation_input_tokens: u64,
+}
+
+/// `session.error.error`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SessionErrorObject {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub message: String,
+    pub retry_status: RetryStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcp_server_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RetryStatus {
+    Retrying,
+    Exhausted,
+    Terminal,
+}
+
+/// Parts of an event that the log keeps for rebuilding model context but never shows: thinking
+/// text and its signature must go back to the provider verbatim.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventPrivate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thinking: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redacted_thinking: Option<String>,
+}
+
+impl EventPrivate {
+    pub fn is_empty(&self) -> bool {
+        self.thinking.is_none() && self.signature.is_none() && self.redacted_thinking.is_none()
+    }
+}
+
+/// Every event type of the contract's union (what the default stream and list carry).
+pub const CONTRACT_EVENT_TYPES: &[&str] = &[
+    "user.message",
+    "user.interrupt",
+    "user.tool_confirmation",
+    "user.custom_tool_result",
+    "user.tool_result",
+    "user.define_outcome",
+    "system.message",
+    "agent.message",
+    "agent.thinking",
+    "agent.tool_use",
+    "agent.tool_result",
+    "agent.mcp_tool_use",
+    "agent.mcp_tool_result",
+    "agent.custom_tool_use",
+    "agent.thread_message_sent",
+    "agent.thread_message_received",
+    "agent.thread_context_compacted",
+    "session.status_running",
+    "session.status_rescheduled",
+    "session.status_terminated",
+    "session.status_idle",
+    "session.error",
+    "session.updated",
+    "session.usage",
+    "session.deleted",
+    "session.thread_created",
+    "session.thread_status_running",
+    "session.thread_status_rescheduled",
+    "session.thread_status_terminated",
+    "session.thread_status_idle",
+    "span.model_request_start",
+    "span.model_request_end",
+    "span.outcome_evaluation_start",
+    "span.outcome_evaluation_ongoing",
+    "span.outcome_evaluation_end",
+    "workflow_run.created",
+    "workflow_run.status_running",
+    "workflow_run.status_idle",
+    "workflow_run.phase_started",
+    "workflow_run.phase_ended",
+    "workflow_run.status_ended",
+    "workflow_run.error",
+];
+
+pub fn is_contract_type(kind: &str) -> bool {
+    CONTRACT_EVENT_TYPES.contains(&kind)
+}
+
+#[cfg(test)]
+mod tests;

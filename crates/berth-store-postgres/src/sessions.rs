@@ -1,0 +1,266 @@
+//! Sessions: create, read, list, change, archive, delete.
+
+use berth_store::{
+    ChangeOutcome, DeleteSessionOutcome, NewEvent, SessionChange, SessionQuery, SessionRow,
+    SortOrder, StoreResult, StoredEvent, UsageTotals,
+};
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
+
+use crate::connect::pg;
+use crate::events::append;
+use crate::rows::{Param, refs};
+
+pub const COLUMNS: &str = "id, tenant_id, agent_id, agent_version, environment_id, status, version, \
+    body, private, created_at, updated_at, archived_at, last_seq, pending_inputs, usage_input, \
+    usage_output, usage_cache_read, usage_cache_write, active_micros, turn_started_at";
+
+pub fn session(row: &Row) -> SessionRow {
+    SessionRow {
+        id: row.get(0),
+        tenant_id: row.get(1),
+        agent_id: row.get(2),
+        agent_version: row.get(3),
+        environment_id: row.get(4),
+        status: row.get(5),
+        version: row.get(6),
+        body: row.get(7),
+        private: row.get(8),
+        created_at: row.get(9),
+        updated_at: row.get(10),
+        archived_at: row.get(11),
+        last_seq: row.get(12),
+        pending_inputs: row.get(13),
+        usage: UsageTotals {
+            input_tokens: row.get(14),
+            output_tokens: row.get(15),
+            cache_read_input_tokens: row.get(16),
+            cache_creation_input_tokens: row.get(17),
+        },
+        active_micros: row.get(18),
+        turn_started_at: row.get(19),
+    }
+}
+
+pub async fn create<C: GenericClient>(
+    tx: &C,
+    row: &SessionRow,
+    events: &[NewEvent],
+) -> StoreResult<Vec<StoredEvent>> {
+    let stmt = tx
+        .prepare_cached(&format!(
+            "INSERT INTO sessions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
+             $12, 0, 0, $13, $14, $15, $16, $17, $18)"
+        ))
+        .await
+        .map_err(pg)?;
+    tx.execute(
+        &stmt,
+        &[
+            &row.id,
+            &row.tenant_id,
+            &row.agent_id,
+            &row.agent_version,
+            &row.environment_id,
+            &row.status,
+            &row.version,
+            &row.body,
+            &row.private,
+            &row.created_at,
+            &row.updated_at,
+            &row.archived_at,
+            &row.usage.input_tokens,
+            &row.usage.output_tokens,
+            &row.usage.cache_read_input_tokens,
+            &row.usage.cache_creation_input_tokens,
+            &row.active_micros,
+            &row.turn_started_at,
+        ],
+    )
+    .await
+    .map_err(pg)?;
+    let (stored, last_seq, queued) = append(tx, &row.id, events, row.created_at, 0).await?;
+    tx.execute(
+        "UPDATE sessions SET last_seq = $2, pending_inputs = $3 WHERE id = $1",
+        &[&row.id, &last_seq, &queued],
+    )
+    .await
+    .map_err(pg)?;
+    Ok(stored)
+}
+
+pub async fn get<C: GenericClient>(
+    client: &C,
+    tenant_id: &str,
+    id: &str,
+) -> StoreResult<Option<SessionRow>> {
+    let stmt = client
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM sessions WHERE id = $1 AND tenant_id = $2 AND deleted_at IS NULL"
+        ))
+        .await
+        .map_err(pg)?;
+    let row = client
+        .query_opt(&stmt, &[&id, &tenant_id])
+        .await
+        .map_err(pg)?;
+    Ok(row.as_ref().map(session))
+}
+
+pub async fn list<C: GenericClient>(
+    client: &C,
+    tenant_id: &str,
+    query: &SessionQuery,
+) -> StoreResult<Vec<SessionRow>> {
+    let mut sql =
+        format!("SELECT {COLUMNS} FROM sessions WHERE tenant_id = $1 AND deleted_at IS NULL");
+    let mut params: Vec<Param> = vec![Box::new(tenant_id.to_owned())];
+    let mut bind = |sql: &mut String, fragment: &str, value: Param| {
+        params.push(value);
+        sql.push_str(fragment);
+        sql.push_str(&format!("${}", params.len()));
+    };
+    if !query.include_archived {
+        sql.push_str(" AND archived_at IS NULL");
+    }
+    if let Some(from) = query.created_from {
+        bind(&mut sql, " AND created_at >= ", Box::new(from));
+    }
+    if let Some(until) = query.created_until {
+        bind(&mut sql, " AND created_at < ", Box::new(until));
+    }
+    if let Some(agent) = &query.agent_id {
+        bind(&mut sql, " AND agent_id = ", Box::new(agent.clone()));
+    }
+    if let Some(version) = query.agent_version {
+        bind(&mut sql, " AND agent_version = ", Box::new(version));
+    }
+    if let Some(env) = &query.environment_id {
+        bind(&mut sql, " AND environment_id = ", Box::new(env.clone()));
+    }
+    if !query.statuses.is_empty() {
+        bind(
+            &mut sql,
+            " AND status = ANY(",
+            Box::new(query.statuses.clone()),
+        );
+        sql.push(')');
+    }
+    let descending = match (&query.before, query.order) {
+        (Some(_), order) => order == SortOrder::Asc,
+        (None, order) => order == SortOrder::Desc,
+    };
+    if let Some(key) = query.before.as_ref().or(query.after.as_ref()) {
+        let cmp = if descending {
+            " AND id < "
+        } else {
+            " AND id > "
+        };
+        bind(&mut sql, cmp, Box::new(key.clone()));
+    }
+    sql.push_str(if descending {
+        " ORDER BY id DESC"
+    } else {
+        " ORDER BY id ASC"
+    });
+    sql.push_str(&format!(" LIMIT {}", query.limit));
+    let rows = client.query(&sql, &refs(&params)).await.map_err(pg)?;
+    Ok(rows.iter().map(session).collect())
+}
+
+/// Locks the session row for the rest of the transaction and returns `(version, status,
+/// last_seq, archived_at, pending_inputs)`.
+pub async fn lock<C: GenericClient>(
+    tx: &C,
+    tenant_id: &str,
+    id: &str,
+) -> StoreResult<Option<(i64, String, i64, Option<i64>, i64)>> {
+    let row = tx
+        .query_opt(
+            "SELECT version, status, last_seq, archived_at, pending_inputs FROM sessions
+             WHERE id = $1 AND tenant_id = $2 AND deleted_at IS NULL FOR UPDATE",
+            &[&id, &tenant_id],
+        )
+        .await
+        .map_err(pg)?;
+    Ok(row.map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))))
+}
+
+pub async fn change<C: GenericClient>(
+    tx: &C,
+    change: &SessionChange,
+) -> StoreResult<ChangeOutcome> {
+    let Some((version, status, last_seq, _, _)) = lock(tx, &change.tenant_id, &change.id).await?
+    else {
+        return Ok(ChangeOutcome::NotFound);
+    };
+    if version != change.expected_version {
+        return Ok(ChangeOutcome::Stale);
+    }
+    if change.require_idle && is_busy(&status) {
+        return Ok(ChangeOutcome::Running);
+    }
+    let (stored, last_seq, _) =
+        append(tx, &change.id, &change.events, change.now, last_seq).await?;
+    tx.execute(
+        "UPDATE sessions SET body = $2, version = version + 1, updated_at = $3, last_seq = $4
+         WHERE id = $1",
+        &[&change.id, &change.body, &change.now, &last_seq],
+    )
+    .await
+    .map_err(pg)?;
+    Ok(ChangeOutcome::Applied(stored))
+}
+
+pub async fn archive<C: GenericClient>(
+    client: &C,
+    tenant_id: &str,
+    id: &str,
+    now: i64,
+) -> StoreResult<bool> {
+    let n = client
+        .execute(
+            "UPDATE sessions SET archived_at = COALESCE(archived_at, $3), updated_at = $3
+             WHERE id = $1 AND tenant_id = $2 AND deleted_at IS NULL",
+            &[&id, &tenant_id, &now],
+        )
+        .await
+        .map_err(pg)?;
+    Ok(n > 0)
+}
+
+pub async fn delete<C: GenericClient>(
+    tx: &C,
+    tenant_id: &str,
+    id: &str,
+    now: i64,
+    events: &[NewEvent],
+) -> StoreResult<DeleteSessionOutcome> {
+    let Some((_, status, last_seq, _, _)) = lock(tx, tenant_id, id).await? else {
+        return Ok(DeleteSessionOutcome::NotFound);
+    };
+    if is_busy(&status) {
+        return Ok(DeleteSessionOutcome::Running);
+    }
+    let (stored, last_seq, _) = append(tx, id, events, now, last_seq).await?;
+    tx.execute(
+        "UPDATE session_events SET cancelled_at = $2
+         WHERE session_id = $1 AND processed_at IS NULL AND cancelled_at IS NULL",
+        &[&id, &now],
+    )
+    .await
+    .map_err(pg)?;
+    tx.execute(
+        "UPDATE sessions SET deleted_at = $2, updated_at = $2, status = 'terminated',
+             pending_inputs = 0, last_seq = $3, lease_owner = NULL, lease_expires_at = NULL
+         WHERE id = $1",
+        &[&id, &now, &last_seq],
+    )
+    .await
+    .map_err(pg)?;
+    Ok(DeleteSessionOutcome::Deleted(stored))
+}
+
+pub fn is_busy(status: &str) -> bool {
+    matches!(status, "running" | "rescheduling")
+}

@@ -1,0 +1,237 @@
+//! Sessions: create, read, list, change, archive, delete.
+
+use berth_store::{
+    ChangeOutcome, DeleteSessionOutcome, NewEvent, SessionChange, SessionQuery, SessionRow,
+    SortOrder, StoreResult, StoredEvent, UsageTotals,
+};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::events::append;
+use crate::pool::backend;
+use crate::sql::Sql;
+
+const COLUMNS: &str = "id, tenant_id, agent_id, agent_version, environment_id, status, version, \
+    body, private, created_at, updated_at, archived_at, last_seq, pending_inputs, usage_input, \
+    usage_output, usage_cache_read, usage_cache_write, active_micros, turn_started_at";
+
+fn session(row: &Row<'_>) -> rusqlite::Result<SessionRow> {
+    Ok(SessionRow {
+        id: row.get(0)?,
+        tenant_id: row.get(1)?,
+        agent_id: row.get(2)?,
+        agent_version: row.get(3)?,
+        environment_id: row.get(4)?,
+        status: row.get(5)?,
+        version: row.get(6)?,
+        body: row.get(7)?,
+        private: row.get(8)?,
+        created_at: row.get(9)?,
+        updated_at: row.get(10)?,
+        archived_at: row.get(11)?,
+        last_seq: row.get(12)?,
+        pending_inputs: row.get(13)?,
+        usage: UsageTotals {
+            input_tokens: row.get(14)?,
+            output_tokens: row.get(15)?,
+            cache_read_input_tokens: row.get(16)?,
+            cache_creation_input_tokens: row.get(17)?,
+        },
+        active_micros: row.get(18)?,
+        turn_started_at: row.get(19)?,
+    })
+}
+
+pub fn create(
+    conn: &Connection,
+    row: &SessionRow,
+    events: &[NewEvent],
+) -> StoreResult<Vec<StoredEvent>> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO sessions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
+         ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
+    ))
+    .and_then(|mut s| {
+        s.execute(params![
+            row.id,
+            row.tenant_id,
+            row.agent_id,
+            row.agent_version,
+            row.environment_id,
+            row.status,
+            row.version,
+            row.body,
+            row.private,
+            row.created_at,
+            row.updated_at,
+            row.archived_at,
+            0i64,
+            0i64,
+            row.usage.input_tokens,
+            row.usage.output_tokens,
+            row.usage.cache_read_input_tokens,
+            row.usage.cache_creation_input_tokens,
+            row.active_micros,
+            row.turn_started_at,
+        ])
+    })
+    .map_err(backend)?;
+    let (stored, last_seq, queued) = append(conn, &row.id, events, row.created_at, 0)?;
+    conn.prepare_cached("UPDATE sessions SET last_seq = ?2, pending_inputs = ?3 WHERE id = ?1")
+        .and_then(|mut s| s.execute(params![row.id, last_seq, queued]))
+        .map_err(backend)?;
+    Ok(stored)
+}
+
+pub fn get(conn: &Connection, tenant_id: &str, id: &str) -> StoreResult<Option<SessionRow>> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM sessions WHERE id = ?1 AND tenant_id = ?2 AND deleted_at IS NULL"
+    ))
+    .and_then(|mut s| s.query_row(params![id, tenant_id], session).optional())
+    .map_err(backend)
+}
+
+pub fn list(
+    conn: &Connection,
+    tenant_id: &str,
+    query: &SessionQuery,
+) -> StoreResult<Vec<SessionRow>> {
+    let mut sql = Sql::new(
+        format!("SELECT {COLUMNS} FROM sessions WHERE tenant_id = ?1 AND deleted_at IS NULL"),
+        vec![Value::Text(tenant_id.to_owned())],
+    );
+    if !query.include_archived {
+        sql.push(" AND archived_at IS NULL");
+    }
+    if let Some(from) = query.created_from {
+        sql.bind(" AND created_at >= ", Value::Integer(from));
+    }
+    if let Some(until) = query.created_until {
+        sql.bind(" AND created_at < ", Value::Integer(until));
+    }
+    if let Some(agent) = &query.agent_id {
+        sql.bind(" AND agent_id = ", Value::Text(agent.clone()));
+    }
+    if let Some(version) = query.agent_version {
+        sql.bind(" AND agent_version = ", Value::Integer(version));
+    }
+    if let Some(env) = &query.environment_id {
+        sql.bind(" AND environment_id = ", Value::Text(env.clone()));
+    }
+    if !query.statuses.is_empty() {
+        sql.bind_list(" AND status IN ", &query.statuses);
+    }
+    // A `before` cursor scans away from the cursor in the opposite direction; the caller
+    // reverses those rows back into list order.
+    let descending = match (&query.before, query.order) {
+        (Some(_), order) => order == SortOrder::Asc,
+        (None, order) => order == SortOrder::Desc,
+    };
+    if let Some(key) = query.before.as_ref().or(query.after.as_ref()) {
+        let cmp = if descending {
+            " AND id < "
+        } else {
+            " AND id > "
+        };
+        sql.bind(cmp, Value::Text(key.clone()));
+    }
+    sql.push(if descending {
+        " ORDER BY id DESC"
+    } else {
+        " ORDER BY id ASC"
+    });
+    sql.push(&format!(" LIMIT {}", query.limit));
+    let mut stmt = conn.prepare_cached(&sql.text).map_err(backend)?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(sql.values), session)
+        .map_err(backend)?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+}
+
+pub fn change(conn: &Connection, change: &SessionChange) -> StoreResult<ChangeOutcome> {
+    let current: Option<(i64, String, i64)> = conn
+        .prepare_cached(
+            "SELECT version, status, last_seq FROM sessions
+             WHERE id = ?1 AND tenant_id = ?2 AND deleted_at IS NULL",
+        )
+        .and_then(|mut s| {
+            s.query_row(params![change.id, change.tenant_id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()
+        })
+        .map_err(backend)?;
+    let Some((version, status, last_seq)) = current else {
+        return Ok(ChangeOutcome::NotFound);
+    };
+    if version != change.expected_version {
+        return Ok(ChangeOutcome::Stale);
+    }
+    if change.require_idle && is_busy(&status) {
+        return Ok(ChangeOutcome::Running);
+    }
+    let (stored, last_seq, _) = append(conn, &change.id, &change.events, change.now, last_seq)?;
+    conn.prepare_cached(
+        "UPDATE sessions SET body = ?2, version = version + 1, updated_at = ?3, last_seq = ?4
+         WHERE id = ?1",
+    )
+    .and_then(|mut s| s.execute(params![change.id, change.body, change.now, last_seq]))
+    .map_err(backend)?;
+    Ok(ChangeOutcome::Applied(stored))
+}
+
+pub fn archive(conn: &Connection, tenant_id: &str, id: &str, now: i64) -> StoreResult<bool> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE sessions SET archived_at = COALESCE(archived_at, ?3), updated_at = ?3
+             WHERE id = ?1 AND tenant_id = ?2 AND deleted_at IS NULL",
+        )
+        .and_then(|mut s| s.execute(params![id, tenant_id, now]))
+        .map_err(backend)?;
+    Ok(n > 0)
+}
+
+pub fn delete(
+    conn: &Connection,
+    tenant_id: &str,
+    id: &str,
+    now: i64,
+    events: &[NewEvent],
+) -> StoreResult<DeleteSessionOutcome> {
+    let current: Option<(String, i64)> = conn
+        .prepare_cached(
+            "SELECT status, last_seq FROM sessions
+             WHERE id = ?1 AND tenant_id = ?2 AND deleted_at IS NULL",
+        )
+        .and_then(|mut s| {
+            s.query_row(params![id, tenant_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+        })
+        .map_err(backend)?;
+    let Some((status, last_seq)) = current else {
+        return Ok(DeleteSessionOutcome::NotFound);
+    };
+    if is_busy(&status) {
+        return Ok(DeleteSessionOutcome::Running);
+    }
+    let (stored, last_seq, _) = append(conn, id, events, now, last_seq)?;
+    conn.prepare_cached(
+        "UPDATE session_events SET cancelled_at = ?2
+         WHERE session_id = ?1 AND processed_at IS NULL AND cancelled_at IS NULL",
+    )
+    .and_then(|mut s| s.execute(params![id, now]))
+    .map_err(backend)?;
+    conn.prepare_cached(
+        "UPDATE sessions SET deleted_at = ?2, updated_at = ?2, status = 'terminated',
+             pending_inputs = 0, last_seq = ?3, lease_owner = NULL, lease_expires_at = NULL
+         WHERE id = ?1",
+    )
+    .and_then(|mut s| s.execute(params![id, now, last_seq]))
+    .map_err(backend)?;
+    Ok(DeleteSessionOutcome::Deleted(stored))
+}
+
+/// Whether a turn is in progress (updates that need an idle session must wait).
+pub fn is_busy(status: &str) -> bool {
+    matches!(status, "running" | "rescheduling")
+}

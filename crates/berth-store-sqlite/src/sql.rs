@@ -1,0 +1,47 @@
+//! A tiny builder for queries whose conditions depend on the request: fixed SQL fragments, with
+//! every value bound as a numbered parameter.
+
+use rusqlite::types::Value;
+
+pub struct Sql {
+    pub text: String,
+    pub values: Vec<Value>,
+}
+
+impl Sql {
+    pub fn new(text: impl Into<String>, values: Vec<Value>) -> Self {
+        Self {
+            text: text.into(),
+            values,
+        }
+    }
+
+    /// Appends fixed SQL.
+    pub fn push(&mut self, fragment: &str) -> &mut Self {
+        self.text.push_str(fragment);
+        self
+    }
+
+    /// Appends `fragment` followed by a placeholder bound to `value`.
+    pub fn bind(&mut self, fragment: &str, value: Value) -> &mut Self {
+        self.values.push(value);
+        self.text.push_str(fragment);
+        self.text.push_str(&format!("?{}", self.values.len()));
+        self
+    }
+
+    /// Appends `fragment (?, ?, …)` bound to `items`.
+    pub fn bind_list(&mut self, fragment: &str, items: &[String]) -> &mut Self {
+        self.text.push_str(fragment);
+        self.text.push('(');
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                self.text.push_str(", ");
+            }
+            self.values.push(Value::Text(item.clone()));
+            self.text.push_str(&format!("?{}", self.values.len()));
+        }
+        self.text.push(')');
+        self
+    }
+}

@@ -1,0 +1,193 @@
+//! Sessions, their event logs, and the leases that let exactly one runner work on a session.
+//!
+//! The log is append-only with a gapless per-session sequence. Inputs (`user.message`, tool
+//! results and confirmations) are stored the moment they arrive but stay *pending* — no
+//! `processed_at` — until a turn picks them up. Their place in the model's context is fixed at
+//! that moment (`ctx_order`), so a message sent mid-turn is seen by the model after that turn,
+//! even though its sequence number is earlier.
+
+use crate::documents::SortOrder;
+
+/// A session row. `body` is the static part of the API object; the rest are live columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub agent_id: String,
+    pub agent_version: i64,
+    pub environment_id: String,
+    /// `idle`, `running`, `rescheduling` or `terminated`.
+    pub status: String,
+    /// Bumped by every change to `body` (optimistic concurrency for updates).
+    pub version: i64,
+    pub body: String,
+    /// Sealed material that never leaves the server (e.g. repository tokens).
+    pub private: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub archived_at: Option<i64>,
+    pub last_seq: i64,
+    pub pending_inputs: i64,
+    pub usage: UsageTotals,
+    /// Time spent running, not counting the turn in progress.
+    pub active_micros: i64,
+    pub turn_started_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UsageTotals {
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cache_read_input_tokens: i64,
+    pub cache_creation_input_tokens: i64,
+}
+
+impl UsageTotals {
+    pub fn add(&mut self, other: &UsageTotals) {
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.cache_read_input_tokens += other.cache_read_input_tokens;
+        self.cache_creation_input_tokens += other.cache_creation_input_tokens;
+    }
+}
+
+/// An event to append. `body` is its JSON without `processed_at` (which the log owns).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    pub id: String,
+    pub kind: String,
+    pub body: String,
+    /// Context the log keeps but never shows (thinking text and signatures).
+    pub private: Option<String>,
+    /// Inputs wait in the queue; everything else is processed on append.
+    pub queued: bool,
+}
+
+/// An event as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub session_id: String,
+    pub seq: i64,
+    pub id: String,
+    pub kind: String,
+    pub body: String,
+    pub private: Option<String>,
+    pub created_at: i64,
+    pub processed_at: Option<i64>,
+    pub cancelled_at: Option<i64>,
+}
+
+/// Filters for `GET /v1/sessions`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionQuery {
+    pub limit: u32,
+    pub order: SortOrder,
+    /// Rows after this id in `order`…
+    pub after: Option<String>,
+    /// …or, for a `prev_page` cursor, rows before this id (returned in `order`).
+    pub before: Option<String>,
+    pub include_archived: bool,
+    pub created_from: Option<i64>,
+    pub created_until: Option<i64>,
+    pub agent_id: Option<String>,
+    pub agent_version: Option<i64>,
+    pub statuses: Vec<String>,
+    pub environment_id: Option<String>,
+}
+
+/// Filters for `GET /v1/sessions/{id}/events`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventQuery {
+    pub limit: u32,
+    pub order: SortOrder,
+    /// Events after this sequence number in `order` (`after_seq`, or a page cursor).
+    pub after_seq: Option<i64>,
+    pub types: Vec<String>,
+    /// Bounds on `processed_at` (the contract's `created_at[…]` filters compare against it).
+    pub processed_from: Option<i64>,
+    pub processed_until: Option<i64>,
+}
+
+/// A change to a session's stored body, applied only if `expected_version` still holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionChange {
+    pub tenant_id: String,
+    pub id: String,
+    pub expected_version: i64,
+    pub body: String,
+    pub now: i64,
+    /// Refuse while a turn runs (agent tool changes).
+    pub require_idle: bool,
+    /// Events that record the change, appended in the same transaction.
+    pub events: Vec<NewEvent>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeOutcome {
+    Applied(Vec<StoredEvent>),
+    NotFound,
+    /// Another writer changed the session first; reload and retry.
+    Stale,
+    Running,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppendOutcome {
+    Appended(Vec<StoredEvent>),
+    NotFound,
+    Archived,
+    Terminated,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeleteSessionOutcome {
+    Deleted(Vec<StoredEvent>),
+    NotFound,
+    Running,
+}
+
+/// The right to run one session's turns, until `expires_at`. Every write made under a lease
+/// checks `generation`, so a runner that lost its lease cannot write another event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub session_id: String,
+    pub tenant_id: String,
+    pub owner: String,
+    pub generation: i64,
+    /// The session's status when the lease was taken (`running` means an interrupted turn).
+    pub status_at_claim: String,
+}
+
+/// What [`crate::Store::begin_turn`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TurnStart {
+    /// Inputs were promoted and the turn's opening events appended.
+    Started {
+        promoted: Vec<StoredEvent>,
+        appended: Vec<StoredEvent>,
+    },
+    /// Nothing is pending.
+    NothingPending,
+    /// The lease is no longer ours.
+    LeaseLost,
+}
+
+/// Side effects on the session row of a runner's append.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TurnEffects {
+    pub usage: Option<UsageTotals>,
+    /// New status, if it changes.
+    pub status: Option<String>,
+    /// The turn is over: fold its running time into `active_micros`.
+    pub end_turn: bool,
+    /// The streamed text these events finalise can be forgotten.
+    pub clear_stream_buffers: bool,
+}
+
+/// Text streamed so far for an event not yet written, kept so a crash can close it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamBuffer {
+    pub event_id: String,
+    pub kind: String,
+    pub text: String,
+}
