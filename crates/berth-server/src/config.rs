@@ -2,12 +2,19 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Default cap on JSON request bodies; large enough for a 100k-character system prompt plus
 /// base64 images in a user message.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 /// Default PostgreSQL connections per replica.
 pub const DEFAULT_DB_MAX_CONNECTIONS: usize = 16;
+/// Models can think silently for a long time; five minutes without a byte means a dead stream.
+pub const DEFAULT_MODEL_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// Clients and proxies drop connections silent for long; 15 s keeps every common one open.
+pub const DEFAULT_SSE_KEEPALIVE: Duration = Duration::from_secs(15);
+/// A crashed runner's sessions are taken over after this long.
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -23,6 +30,15 @@ pub struct ServerConfig {
     pub api_key: Option<String>,
     pub max_body_bytes: usize,
     pub db_max_connections: usize,
+    /// The default model provider (`ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL`).
+    pub anthropic_api_key: Option<String>,
+    pub anthropic_base_url: Option<String>,
+    /// A model stream that sends nothing for this long is abandoned.
+    pub model_idle_timeout: Duration,
+    /// How often idle SSE streams send `event: ping`.
+    pub sse_keepalive: Duration,
+    /// How long a runner's claim on a session lasts without renewal.
+    pub lease_ttl: Duration,
 }
 
 impl ServerConfig {
@@ -36,6 +52,11 @@ impl ServerConfig {
             api_key: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             db_max_connections: DEFAULT_DB_MAX_CONNECTIONS,
+            anthropic_api_key: None,
+            anthropic_base_url: None,
+            model_idle_timeout: DEFAULT_MODEL_IDLE_TIMEOUT,
+            sse_keepalive: DEFAULT_SSE_KEEPALIVE,
+            lease_ttl: DEFAULT_LEASE_TTL,
         }
     }
 

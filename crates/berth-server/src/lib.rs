@@ -5,14 +5,21 @@
 //! belong in those crates, not here.
 
 pub mod auth;
+pub mod bus;
 pub mod config;
 pub mod documents;
 pub mod error;
 pub mod extract;
 pub mod listing;
+pub mod log;
+pub mod models;
 pub mod openapi;
+pub mod render;
 pub mod request_id;
 pub mod routes;
+pub mod runner;
+pub mod sessions;
+pub mod sse;
 pub mod startup;
 pub mod state;
 
@@ -25,7 +32,13 @@ use tokio::net::TcpListener;
 pub use config::ServerConfig;
 pub use startup::StartError;
 
+use berth_vault::Purpose;
+use tokio_util::sync::CancellationToken;
+
 use crate::auth::KeyCache;
+use crate::bus::EventBus;
+use crate::models::ModelResolver;
+use crate::runner::Runner;
 use crate::state::AppState;
 
 /// A started server: bound, migrated, bootstrapped, not yet serving.
@@ -50,11 +63,25 @@ impl Server {
             addr: config.listen.to_string(),
             message: e.to_string(),
         })?;
+        let shutdown = CancellationToken::new();
+        let bus = Arc::new(EventBus::default());
+        let runner = Runner::start(
+            Arc::clone(&started.store),
+            Arc::clone(&bus),
+            ModelResolver::from_config(&config),
+            config.lease_ttl,
+            !config.uses_postgres(),
+            shutdown.clone(),
+        );
         let state = Arc::new(AppState {
             store: started.store,
             keys: KeyCache::default(),
-            config,
             default_tenant_id: started.default_tenant_id,
+            bus,
+            runner,
+            session_secrets: started.root_secret.sealing_key(Purpose::SessionSecrets),
+            shutdown,
+            config,
         });
         Ok(Self {
             listener,
@@ -78,6 +105,11 @@ impl Server {
         &self.state.default_tenant_id
     }
 
+    /// The shared state (tests inspect the runner and the bus through it).
+    pub fn state(&self) -> Arc<AppState> {
+        Arc::clone(&self.state)
+    }
+
     /// Serves until `shutdown` resolves, then lets in-flight requests finish.
     pub async fn run(
         self,
@@ -85,8 +117,13 @@ impl Server {
     ) -> std::io::Result<()> {
         let app = routes::router(Arc::clone(&self.state));
         tracing::info!(addr = %self.local_addr, "berth is listening");
+        let stop = self.state.shutdown.clone();
         axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                // Streams and turns end now, so in-flight requests can drain.
+                stop.cancel();
+            })
             .await?;
         tracing::info!("berth stopped");
         Ok(())

@@ -9,7 +9,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::listing::json_response;
-use crate::routes::{agents, api_keys, environments, health};
+use crate::routes::{agents, api_keys, environments, events, health, sessions};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -35,6 +35,18 @@ use crate::routes::{agents, api_keys, environments, health};
         environments::list,
         environments::archive,
         environments::delete,
+        sessions::create,
+        sessions::retrieve,
+        sessions::update,
+        sessions::list,
+        sessions::archive,
+        sessions::delete,
+        sessions::cancel,
+        events::send,
+        events::list,
+        events::stream,
+        events::full_log,
+        events::message,
         api_keys::create,
         api_keys::list,
         api_keys::revoke,

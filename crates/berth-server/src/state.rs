@@ -3,9 +3,13 @@
 use std::sync::Arc;
 
 use berth_store::Store;
+use berth_vault::SealingKey;
+use tokio_util::sync::CancellationToken;
 
 use crate::auth::KeyCache;
+use crate::bus::EventBus;
 use crate::config::ServerConfig;
+use crate::runner::Runner;
 
 pub struct AppState {
     pub store: Arc<dyn Store>,
@@ -13,4 +17,10 @@ pub struct AppState {
     pub config: ServerConfig,
     /// The tenant that `BERTH_API_KEY` and the bootstrap key belong to.
     pub default_tenant_id: String,
+    pub bus: Arc<EventBus>,
+    pub runner: Arc<Runner>,
+    /// Seals secrets a session carries (e.g. repository tokens).
+    pub session_secrets: SealingKey,
+    /// Fires when the server starts shutting down; long-lived streams end on it.
+    pub shutdown: CancellationToken,
 }

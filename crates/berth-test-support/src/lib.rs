@@ -7,7 +7,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api;
+pub mod fake_anthropic;
 mod server;
 
 pub use api::{Api, Reply};
+pub use fake_anthropic::{Block, FakeAnthropic, FakeUsage, ModelReply, RecordedRequest};
+
+/// The fake model provider's routes, for the standalone binary.
+pub fn fake_model_router() -> axum::Router {
+    fake_anthropic::router_for_binary()
+}
 pub use server::{TestServer, spawn_postgres_server, spawn_server, spawn_server_with};

@@ -21,6 +21,8 @@ pub enum Purpose {
     ModelCardKeys,
     /// Vault credential secrets.
     VaultCredentials,
+    /// Secrets given with a session (repository tokens).
+    SessionSecrets,
     /// The stored fingerprint of the root secret.
     Fingerprint,
 }
@@ -30,6 +32,7 @@ impl Purpose {
         match self {
             Purpose::ModelCardKeys => "berth/v1/model-card-keys",
             Purpose::VaultCredentials => "berth/v1/vault-credentials",
+            Purpose::SessionSecrets => "berth/v1/session-secrets",
             Purpose::Fingerprint => "berth/v1/root-secret-fingerprint",
         }
     }

@@ -62,6 +62,21 @@ struct ServeArgs {
     /// Largest accepted JSON request body, in bytes.
     #[arg(long, env = "BERTH_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
     max_body_bytes: usize,
+    /// The default model provider's key (Anthropic Messages API).
+    #[arg(long, env = "ANTHROPIC_API_KEY", hide_env_values = true)]
+    anthropic_api_key: Option<String>,
+    /// The default model provider's base URL.
+    #[arg(long, env = "ANTHROPIC_BASE_URL")]
+    anthropic_base_url: Option<String>,
+    /// Seconds a model stream may stay silent before it is abandoned.
+    #[arg(long, env = "BERTH_MODEL_IDLE_TIMEOUT_SECS", default_value_t = 300)]
+    model_idle_timeout_secs: u64,
+    /// Seconds between `event: ping` keep-alives on idle streams.
+    #[arg(long, env = "BERTH_SSE_KEEPALIVE_SECS", default_value_t = 15)]
+    sse_keepalive_secs: u64,
+    /// Seconds a runner's claim on a session lasts without renewal.
+    #[arg(long, env = "BERTH_LEASE_TTL_SECS", default_value_t = 30)]
+    lease_ttl_secs: u64,
 }
 
 impl StorageArgs {
@@ -114,6 +129,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.root_secret = args.root_secret.filter(|s| !s.is_empty());
     config.api_key = args.api_key.filter(|s| !s.is_empty());
     config.max_body_bytes = args.max_body_bytes;
+    config.anthropic_api_key = args.anthropic_api_key.filter(|s| !s.is_empty());
+    config.anthropic_base_url = args.anthropic_base_url.filter(|s| !s.is_empty());
+    config.model_idle_timeout = std::time::Duration::from_secs(args.model_idle_timeout_secs.max(1));
+    config.sse_keepalive = std::time::Duration::from_secs(args.sse_keepalive_secs.max(1));
+    config.lease_ttl = std::time::Duration::from_secs(args.lease_ttl_secs.max(3));
     let server = Server::start(config).await?;
     if let Some(key) = server.bootstrap_key() {
         announce_bootstrap_key(key);

@@ -14,11 +14,11 @@ use utoipa::ToSchema;
 pub use model::{Effort, EffortLevel, MAX_MODEL_ID_CHARS, ModelConfig, ModelParam, Speed};
 pub use parts::{
     ExecutionIdentity, LATEST_SKILL_VERSION, MAX_MCP_SERVERS, MAX_SKILLS, MAX_URL_CHARS, McpServer,
-    Skill, SkillParam, SkillSource, UrlTag, validate_http_url,
+    Skill, SkillParam, SkillSource, UrlTag, check_toolsets_match, validate_http_url,
 };
 
 use model::validate_model;
-use parts::{check_toolsets_match, resolve_skills, validate_identity, validate_mcp_servers};
+use parts::{resolve_skills, validate_identity, validate_mcp_servers};
 
 use crate::agent_tools::{Tool, ToolParam, resolve_tools};
 use crate::metadata::{self, EmptyValue};

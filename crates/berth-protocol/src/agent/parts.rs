@@ -130,7 +130,7 @@ pub fn validate_http_url(url: &str) -> Validated {
     Ok(())
 }
 
-pub(crate) fn check_toolsets_match(tools: &[Tool], server_names: &[String]) -> Validated {
+pub fn check_toolsets_match(tools: &[Tool], server_names: &[String]) -> Validated {
     for tool in tools {
         if let Tool::McpToolset(t) = tool
             && !server_names.contains(&t.mcp_server_name)

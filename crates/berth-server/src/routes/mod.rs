@@ -3,7 +3,9 @@
 pub mod agents;
 pub mod api_keys;
 pub mod environments;
+pub mod events;
 pub mod health;
+pub mod sessions;
 
 use std::sync::Arc;
 
@@ -45,6 +47,24 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/environments/{environment_id}/archive",
             post(environments::archive),
         )
+        .route("/sessions", post(sessions::create).get(sessions::list))
+        .route(
+            "/sessions/{session_id}",
+            get(sessions::retrieve)
+                .post(sessions::update)
+                .patch(sessions::update)
+                .delete(sessions::delete),
+        )
+        .route("/sessions/{session_id}/archive", post(sessions::archive))
+        .route("/sessions/{session_id}/cancel", post(sessions::cancel))
+        .route(
+            "/sessions/{session_id}/events",
+            get(events::list).post(events::send),
+        )
+        .route("/sessions/{session_id}/events/stream", get(events::stream))
+        .route("/sessions/{session_id}/stream", get(events::stream))
+        .route("/sessions/{session_id}/log", get(events::full_log))
+        .route("/sessions/{session_id}/messages", post(events::message))
         .route("/api_keys", get(api_keys::list).post(api_keys::create))
         .route(
             "/api_keys/{api_key_id}",

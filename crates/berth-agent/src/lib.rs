@@ -1,0 +1,137 @@
+//! The turn loop: everything between "a turn started" and "the session goes idle".
+//!
+//! Each step rebuilds the model's context from the event log ([`context`]), streams one model
+//! request ([`step`]), publishes live deltas as they arrive ([`live`]) and appends the durable
+//! events the step produced. Tool calls go to a [`ToolRouter`]; calls the client must answer
+//! (custom tools, confirmations) end the turn with `requires_action`. The loop keeps no state of
+//! its own: a crash loses nothing the log does not already hold.
+//!
+//! The crate knows nothing of HTTP or SQL; its host (the server's runner) implements
+//! [`TurnHost`] on top of the store and the event bus.
+
+pub mod context;
+pub mod live;
+mod step;
+pub mod tools;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use berth_llm::{ModelClient, ModelError};
+use berth_protocol::event::{Event, EventPrivate, ModelUsage, StopReason};
+use berth_protocol::session::SessionAgent;
+use tokio_util::sync::CancellationToken;
+
+pub use live::LiveDelta;
+pub use tools::{ToolCall, ToolOutcome, ToolRouter};
+
+/// Most model requests one turn may make before it is stopped as a runaway loop.
+pub const MAX_STEPS: usize = 100;
+/// Output tokens requested per model call when the agent does not ask for thinking.
+pub const DEFAULT_MAX_TOKENS: u32 = 8192;
+
+/// An event the loop produced, with the parts of it the log keeps private.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Emitted {
+    pub event: Event,
+    pub private: EventPrivate,
+}
+
+impl Emitted {
+    pub fn public(event: Event) -> Self {
+        Self {
+            event,
+            private: EventPrivate::default(),
+        }
+    }
+}
+
+/// An event read back from the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEvent {
+    pub event: Event,
+    pub private: EventPrivate,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// Another runner owns the session now; stop without writing anything more.
+    #[error("the session's lease was lost")]
+    LeaseLost,
+    #[error("storage failed: {0}")]
+    Storage(String),
+}
+
+/// What the loop needs from whoever runs it.
+#[async_trait]
+pub trait TurnHost: Send + Sync {
+    /// The processed events in the order the model sees them.
+    async fn context(&self) -> Result<Vec<LogEvent>, HostError>;
+    /// Appends durable events (and the usage they account for) atomically.
+    async fn append(
+        &self,
+        events: Vec<Emitted>,
+        usage: Option<ModelUsage>,
+    ) -> Result<(), HostError>;
+    /// Sends a transient delta to live subscribers; never stored.
+    fn publish(&self, delta: LiveDelta);
+    /// Records the text streamed so far for an event not yet written (crash safety).
+    async fn save_partial(&self, event_id: &str, kind: &str, text: &str);
+}
+
+/// The fixed inputs of one turn.
+pub struct TurnConfig {
+    pub agent: SessionAgent,
+    pub system_prompt: Option<String>,
+    pub model: Arc<dyn ModelClient>,
+    pub tools: Arc<dyn ToolRouter>,
+    pub max_steps: usize,
+}
+
+/// How a turn ended.
+#[derive(Debug)]
+pub enum TurnEnd {
+    /// The model finished; the session goes idle with this reason.
+    Idle(StopReason),
+    /// `user.interrupt` or cancel: partial output was written, the session goes idle.
+    Interrupted,
+    /// The model request failed; the caller decides between retrying and giving up.
+    ModelFailed(ModelError),
+    /// The step limit was reached.
+    StepLimit,
+    /// The host could not write (lease lost, storage down).
+    Host(HostError),
+}
+
+/// Runs steps until the turn ends.
+pub async fn run_turn(
+    host: &dyn TurnHost,
+    config: &TurnConfig,
+    cancel: &CancellationToken,
+) -> TurnEnd {
+    // Answers to only some of the pending tool calls: wait for the rest before calling the model.
+    match host.context().await {
+        Ok(log) => {
+            let waiting = step::unanswered_calls(&log);
+            if !waiting.is_empty() {
+                return TurnEnd::Idle(StopReason::RequiresAction { event_ids: waiting });
+            }
+        }
+        Err(e) => return TurnEnd::Host(e),
+    }
+    for _ in 0..config.max_steps {
+        if cancel.is_cancelled() {
+            return TurnEnd::Interrupted;
+        }
+        let log = match host.context().await {
+            Ok(log) => log,
+            Err(e) => return TurnEnd::Host(e),
+        };
+        let outcome = step::run(host, config, &log, cancel).await;
+        match outcome {
+            step::StepOutcome::Continue => {}
+            step::StepOutcome::End(end) => return end,
+        }
+    }
+    TurnEnd::StepLimit
+}

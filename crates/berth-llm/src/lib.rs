@@ -1,0 +1,29 @@
+//! Model clients behind one streaming trait.
+//!
+//! A [`ModelClient`] turns a provider-neutral [`ModelRequest`] into a stream of [`StreamEvent`]s
+//! ending in [`StreamEvent::Done`]; [`ResponseBuilder`] folds those events into the finished
+//! assistant message. Wire formats live in their own modules (`anthropic`), transport concerns
+//! (timeouts, SSE framing) in `sse`.
+
+mod accumulate;
+pub mod anthropic;
+mod error;
+pub mod sse;
+mod types;
+
+pub use accumulate::{OutputBlock, ResponseBuilder};
+pub use error::{ModelError, ModelErrorKind};
+pub use types::{
+    EventStream, Message, ModelRequest, Part, Role, StopReason, StreamEvent, ThinkingConfig,
+    ToolSpec, Usage,
+};
+
+use async_trait::async_trait;
+
+/// A model provider.
+#[async_trait]
+pub trait ModelClient: Send + Sync {
+    /// Starts a streaming request. Errors before the first byte (bad status, unreachable host)
+    /// are returned here; errors mid-stream arrive as `Err` items of the stream.
+    async fn stream(&self, request: &ModelRequest) -> Result<EventStream, ModelError>;
+}

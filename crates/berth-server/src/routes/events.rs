@@ -1,0 +1,347 @@
+//! `/v1/sessions/{id}/events` (send, list, stream), `/log` and the seed's one-shot `/messages`.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use berth_protocol::content::ContentBlock;
+use berth_protocol::event::{Event, EventParam, SendEventsRequest};
+use berth_protocol::ids::{new_id, prefix};
+use berth_protocol::pagination::{Order, PageCursor};
+use berth_store::{AppendOutcome, EventQuery, NewEvent, SortOrder, StoredEvent};
+use serde::Deserialize;
+
+use crate::auth::Caller;
+use crate::documents::{micros, now};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{JsonBody, QueryParams};
+use crate::listing::{cursor, json_response, push_json_string_or_null};
+use crate::log::new_event;
+use crate::render::event_json;
+use crate::routes::sessions::{EVENTS_PER_REQUEST, load};
+use crate::sse::{self, StreamRequest};
+use crate::state::AppState;
+
+type AppStateRef = State<Arc<AppState>>;
+
+/// Largest page of events.
+const MAX_EVENTS_PAGE: u32 = 1000;
+/// Most events `GET …/log` returns in one array.
+const MAX_LOG_EVENTS: usize = 100_000;
+
+#[utoipa::path(post, path = "/v1/sessions/{session_id}/events", tag = "events",
+    params(("session_id" = String, Path)), request_body = SendEventsRequest,
+    responses((status = 202, description = "`{\"data\": [the stored events]}`")))]
+pub async fn send(
+    State(state): AppStateRef,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(request): JsonBody<SendEventsRequest>,
+) -> ApiResult<Response> {
+    if request.events.is_empty() {
+        return Err(ApiError::bad_request(
+            "events: must hold at least one event",
+        ));
+    }
+    if request.events.len() > EVENTS_PER_REQUEST {
+        return Err(ApiError::bad_request(format!(
+            "events: at most {EVENTS_PER_REQUEST} events per request"
+        )));
+    }
+    for (i, event) in request.events.iter().enumerate() {
+        event
+            .validate()
+            .map_err(|e| ApiError::from(e.within(&format!("events[{i}]"))))?;
+    }
+    load(&state, &caller, &id).await?;
+    for (i, event) in request.events.iter().enumerate() {
+        check_answer(&state, &id, event)
+            .await
+            .map_err(|message| ApiError::bad_request(format!("events[{i}]: {message}")))?;
+    }
+    let rows: Vec<NewEvent> = request
+        .events
+        .into_iter()
+        .map(|param| {
+            let event = Event {
+                id: new_id(prefix::EVENT),
+                body: param.into_body(),
+            };
+            new_event(&event, &Default::default())
+        })
+        .collect();
+    let stored = append(&state, &caller, &id, &rows).await?;
+    let mut out = String::from("{\"data\":[");
+    for (i, event) in stored.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&event_json(event));
+    }
+    out.push_str("]}");
+    Ok(json_response(StatusCode::ACCEPTED, out))
+}
+
+/// Appends client events, tells the runner, and publishes them to streams.
+async fn append(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    rows: &[NewEvent],
+) -> ApiResult<Vec<StoredEvent>> {
+    let stored = match state
+        .store
+        .append_client_events(&caller.tenant_id, id, rows, micros(now()))
+        .await?
+    {
+        AppendOutcome::Appended(stored) => stored,
+        AppendOutcome::NotFound => return Err(ApiError::not_found("session", id)),
+        AppendOutcome::Archived => {
+            return Err(ApiError::conflict(format!(
+                "session {id} is archived and cannot receive new events"
+            )));
+        }
+        AppendOutcome::Terminated => {
+            return Err(ApiError::conflict(format!(
+                "session {id} is terminated and cannot receive new events"
+            )));
+        }
+    };
+    state.bus.publish_events(id, &stored);
+    if stored.iter().any(|e| e.kind == "user.interrupt") {
+        state.runner.interrupt(id);
+    }
+    if rows.iter().any(|r| r.queued) {
+        state.runner.wake(id);
+    }
+    Ok(stored)
+}
+
+/// Tool answers must name a tool use of this session that is waiting for exactly that answer.
+async fn check_answer(
+    state: &AppState,
+    session_id: &str,
+    event: &EventParam,
+) -> Result<(), String> {
+    let (target, expected): (&str, &[&str]) = match event {
+        EventParam::UserToolConfirmation { tool_use_id, .. } => {
+            (tool_use_id, &["agent.tool_use", "agent.mcp_tool_use"])
+        }
+        EventParam::UserCustomToolResult {
+            custom_tool_use_id, ..
+        } => (custom_tool_use_id, &["agent.custom_tool_use"]),
+        EventParam::UserToolResult { tool_use_id, .. } => (tool_use_id, &["agent.tool_use"]),
+        _ => return Ok(()),
+    };
+    let found = state
+        .store
+        .get_event(session_id, target)
+        .await
+        .map_err(|e| format!("could not check the tool use: {e}"))?;
+    match found {
+        Some(e) if expected.contains(&e.kind.as_str()) => Ok(()),
+        Some(e) => Err(format!(
+            "{target} is a {} event, not one this answers",
+            e.kind
+        )),
+        None => Err(format!("no tool use {target} in this session")),
+    }
+}
+
+#[utoipa::path(get, path = "/v1/sessions/{session_id}/events", tag = "events",
+    params(("session_id" = String, Path), ("limit" = Option<u32>, Query), ("page" = Option<String>, Query),
+           ("order" = Option<String>, Query), ("types[]" = Option<Vec<String>>, Query), ("after_seq" = Option<i64>, Query)),
+    responses((status = 200, description = "`{data, next_page, has_more}`; with `Accept: text/event-stream`, the stream")))]
+pub async fn list(
+    State(state): AppStateRef,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    params: QueryParams,
+) -> ApiResult<Response> {
+    let wants_stream = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/event-stream"));
+    if wants_stream {
+        return stream(State(state), caller, Path(id), headers, params).await;
+    }
+    load(&state, &caller, &id).await?;
+    let limit = params.limit(100, MAX_EVENTS_PAGE)?;
+    let order = match params.get("order") {
+        Some(v) => Order::parse("order", v)?,
+        None => Order::Asc,
+    };
+    let after_seq = match cursor(&params)? {
+        Some(c) => Some(
+            c.key
+                .parse::<i64>()
+                .map_err(|_| ApiError::bad_request("page: is not a cursor for this list"))?,
+        ),
+        None => params.int("after_seq")?,
+    };
+    let (processed_from, processed_until) = params.time_range("created_at")?.bounds();
+    let query = EventQuery {
+        limit: limit + 1,
+        order: if order == Order::Asc {
+            SortOrder::Asc
+        } else {
+            SortOrder::Desc
+        },
+        after_seq,
+        types: params.get_all("types"),
+        processed_from,
+        processed_until,
+    };
+    let mut rows = state
+        .store
+        .list_events(&caller.tenant_id, &id, &query)
+        .await?;
+    let has_more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next_page = if has_more {
+        rows.last()
+            .map(|r| PageCursor::next(r.seq.to_string()).encode())
+    } else {
+        None
+    };
+    let mut out = String::with_capacity(rows.iter().map(|r| r.body.len() + 64).sum::<usize>() + 64);
+    out.push_str("{\"data\":[");
+    for (i, row) in rows.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&event_json(row));
+    }
+    out.push_str("],\"next_page\":");
+    push_json_string_or_null(&mut out, next_page.as_deref());
+    out.push_str(",\"has_more\":");
+    out.push_str(if has_more { "true" } else { "false" });
+    out.push('}');
+    Ok(json_response(StatusCode::OK, out))
+}
+
+#[utoipa::path(get, path = "/v1/sessions/{session_id}/events/stream", tag = "events",
+    params(("session_id" = String, Path), ("event_deltas[]" = Option<Vec<String>>, Query),
+           ("include" = Option<String>, Query), ("replay" = Option<bool>, Query)),
+    responses((status = 200, description = "Server-sent events")))]
+pub async fn stream(
+    State(state): AppStateRef,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    params: QueryParams,
+) -> ApiResult<Response> {
+    let session = load(&state, &caller, &id).await?;
+    let deltas = params.get_all("event_deltas");
+    for kind in &deltas {
+        if kind != "agent.message" && kind != "agent.thinking" {
+            return Err(ApiError::bad_request(format!(
+                "event_deltas: \"{kind}\" is not agent.message or agent.thinking"
+            )));
+        }
+    }
+    let last_event_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.trim()
+                .parse::<i64>()
+                .map_err(|_| ApiError::bad_request("Last-Event-ID: must be a sequence number"))
+        })
+        .transpose()?;
+    let replay = params.bool("replay")?.unwrap_or(false);
+    let request = StreamRequest {
+        session_id: id,
+        replay_after: last_event_id.or(replay.then_some(0)),
+        message_previews: deltas.iter().any(|d| d == "agent.message"),
+        thinking_previews: deltas.iter().any(|d| d == "agent.thinking"),
+        chunks: params.get_all("include").iter().any(|i| i == "chunks"),
+        turn_of: None,
+    };
+    Ok(sse::response(Arc::clone(&state), request, session.last_seq))
+}
+
+#[utoipa::path(get, path = "/v1/sessions/{session_id}/log", tag = "events",
+    params(("session_id" = String, Path)), responses((status = 200, description = "Every event, as a JSON array")))]
+pub async fn full_log(
+    State(state): AppStateRef,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    load(&state, &caller, &id).await?;
+    let mut out = String::from("[");
+    let mut after = 0;
+    let mut count = 0;
+    loop {
+        let page = state.store.read_events(&id, after, 1000).await?;
+        let full = page.len() == 1000;
+        for event in &page {
+            if count > 0 {
+                out.push(',');
+            }
+            out.push_str(&event_json(event));
+            after = event.seq;
+            count += 1;
+        }
+        if !full || count >= MAX_LOG_EVENTS {
+            break;
+        }
+    }
+    out.push(']');
+    Ok(json_response(StatusCode::OK, out))
+}
+
+/// The seed's one-shot chat body: a string or content blocks.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct MessageRequest {
+    #[schema(value_type = Object)]
+    pub content: serde_json::Value,
+}
+
+#[utoipa::path(post, path = "/v1/sessions/{session_id}/messages", tag = "events",
+    params(("session_id" = String, Path)), request_body = MessageRequest,
+    responses((status = 200, description = "Server-sent events of this turn, ending after session.status_idle")))]
+pub async fn message(
+    State(state): AppStateRef,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(request): JsonBody<MessageRequest>,
+) -> ApiResult<Response> {
+    let content: Vec<ContentBlock> = match request.content {
+        serde_json::Value::String(text) if !text.is_empty() => vec![ContentBlock::text(text)],
+        value @ serde_json::Value::Array(_) => serde_json::from_value(value)
+            .map_err(|e| ApiError::bad_request(format!("content: {e}")))?,
+        _ => {
+            return Err(ApiError::bad_request(
+                "content: must be a non-empty string or content blocks",
+            ));
+        }
+    };
+    let param = EventParam::UserMessage { content };
+    param.validate()?;
+    let session = load(&state, &caller, &id).await?;
+    let event = Event {
+        id: new_id(prefix::EVENT),
+        body: param.into_body(),
+    };
+    let request = StreamRequest {
+        session_id: id.clone(),
+        replay_after: None,
+        message_previews: true,
+        thinking_previews: true,
+        chunks: true,
+        turn_of: Some(event.id.clone()),
+    };
+    // Subscribe before appending so nothing of the turn can be missed.
+    let response = sse::response(Arc::clone(&state), request, session.last_seq);
+    append(
+        &state,
+        &caller,
+        &id,
+        &[new_event(&event, &Default::default())],
+    )
+    .await?;
+    Ok(response)
+}

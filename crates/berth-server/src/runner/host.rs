@@ -1,0 +1,77 @@
+//! The turn loop's view of the world: the log through the store, appends fenced by the lease,
+//! deltas onto the bus.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use berth_agent::{Emitted, HostError, LiveDelta, LogEvent, TurnHost};
+use berth_protocol::event::ModelUsage;
+use berth_store::{Lease, Store, StreamBuffer, TurnEffects, UsageTotals};
+
+use crate::bus::EventBus;
+use crate::documents::{micros, now};
+use crate::log::{from_emitted, parse};
+
+pub struct RunnerHost {
+    pub store: Arc<dyn Store>,
+    pub bus: Arc<EventBus>,
+    pub lease: Lease,
+}
+
+pub fn usage_totals(u: ModelUsage) -> UsageTotals {
+    UsageTotals {
+        input_tokens: u.input_tokens as i64,
+        output_tokens: u.output_tokens as i64,
+        cache_read_input_tokens: u.cache_read_input_tokens as i64,
+        cache_creation_input_tokens: u.cache_creation_input_tokens as i64,
+    }
+}
+
+#[async_trait]
+impl TurnHost for RunnerHost {
+    async fn context(&self) -> Result<Vec<LogEvent>, HostError> {
+        let rows = self
+            .store
+            .context_events(&self.lease.session_id)
+            .await
+            .map_err(|e| HostError::Storage(e.to_string()))?;
+        Ok(rows.iter().filter_map(parse).collect())
+    }
+
+    async fn append(
+        &self,
+        events: Vec<Emitted>,
+        usage: Option<ModelUsage>,
+    ) -> Result<(), HostError> {
+        let rows: Vec<_> = events.iter().map(from_emitted).collect();
+        let effects = TurnEffects {
+            usage: usage.map(usage_totals),
+            status: None,
+            end_turn: false,
+            clear_stream_buffers: true,
+        };
+        let stored = self
+            .store
+            .append_turn_events(&self.lease, &rows, &effects, micros(now()))
+            .await
+            .map_err(|e| HostError::Storage(e.to_string()))?
+            .ok_or(HostError::LeaseLost)?;
+        self.bus.publish_events(&self.lease.session_id, &stored);
+        Ok(())
+    }
+
+    fn publish(&self, delta: LiveDelta) {
+        self.bus.publish_live(&self.lease.session_id, &delta);
+    }
+
+    async fn save_partial(&self, event_id: &str, kind: &str, text: &str) {
+        let buffer = StreamBuffer {
+            event_id: event_id.to_owned(),
+            kind: kind.to_owned(),
+            text: text.to_owned(),
+        };
+        if let Err(e) = self.store.save_stream_buffer(&self.lease, &buffer).await {
+            tracing::debug!(error = %e, "cannot checkpoint streamed text");
+        }
+    }
+}

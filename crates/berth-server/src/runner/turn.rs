@@ -1,0 +1,158 @@
+//! One turn: resolve the model, run the loop, write how it ended.
+
+use std::sync::Arc;
+
+use berth_agent::tools::CustomToolsOnly;
+use berth_agent::{MAX_STEPS, TurnConfig, TurnEnd, run_turn};
+use berth_protocol::event::{EventBody, RetryStatus, SessionErrorObject, StopReason};
+use berth_protocol::session::SessionStatic;
+use berth_store::{Lease, NewEvent, StoredEvent, TurnEffects};
+use tokio_util::sync::CancellationToken;
+
+use super::Runner;
+use super::host::RunnerHost;
+use crate::documents::{micros, now};
+use crate::log::server_event;
+
+pub fn idle(stop_reason: StopReason) -> NewEvent {
+    server_event(EventBody::SessionStatusIdle {
+        stop_reason,
+        stop_details: None,
+    })
+}
+
+pub fn session_error(kind: &str, message: impl Into<String>) -> NewEvent {
+    server_event(EventBody::SessionError {
+        error: SessionErrorObject {
+            kind: kind.to_owned(),
+            message: message.into(),
+            retry_status: RetryStatus::Terminal,
+            mcp_server_name: None,
+        },
+    })
+}
+
+pub(super) async fn run(
+    runner: &Arc<Runner>,
+    lease: &Lease,
+    _promoted: &[StoredEvent],
+    cancel: &CancellationToken,
+) {
+    let host = RunnerHost {
+        store: Arc::clone(&runner.store),
+        bus: Arc::clone(&runner.bus),
+        lease: lease.clone(),
+    };
+    let session = match runner
+        .store
+        .get_session(&lease.tenant_id, &lease.session_id)
+        .await
+    {
+        Ok(Some(session)) => session,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(session_id = %lease.session_id, error = %e, "cannot load the session");
+            return;
+        }
+    };
+    let snapshot: SessionStatic = match serde_json::from_str(&session.body) {
+        Ok(s) => s,
+        Err(e) => {
+            finish(
+                runner,
+                lease,
+                vec![
+                    session_error(
+                        "unknown_error",
+                        format!("the session's stored definition is unreadable: {e}"),
+                    ),
+                    idle(StopReason::EndTurn),
+                ],
+            )
+            .await;
+            return;
+        }
+    };
+    let model = match runner
+        .models
+        .resolve(&lease.tenant_id, &snapshot.agent)
+        .await
+    {
+        Ok(model) => model,
+        Err(e) => {
+            finish(
+                runner,
+                lease,
+                vec![
+                    session_error("model_request_failed_error", e.0),
+                    idle(StopReason::EndTurn),
+                ],
+            )
+            .await;
+            return;
+        }
+    };
+    let config = TurnConfig {
+        system_prompt: snapshot.agent.system.clone(),
+        tools: Arc::new(CustomToolsOnly::new(&snapshot.agent.tools)),
+        agent: snapshot.agent,
+        model,
+        max_steps: MAX_STEPS,
+    };
+    let end = run_turn(&host, &config, cancel).await;
+    let finals = match end {
+        TurnEnd::Idle(reason) => vec![idle(reason)],
+        TurnEnd::Interrupted => vec![idle(StopReason::EndTurn)],
+        TurnEnd::ModelFailed(e) => {
+            tracing::info!(session_id = %lease.session_id, error = %e, "model request failed");
+            vec![
+                session_error(e.session_error_type(), e.message.clone()),
+                idle(StopReason::EndTurn),
+            ]
+        }
+        TurnEnd::StepLimit => vec![
+            session_error(
+                "tool_use_limit_reached_error",
+                format!(
+                    "the turn made {MAX_STEPS} model requests without finishing and was stopped"
+                ),
+            ),
+            idle(StopReason::EndTurn),
+        ],
+        TurnEnd::Host(berth_agent::HostError::LeaseLost) => return,
+        TurnEnd::Host(e) => {
+            tracing::warn!(session_id = %lease.session_id, error = %e, "turn stopped by a storage failure");
+            vec![
+                session_error(
+                    "unknown_error",
+                    "the turn stopped because the server could not write to its database",
+                ),
+                idle(StopReason::EndTurn),
+            ]
+        }
+    };
+    finish(runner, lease, finals).await;
+}
+
+/// Writes the turn's last events and marks the session idle.
+pub(super) async fn finish(runner: &Runner, lease: &Lease, events: Vec<NewEvent>) {
+    let effects = TurnEffects {
+        usage: None,
+        status: Some("idle".to_owned()),
+        end_turn: true,
+        clear_stream_buffers: true,
+    };
+    match runner
+        .store
+        .append_turn_events(lease, &events, &effects, micros(now()))
+        .await
+    {
+        Ok(Some(stored)) => runner.bus.publish_events(&lease.session_id, &stored),
+        Ok(None) => {
+            tracing::info!(session_id = %lease.session_id, "lease lost before the turn could finish")
+        }
+        Err(e) => {
+            tracing::warn!(session_id = %lease.session_id, error = %e, "cannot finish the turn")
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! Server-sent event streams of a session: a live tail, optionally preceded by a replay of the
+//! log, with gaps filled from the log so a client sees every durable event exactly once, in
+//! sequence order.
+//!
+//! The subscription is taken *before* the replay is read, and every durable frame is compared
+//! with the last sequence number delivered: anything already sent is skipped, anything missed
+//! (a lagging subscriber, a frame published before the replay finished) is read back from the
+//! log. Frames: `event: <type>`, `id: <seq>` for durable events, one JSON `data:` line.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use berth_agent::live::Audience;
+use berth_protocol::event::is_contract_type;
+use bytes::Bytes;
+use tokio::sync::{broadcast, mpsc};
+
+use crate::bus::{BusItem, DurableFrame};
+use crate::state::AppState;
+
+/// Events read from the log per query while replaying or filling a gap.
+const REPLAY_PAGE: u32 = 500;
+/// Frames buffered towards one client before the writer waits for it.
+const CLIENT_BUFFER: usize = 256;
+
+/// What a stream delivers and when it ends.
+#[derive(Debug, Clone)]
+pub struct StreamRequest {
+    pub session_id: String,
+    /// Replay events with `seq` above this before tailing (`?replay=1` is 0, `Last-Event-ID: N`
+    /// is N); `None` tails only what happens from now on.
+    pub replay_after: Option<i64>,
+    pub message_previews: bool,
+    pub thinking_previews: bool,
+    /// `include=chunks`: extension events and OMA chunk frames too.
+    pub chunks: bool,
+    /// For `POST …/messages`: deliver only the turn that processes this event, then close.
+    pub turn_of: Option<String>,
+}
+
+pub fn response(state: Arc<AppState>, request: StreamRequest, current_seq: i64) -> Response {
+    let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(CLIENT_BUFFER);
+    let subscription = state.bus.subscribe(&request.session_id);
+    tokio::spawn(async move {
+        let mut writer = Writer {
+            state,
+            tx,
+            last: request.replay_after.unwrap_or(current_seq),
+            turn: request.turn_of.as_ref().map(|_| TurnState::Waiting),
+            request,
+        };
+        if let Err(Closed) = writer.run(subscription).await {
+            tracing::debug!("stream closed");
+        }
+    });
+    let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+    let mut response = Response::new(body);
+    *response.status_mut() = StatusCode::OK;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, no-transform"),
+    );
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
+/// The client went away (or the stream is over).
+struct Closed;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TurnState {
+    Waiting,
+    Active,
+}
+
+struct Writer {
+    state: Arc<AppState>,
+    tx: mpsc::Sender<Result<Bytes, Infallible>>,
+    request: StreamRequest,
+    /// The last durable seq delivered (or skipped as already known).
+    last: i64,
+    turn: Option<TurnState>,
+}
+
+enum Flow {
+    Continue,
+    End,
+}
+
+impl Writer {
+    async fn run(&mut self, mut subscription: broadcast::Receiver<BusItem>) -> Result<(), Closed> {
+        if self.request.replay_after.is_some() {
+            if let Flow::End = self.catch_up(i64::MAX).await? {
+                return Ok(());
+            }
+        }
+        let mut ping = tokio::time::interval(self.state.config.sse_keepalive);
+        ping.reset();
+        let shutdown = self.state.shutdown.clone();
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                () = self.tx.closed() => return Err(Closed),
+                _ = ping.tick() => {
+                    self.send(Bytes::from_static(b"event: ping\ndata: {}\n\n")).await?;
+                }
+                item = subscription.recv() => {
+                    let flow = match item {
+                        Ok(BusItem::Durable(frame)) => self.durable(frame).await?,
+                        Ok(BusItem::Live(frame)) => {
+                            if self.wants_live(frame.audience) {
+                                self.send(frame.frame.clone()).await?;
+                            }
+                            Flow::Continue
+                        }
+                        Err(broadcast::error::RecvError::Lagged(_)) => self.catch_up(i64::MAX).await?,
+                        Err(broadcast::error::RecvError::Closed) => Flow::End,
+                    };
+                    if let Flow::End = flow {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
+    fn wants_live(&self, audience: Audience) -> bool {
+        if self.turn == Some(TurnState::Waiting) {
+            return false;
+        }
+        match audience {
+            Audience::MessagePreview => self.request.message_previews,
+            Audience::ThinkingPreview => self.request.thinking_previews,
+            Audience::Chunks => self.request.chunks,
+        }
+    }
+
+    async fn durable(&mut self, frame: Arc<DurableFrame>) -> Result<Flow, Closed> {
+        if frame.seq <= self.last {
+            return Ok(Flow::Continue);
+        }
+        if frame.seq > self.last + 1 {
+            if let Flow::End = self.catch_up(frame.seq - 1).await? {
+                return Ok(Flow::End);
+            }
+        }
+        self.deliver(&frame).await
+    }
+
+    /// Reads the log from `last` up to `until` (inclusive) and delivers it.
+    async fn catch_up(&mut self, until: i64) -> Result<Flow, Closed> {
+        loop {
+            let page = match self
+                .state
+                .store
+                .read_events(&self.request.session_id, self.last, REPLAY_PAGE)
+                .await
+            {
+                Ok(page) => page,
+                Err(e) => {
+                    tracing::warn!(error = %e, "stream could not read the log");
+                    return Ok(Flow::End);
+                }
+            };
+            let full = page.len() == REPLAY_PAGE as usize;
+            for event in page {
+                if event.seq > until {
+                    return Ok(Flow::Continue);
+                }
+                if let Flow::End = self.deliver(&DurableFrame::new(&event)).await? {
+                    return Ok(Flow::End);
+                }
+            }
+            if !full {
+                return Ok(Flow::Continue);
+            }
+        }
+    }
+
+    async fn deliver(&mut self, frame: &DurableFrame) -> Result<Flow, Closed> {
+        self.last = frame.seq;
+        let terminal = matches!(
+            frame.kind.as_str(),
+            "session.status_terminated" | "session.deleted"
+        );
+        if let Some(state) = self.turn {
+            return self.deliver_turn(frame, state).await;
+        }
+        if self.request.chunks || is_contract_type(&frame.kind) {
+            self.send(frame.frame.clone()).await?;
+        }
+        Ok(if terminal { Flow::End } else { Flow::Continue })
+    }
+
+    /// `POST …/messages`: stay quiet until the turn that processes our message starts, then
+    /// forward everything until that turn goes idle.
+    async fn deliver_turn(
+        &mut self,
+        frame: &DurableFrame,
+        state: TurnState,
+    ) -> Result<Flow, Closed> {
+        let Some(event_id) = self.request.turn_of.clone() else {
+            return Ok(Flow::Continue);
+        };
+        match state {
+            TurnState::Waiting => {
+                let relevant = matches!(
+                    frame.kind.as_str(),
+                    "session.status_running" | "user.interrupt" | "session.deleted"
+                );
+                if !relevant {
+                    return Ok(Flow::Continue);
+                }
+                let ours = self
+                    .state
+                    .store
+                    .get_event(&self.request.session_id, &event_id)
+                    .await
+                    .ok()
+                    .flatten();
+                let Some(ours) = ours else {
+                    return Ok(Flow::End);
+                };
+                if ours.cancelled_at.is_some() || frame.kind == "session.deleted" {
+                    self.send(frame.frame.clone()).await?;
+                    return Ok(Flow::End);
+                }
+                if frame.kind == "session.status_running" && ours.processed_at.is_some() {
+                    self.turn = Some(TurnState::Active);
+                    self.send(DurableFrame::new(&ours).frame).await?;
+                    self.send(frame.frame.clone()).await?;
+                }
+                Ok(Flow::Continue)
+            }
+            TurnState::Active => {
+                self.send(frame.frame.clone()).await?;
+                Ok(match frame.kind.as_str() {
+                    "session.status_idle" | "session.status_terminated" | "session.deleted" => {
+                        Flow::End
+                    }
+                    _ => Flow::Continue,
+                })
+            }
+        }
+    }
+
+    async fn send(&self, bytes: Bytes) -> Result<(), Closed> {
+        self.tx.send(Ok(bytes)).await.map_err(|_| Closed)
+    }
+}
