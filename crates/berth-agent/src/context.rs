@@ -130,10 +130,10 @@ pub fn project(log: &[LogEvent]) -> Vec<Message> {
             }
             EventBody::AgentMessage { content } => {
                 for block in content {
-                    if let Some(text) = block.as_text() {
-                        if !text.is_empty() {
-                            b.push(Role::Assistant, Part::Text(text.to_owned()));
-                        }
+                    if let Some(text) = block.as_text()
+                        && !text.is_empty()
+                    {
+                        b.push(Role::Assistant, Part::Text(text.to_owned()));
                     }
                 }
             }

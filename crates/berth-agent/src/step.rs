@@ -284,10 +284,10 @@ async fn complete(
             },
         }
     }
-    if !results.is_empty() {
-        if let Err(e) = host.append(results, None).await {
-            return StepOutcome::End(TurnEnd::Host(e));
-        }
+    if !results.is_empty()
+        && let Err(e) = host.append(results, None).await
+    {
+        return StepOutcome::End(TurnEnd::Host(e));
     }
     if cancel.is_cancelled() {
         return StepOutcome::End(TurnEnd::Interrupted);

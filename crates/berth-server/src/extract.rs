@@ -73,12 +73,26 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         Err(e) => {
             let path = e.path().to_string();
             let inner = e.into_inner();
+            let message = clean_serde_message(&inner);
+            let at_root = path == "." || path.is_empty();
+            // "missing field `x`" names a field one level below where serde stopped.
+            if let Some(field) = message
+                .strip_prefix("missing field `")
+                .and_then(|rest| rest.strip_suffix('`'))
+            {
+                let full = if at_root {
+                    field.to_owned()
+                } else {
+                    format!("{path}.{field}")
+                };
+                return Err(ApiError::bad_request(format!("{full}: is required")));
+            }
             Err(if inner.is_syntax() || inner.is_eof() {
                 ApiError::bad_request(format!("malformed JSON body: {inner}"))
-            } else if path == "." || path.is_empty() {
-                ApiError::bad_request(format!("invalid request body: {inner}"))
+            } else if at_root {
+                ApiError::bad_request(format!("invalid request body: {message}"))
             } else {
-                ApiError::bad_request(format!("{path}: {}", clean_serde_message(&inner)))
+                ApiError::bad_request(format!("{path}: {message}"))
             })
         }
     }
@@ -230,7 +244,7 @@ mod tests {
             e.message
         );
         let e = parse_json::<Body>(br#"{}"#).unwrap_err();
-        assert!(e.message.contains("missing field `name`"), "{}", e.message);
+        assert_eq!(e.message, "name: is required");
         assert!(parse_json::<Body>(br#"{"name":"x","extra":[1,2]}"#).is_ok());
     }
 }

@@ -247,12 +247,12 @@ pub fn build_resources(
                         "{at}.memory_store_id: must be a memory store id (memstore_…)"
                     )));
                 }
-                if let Some(text) = &instructions {
-                    if text.chars().count() > MAX_INSTRUCTIONS_CHARS {
-                        return Err(ApiError::bad_request(format!(
-                            "{at}.instructions: must be at most {MAX_INSTRUCTIONS_CHARS} characters"
-                        )));
-                    }
+                if let Some(text) = &instructions
+                    && text.chars().count() > MAX_INSTRUCTIONS_CHARS
+                {
+                    return Err(ApiError::bad_request(format!(
+                        "{at}.instructions: must be at most {MAX_INSTRUCTIONS_CHARS} characters"
+                    )));
                 }
                 let duplicate = resources.iter().any(|r| matches!(r, Resource::MemoryStore { memory_store_id: m, .. } if *m == memory_store_id));
                 if duplicate {

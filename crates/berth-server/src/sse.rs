@@ -97,10 +97,10 @@ enum Flow {
 
 impl Writer {
     async fn run(&mut self, mut subscription: broadcast::Receiver<BusItem>) -> Result<(), Closed> {
-        if self.request.replay_after.is_some() {
-            if let Flow::End = self.catch_up(i64::MAX).await? {
-                return Ok(());
-            }
+        if self.request.replay_after.is_some()
+            && let Flow::End = self.catch_up(i64::MAX).await?
+        {
+            return Ok(());
         }
         let mut ping = tokio::time::interval(self.state.config.sse_keepalive);
         ping.reset();
@@ -147,10 +147,10 @@ impl Writer {
         if frame.seq <= self.last {
             return Ok(Flow::Continue);
         }
-        if frame.seq > self.last + 1 {
-            if let Flow::End = self.catch_up(frame.seq - 1).await? {
-                return Ok(Flow::End);
-            }
+        if frame.seq > self.last + 1
+            && let Flow::End = self.catch_up(frame.seq - 1).await?
+        {
+            return Ok(Flow::End);
         }
         self.deliver(&frame).await
     }

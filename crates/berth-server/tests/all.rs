@@ -31,4 +31,46 @@ macro_rules! on_both_backends {
     };
 }
 
+/// Runs each listed `async fn(&TestServer, &FakeAnthropic)` on both backends, with the server's
+/// default model provider pointed at a fresh fake.
+macro_rules! on_both_backends_with_model {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let model = berth_test_support::FakeAnthropic::start().await;
+                    let base = model.base_url.clone();
+                    let server = berth_test_support::spawn_server_with(|c| {
+                        berth_test_support::with_model(c, &base);
+                        c.sse_keepalive = std::time::Duration::from_millis(300);
+                    })
+                    .await;
+                    super::$case(&server, &model).await;
+                    server.stop().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let model = berth_test_support::FakeAnthropic::start().await;
+                    let base = model.base_url.clone();
+                    let Some(server) = berth_test_support::spawn_postgres_server_with(|c| {
+                        berth_test_support::with_model(c, &base);
+                        c.sse_keepalive = std::time::Duration::from_millis(300);
+                    })
+                    .await
+                    else {
+                        return;
+                    };
+                    super::$case(&server, &model).await;
+                    server.stop().await;
+                }
+            )*
+        }
+    };
+}
+
 mod suite;

@@ -11,7 +11,7 @@ use tokio_postgres::Row;
 
 use crate::connect::pg;
 use crate::rows::{Param, refs};
-use crate::sessions::lock;
+use crate::sessions::{Locked, lock};
 
 const COLUMNS: &str =
     "session_id, seq, id, type, body, private, created_at, processed_at, cancelled_at";
@@ -104,11 +104,17 @@ pub async fn append_client<C: GenericClient>(
     events: &[NewEvent],
     now: i64,
 ) -> StoreResult<AppendOutcome> {
-    let Some((_, status, mut last_seq, archived_at, mut pending)) =
-        lock(tx, tenant_id, session_id).await?
+    let Some(Locked {
+        status,
+        last_seq: mut_last_seq,
+        archived_at,
+        pending: mut_pending,
+        ..
+    }) = lock(tx, tenant_id, session_id).await?
     else {
         return Ok(AppendOutcome::NotFound);
     };
+    let (mut last_seq, mut pending) = (mut_last_seq, mut_pending);
     if archived_at.is_some() {
         return Ok(AppendOutcome::Archived);
     }
@@ -343,12 +349,16 @@ pub async fn release<C: GenericClient>(client: &C, lease: &Lease) -> StoreResult
     Ok(())
 }
 
-/// Locks the session row if `lease` still holds; returns `(last_seq, pending, status,
-/// turn_started_at)`.
-async fn held<C: GenericClient>(
-    tx: &C,
-    lease: &Lease,
-) -> StoreResult<Option<(i64, i64, String, Option<i64>)>> {
+/// The session row's live state, read under a lease.
+struct Held {
+    last_seq: i64,
+    pending: i64,
+    status: String,
+    turn_started_at: Option<i64>,
+}
+
+/// Locks the session row if `lease` still holds and returns its live state.
+async fn held<C: GenericClient>(tx: &C, lease: &Lease) -> StoreResult<Option<Held>> {
     let stmt = tx
         .prepare_cached(
             "SELECT last_seq, pending_inputs, status, turn_started_at FROM sessions
@@ -361,7 +371,12 @@ async fn held<C: GenericClient>(
         .query_opt(&stmt, &[&lease.session_id, &lease.owner, &lease.generation])
         .await
         .map_err(pg)?;
-    Ok(row.map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))))
+    Ok(row.map(|r| Held {
+        last_seq: r.get(0),
+        pending: r.get(1),
+        status: r.get(2),
+        turn_started_at: r.get(3),
+    }))
 }
 
 pub async fn begin_turn<C: GenericClient>(
@@ -370,7 +385,10 @@ pub async fn begin_turn<C: GenericClient>(
     now: i64,
     opening: &[NewEvent],
 ) -> StoreResult<TurnStart> {
-    let Some((last_seq, pending, _, _)) = held(tx, lease).await? else {
+    let Some(Held {
+        last_seq, pending, ..
+    }) = held(tx, lease).await?
+    else {
         return Ok(TurnStart::LeaseLost);
     };
     let candidates: Vec<(i64, String)> = tx
@@ -435,7 +453,13 @@ pub async fn append_turn<C: GenericClient>(
     effects: &TurnEffects,
     now: i64,
 ) -> StoreResult<Option<Vec<StoredEvent>>> {
-    let Some((last_seq, _, status, turn_started_at)) = held(tx, lease).await? else {
+    let Some(Held {
+        last_seq,
+        status,
+        turn_started_at,
+        ..
+    }) = held(tx, lease).await?
+    else {
         return Ok(None);
     };
     let (stored, last_seq, _) = append(tx, &lease.session_id, events, now, last_seq).await?;

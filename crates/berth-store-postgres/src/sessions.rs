@@ -168,13 +168,21 @@ pub async fn list<C: GenericClient>(
     Ok(rows.iter().map(session).collect())
 }
 
-/// Locks the session row for the rest of the transaction and returns `(version, status,
-/// last_seq, archived_at, pending_inputs)`.
+/// A session row's state as a writer needs it.
+pub struct Locked {
+    pub version: i64,
+    pub status: String,
+    pub last_seq: i64,
+    pub archived_at: Option<i64>,
+    pub pending: i64,
+}
+
+/// Locks the session row for the rest of the transaction and returns its state.
 pub async fn lock<C: GenericClient>(
     tx: &C,
     tenant_id: &str,
     id: &str,
-) -> StoreResult<Option<(i64, String, i64, Option<i64>, i64)>> {
+) -> StoreResult<Option<Locked>> {
     let row = tx
         .query_opt(
             "SELECT version, status, last_seq, archived_at, pending_inputs FROM sessions
@@ -183,14 +191,25 @@ pub async fn lock<C: GenericClient>(
         )
         .await
         .map_err(pg)?;
-    Ok(row.map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))))
+    Ok(row.map(|r| Locked {
+        version: r.get(0),
+        status: r.get(1),
+        last_seq: r.get(2),
+        archived_at: r.get(3),
+        pending: r.get(4),
+    }))
 }
 
 pub async fn change<C: GenericClient>(
     tx: &C,
     change: &SessionChange,
 ) -> StoreResult<ChangeOutcome> {
-    let Some((version, status, last_seq, _, _)) = lock(tx, &change.tenant_id, &change.id).await?
+    let Some(Locked {
+        version,
+        status,
+        last_seq,
+        ..
+    }) = lock(tx, &change.tenant_id, &change.id).await?
     else {
         return Ok(ChangeOutcome::NotFound);
     };
@@ -236,7 +255,10 @@ pub async fn delete<C: GenericClient>(
     now: i64,
     events: &[NewEvent],
 ) -> StoreResult<DeleteSessionOutcome> {
-    let Some((_, status, last_seq, _, _)) = lock(tx, tenant_id, id).await? else {
+    let Some(Locked {
+        status, last_seq, ..
+    }) = lock(tx, tenant_id, id).await?
+    else {
         return Ok(DeleteSessionOutcome::NotFound);
     };
     if is_busy(&status) {

@@ -309,8 +309,16 @@ pub fn release(conn: &Connection, lease: &Lease) -> StoreResult<()> {
     Ok(())
 }
 
-/// The session's last seq, pending count, status and turn start if `lease` still holds.
-fn held(conn: &Connection, lease: &Lease) -> StoreResult<Option<(i64, i64, String, Option<i64>)>> {
+/// The session row's live state, read under a lease.
+struct Held {
+    last_seq: i64,
+    pending: i64,
+    status: String,
+    turn_started_at: Option<i64>,
+}
+
+/// The session's live state if `lease` still holds.
+fn held(conn: &Connection, lease: &Lease) -> StoreResult<Option<Held>> {
     conn.prepare_cached(
         "SELECT last_seq, pending_inputs, status, turn_started_at FROM sessions
          WHERE id = ?1 AND lease_owner = ?2 AND lease_generation = ?3 AND deleted_at IS NULL",
@@ -318,7 +326,14 @@ fn held(conn: &Connection, lease: &Lease) -> StoreResult<Option<(i64, i64, Strin
     .and_then(|mut s| {
         s.query_row(
             params![lease.session_id, lease.owner, lease.generation],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            |r| {
+                Ok(Held {
+                    last_seq: r.get(0)?,
+                    pending: r.get(1)?,
+                    status: r.get(2)?,
+                    turn_started_at: r.get(3)?,
+                })
+            },
         )
         .optional()
     })
@@ -331,7 +346,10 @@ pub fn begin_turn(
     now: i64,
     opening: &[NewEvent],
 ) -> StoreResult<TurnStart> {
-    let Some((last_seq, pending, _, _)) = held(conn, lease)? else {
+    let Some(Held {
+        last_seq, pending, ..
+    }) = held(conn, lease)?
+    else {
         return Ok(TurnStart::LeaseLost);
     };
     let candidates: Vec<(i64, String)> = {
@@ -398,7 +416,13 @@ pub fn append_turn(
     effects: &TurnEffects,
     now: i64,
 ) -> StoreResult<Option<Vec<StoredEvent>>> {
-    let Some((last_seq, _, status, turn_started_at)) = held(conn, lease)? else {
+    let Some(Held {
+        last_seq,
+        status,
+        turn_started_at,
+        ..
+    }) = held(conn, lease)?
+    else {
         return Ok(None);
     };
     let (stored, last_seq, _) = append(conn, &lease.session_id, events, now, last_seq)?;

@@ -357,10 +357,10 @@ fn error_response(
         axum::Json(json!({"type": "error", "error": {"type": error_type, "message": message}})),
     )
         .into_response();
-    if let Some(secs) = retry_after {
-        if let Ok(v) = secs.to_string().parse() {
-            response.headers_mut().insert("retry-after", v);
-        }
+    if let Some(secs) = retry_after
+        && let Ok(v) = secs.to_string().parse()
+    {
+        response.headers_mut().insert("retry-after", v);
     }
     response
 }

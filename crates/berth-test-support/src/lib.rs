@@ -9,6 +9,8 @@
 mod api;
 pub mod fake_anthropic;
 mod server;
+pub mod sessions;
+mod sse;
 
 pub use api::{Api, Reply};
 pub use fake_anthropic::{Block, FakeAnthropic, FakeUsage, ModelReply, RecordedRequest};
@@ -17,4 +19,8 @@ pub use fake_anthropic::{Block, FakeAnthropic, FakeUsage, ModelReply, RecordedRe
 pub fn fake_model_router() -> axum::Router {
     fake_anthropic::router_for_binary()
 }
-pub use server::{TestServer, spawn_postgres_server, spawn_server, spawn_server_with};
+pub use server::{
+    TestServer, spawn_postgres_server, spawn_postgres_server_with, spawn_server, spawn_server_with,
+    with_model,
+};
+pub use sse::{SseEvent, SseStream};

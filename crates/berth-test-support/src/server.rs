@@ -65,8 +65,21 @@ pub async fn spawn_server_with(configure: impl FnOnce(&mut ServerConfig)) -> Tes
     start(config, data_dir).await
 }
 
+/// Points the server's default model provider at a fake.
+pub fn with_model(config: &mut ServerConfig, base_url: &str) {
+    config.anthropic_api_key = Some("sk-ant-test-key".to_owned());
+    config.anthropic_base_url = Some(base_url.to_owned());
+}
+
 /// A server on a fresh PostgreSQL schema, or `None` when no test database is configured.
 pub async fn spawn_postgres_server() -> Option<TestServer> {
+    spawn_postgres_server_with(|_| {}).await
+}
+
+/// Like [`spawn_postgres_server`], with the configuration adjusted by `configure`.
+pub async fn spawn_postgres_server_with(
+    configure: impl FnOnce(&mut ServerConfig),
+) -> Option<TestServer> {
     let options = berth_store_postgres::testing::fresh_schema().await?;
     let schema = options.schema.clone().unwrap_or_default();
     let separator = if options.url.contains('?') { '&' } else { '?' };
@@ -78,6 +91,7 @@ pub async fn spawn_postgres_server() -> Option<TestServer> {
         spawn_server_with(|config| {
             config.database_url = Some(url);
             config.db_max_connections = 8;
+            configure(config);
         })
         .await,
     )

@@ -30,10 +30,8 @@ pub fn request_body(request: &ModelRequest, caching: bool) -> Value {
             .iter()
             .map(|t| json!({"name": t.name, "description": t.description, "input_schema": t.input_schema}))
             .collect();
-        if caching {
-            if let Some(last) = tools.last_mut() {
-                last["cache_control"] = json!({"type": "ephemeral"});
-            }
+        if caching && let Some(last) = tools.last_mut() {
+            last["cache_control"] = json!({"type": "ephemeral"});
         }
         body.insert("tools".into(), Value::Array(tools));
     }

@@ -405,10 +405,8 @@ pub async fn delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<axum::Json<Deleted>> {
-    let last_words = [
-        server_event(EventBody::SessionStatusTerminated {}),
-        server_event(EventBody::SessionDeleted {}),
-    ];
+    // One closing event: streams end on it, and nothing can read the session afterwards.
+    let last_words = [server_event(EventBody::SessionDeleted {})];
     match state
         .store
         .delete_session(&caller.tenant_id, &id, micros(now()), &last_words)

@@ -80,10 +80,10 @@ impl Runner {
 
     /// Stops the turn in progress on a session, if this process runs it.
     pub fn interrupt(&self, session_id: &str) {
-        if let Ok(active) = self.active.lock() {
-            if let Some(a) = active.get(session_id) {
-                a.cancel.cancel();
-            }
+        if let Ok(active) = self.active.lock()
+            && let Some(a) = active.get(session_id)
+        {
+            a.cancel.cancel();
         }
     }
 
@@ -216,12 +216,12 @@ impl Runner {
                     turn::run(self, &lease, &promoted, &cancel).await;
                     watcher.abort();
                     // Interrupts apply to the turn they arrived in, not the next one.
-                    if let Ok(mut active) = self.active.lock() {
-                        if let Some(a) = active.get_mut(session_id) {
-                            if a.cancel.is_cancelled() && !self.shutdown.is_cancelled() {
-                                a.cancel = self.shutdown.child_token();
-                            }
-                        }
+                    if let Ok(mut active) = self.active.lock()
+                        && let Some(a) = active.get_mut(session_id)
+                        && a.cancel.is_cancelled()
+                        && !self.shutdown.is_cancelled()
+                    {
+                        a.cancel = self.shutdown.child_token();
                     }
                 }
                 Some(TurnStart::NothingPending) | Some(TurnStart::LeaseLost) | None => break,

@@ -1,6 +1,10 @@
 mod agents;
 mod conventions;
 mod environments;
+mod events;
 mod openapi;
+mod sessions;
 mod startup;
+mod streaming;
 mod tenants;
+mod turns;
