@@ -261,7 +261,89 @@ pub(crate) fn router_for_binary() -> Router {
 fn router(state: Arc<FakeState>) -> Router {
     Router::new()
         .route("/v1/messages", post(messages))
+        .route("/__fake/replies", post(push_replies))
+        .route("/__fake/requests", axum::routing::get(list_requests))
         .with_state(state)
+}
+
+/// `POST /__fake/replies` with a JSON array of replies queues them, so tests written in other
+/// languages (the SDK suites) can script the fake too. Each reply is one of
+/// `{"type":"text","text"}`, `{"type":"tool_use","id","name","input"}`,
+/// `{"type":"message","blocks":[…],"stop_reason","frame_delay_ms"?}` with blocks of type
+/// `text`, `thinking` (`thinking`, `signature`) or `tool_use`, and
+/// `{"type":"error","status","error_type","message"}`.
+async fn push_replies(State(state): State<Arc<FakeState>>, body: Bytes) -> Response {
+    let Ok(Value::Array(items)) = serde_json::from_slice::<Value>(&body) else {
+        return (StatusCode::BAD_REQUEST, "expected a JSON array of replies").into_response();
+    };
+    let mut parsed = Vec::with_capacity(items.len());
+    for item in &items {
+        match reply_from_json(item) {
+            Some(reply) => parsed.push(reply),
+            None => {
+                return (StatusCode::BAD_REQUEST, format!("not a reply: {item}")).into_response();
+            }
+        }
+    }
+    if let Ok(mut script) = state.script.lock() {
+        script.extend(parsed);
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn list_requests(State(state): State<Arc<FakeState>>) -> Response {
+    let bodies: Vec<Value> = state
+        .requests
+        .lock()
+        .map(|r| r.iter().map(|r| r.body.clone()).collect())
+        .unwrap_or_default();
+    axum::Json(bodies).into_response()
+}
+
+fn block_from_json(v: &Value) -> Option<Block> {
+    let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+    Some(match v.get("type")?.as_str()? {
+        "text" => Block::Text(text("text")?),
+        "thinking" => Block::Thinking {
+            text: text("thinking")?,
+            signature: text("signature").unwrap_or_else(|| "sig".to_owned()),
+        },
+        "tool_use" => Block::ToolUse {
+            id: text("id")?,
+            name: text("name")?,
+            input: v.get("input").cloned().unwrap_or_else(|| json!({})),
+        },
+        _ => return None,
+    })
+}
+
+fn reply_from_json(v: &Value) -> Option<ModelReply> {
+    let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+    Some(match v.get("type")?.as_str()? {
+        "text" => ModelReply::text(text("text")?),
+        "tool_use" => ModelReply::tool_use(
+            &text("id")?,
+            &text("name")?,
+            v.get("input").cloned().unwrap_or_else(|| json!({})),
+        ),
+        "message" => {
+            let blocks = v
+                .get("blocks")?
+                .as_array()?
+                .iter()
+                .map(block_from_json)
+                .collect::<Option<Vec<_>>>()?;
+            let stop = text("stop_reason").unwrap_or_else(|| "end_turn".to_owned());
+            let delay = v.get("frame_delay_ms").and_then(Value::as_u64).unwrap_or(0);
+            ModelReply::message(blocks, &stop).with_frame_delay(Duration::from_millis(delay))
+        }
+        "error" => ModelReply::error(
+            u16::try_from(v.get("status")?.as_u64()?).ok()?,
+            &text("error_type")?,
+            &text("message").unwrap_or_default(),
+        ),
+        _ => return None,
+    })
 }
 
 async fn messages(

@@ -1,2 +1,3 @@
 mod cli;
+mod recovery;
 mod sdk;

@@ -31,7 +31,11 @@ async fn run_python(file: &str) {
     if !python_sdk_available() {
         return;
     }
-    let server = berth_test_support::spawn_server().await;
+    let model = berth_test_support::FakeAnthropic::start().await;
+    let model_url = model.base_url.clone();
+    let server =
+        berth_test_support::spawn_server_with(|c| berth_test_support::with_model(c, &model_url))
+            .await;
     let dir = sdk_tests_dir().join("python");
     let (url, key) = (server.base_url.clone(), server.admin_key.clone());
     let file = file.to_owned();
@@ -41,6 +45,7 @@ async fn run_python(file: &str) {
             .current_dir(dir)
             .env("BERTH_URL", url)
             .env("BERTH_API_KEY", key)
+            .env("FAKE_MODEL_URL", model_url)
             .env_remove("ANTHROPIC_API_KEY")
             .env_remove("ANTHROPIC_BASE_URL")
             .output()
@@ -66,4 +71,14 @@ async fn python_sdk_agents() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_sdk_environments() {
     run_python("test_environments.py").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_sdk_sessions() {
+    run_python("test_sessions.py").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_sdk_events_and_streams() {
+    run_python("test_events.py").await;
 }
