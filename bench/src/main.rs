@@ -34,6 +34,21 @@ struct Cli {
 enum Scenario {
     /// GET /v1/agents/{id}, POST /v1/agents and GET /v1/agents?limit=100, plus server RSS.
     Agents,
+    /// Turn latency at concurrency 1 (and platform overhead = turn − model time), then turns/s
+    /// at `--concurrency`, against an instant fake model.
+    Turns,
+    /// Event-page latency on a session with 10,000 events, at the start, middle and end.
+    Events,
+    /// Delivery latency of one event to 1,000 SSE subscribers of one session.
+    Fanout {
+        #[arg(long, default_value_t = 1000)]
+        subscribers: usize,
+    },
+    /// Server RSS added by 10,000 sessions that each ran a turn and went idle.
+    Idle {
+        #[arg(long, default_value_t = 10_000)]
+        sessions: usize,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -43,13 +58,23 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let server = server::BerthProcess::start(&cli.berth, cli.database_url.as_deref()).await?;
+        let model = berth_test_support::FakeAnthropic::start().await;
+        let server = server::BerthProcess::start(
+            &cli.berth,
+            cli.database_url.as_deref(),
+            Some(&model.base_url),
+        )
+        .await?;
         let options = scenarios::Options {
             concurrency: cli.concurrency,
             seconds: cli.seconds,
         };
         let result = match cli.scenario {
             Scenario::Agents => scenarios::agents(&server, &options).await,
+            Scenario::Turns => scenarios::turns(&server, &model, &options).await,
+            Scenario::Events => scenarios::events(&server).await,
+            Scenario::Fanout { subscribers } => scenarios::fanout(&server, subscribers).await,
+            Scenario::Idle { sessions } => scenarios::idle(&server, sessions).await,
         };
         server.stop();
         result

@@ -16,7 +16,11 @@ pub struct BerthProcess {
 }
 
 impl BerthProcess {
-    pub async fn start(binary: &str, database_url: Option<&str>) -> anyhow::Result<Self> {
+    pub async fn start(
+        binary: &str,
+        database_url: Option<&str>,
+        model_url: Option<&str>,
+    ) -> anyhow::Result<Self> {
         let data_dir = tempfile::tempdir()?;
         let mut command = Command::new(binary);
         command
@@ -25,8 +29,15 @@ impl BerthProcess {
             .env("BERTH_API_KEY", BENCH_KEY)
             .env("BERTH_LOG", "warn,berth_server=info")
             .env_remove("DATABASE_URL")
+            .env_remove("ANTHROPIC_API_KEY")
+            .env_remove("ANTHROPIC_BASE_URL")
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
+        if let Some(url) = model_url {
+            command
+                .env("ANTHROPIC_API_KEY", "sk-ant-bench")
+                .env("ANTHROPIC_BASE_URL", url);
+        }
         if let Some(url) = database_url {
             let schema = format!("bench_{}", std::process::id());
             reset_schema(url, &schema)?;

@@ -66,7 +66,7 @@ pub enum HostError {
 #[async_trait]
 pub trait TurnHost: Send + Sync {
     /// The processed events in the order the model sees them.
-    async fn context(&self) -> Result<Vec<LogEvent>, HostError>;
+    async fn context(&self) -> Result<Arc<Vec<LogEvent>>, HostError>;
     /// Appends durable events (and the usage they account for) atomically.
     async fn append(
         &self,
@@ -109,24 +109,25 @@ pub async fn run_turn(
     config: &TurnConfig,
     cancel: &CancellationToken,
 ) -> TurnEnd {
-    // Answers to only some of the pending tool calls: wait for the rest before calling the model.
-    match host.context().await {
-        Ok(log) => {
-            let waiting = step::unanswered_calls(&log);
-            if !waiting.is_empty() {
-                return TurnEnd::Idle(StopReason::RequiresAction { event_ids: waiting });
-            }
-        }
+    let mut log = match host.context().await {
+        Ok(log) => log,
         Err(e) => return TurnEnd::Host(e),
+    };
+    // Answers to only some of the pending tool calls: wait for the rest before calling the model.
+    let waiting = step::unanswered_calls(&log);
+    if !waiting.is_empty() {
+        return TurnEnd::Idle(StopReason::RequiresAction { event_ids: waiting });
     }
-    for _ in 0..config.max_steps {
+    for step_number in 0..config.max_steps {
         if cancel.is_cancelled() {
             return TurnEnd::Interrupted;
         }
-        let log = match host.context().await {
-            Ok(log) => log,
-            Err(e) => return TurnEnd::Host(e),
-        };
+        if step_number > 0 {
+            log = match host.context().await {
+                Ok(log) => log,
+                Err(e) => return TurnEnd::Host(e),
+            };
+        }
         let outcome = step::run(host, config, &log, cancel).await;
         match outcome {
             step::StepOutcome::Continue => {}

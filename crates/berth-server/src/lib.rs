@@ -27,6 +27,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 pub use config::ServerConfig;
@@ -118,7 +119,14 @@ impl Server {
         let app = routes::router(Arc::clone(&self.state));
         tracing::info!(addr = %self.local_addr, "berth is listening");
         let stop = self.state.shutdown.clone();
-        axum::serve(self.listener, app)
+        // Streams write many small frames; without TCP_NODELAY, Nagle's algorithm and delayed
+        // ACKs hold each one back by up to 40 ms.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
+        axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 // Streams and turns end now, so in-flight requests can drain.

@@ -103,6 +103,7 @@ mod tests {
             created_at: 0,
             processed_at: None,
             cancelled_at: None,
+            ctx_order: None,
         };
         let v: serde_json::Value = serde_json::from_str(&event_json(&event)).unwrap();
         assert_eq!(v["processed_at"], serde_json::Value::Null);

@@ -3,8 +3,8 @@
 //! keeps the sequence gapless across replicas.
 
 use berth_store::{
-    AppendOutcome, EventQuery, Lease, NewEvent, SortOrder, StoreResult, StoredEvent, StreamBuffer,
-    TurnEffects, TurnStart,
+    AppendOutcome, ContextScope, EventQuery, Lease, MODEL_CONTEXT_TYPES, NewEvent, SortOrder,
+    StoreResult, StoredEvent, StreamBuffer, TurnEffects, TurnStart,
 };
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
@@ -14,7 +14,7 @@ use crate::rows::{Param, refs};
 use crate::sessions::{Locked, lock};
 
 const COLUMNS: &str =
-    "session_id, seq, id, type, body, private, created_at, processed_at, cancelled_at";
+    "session_id, seq, id, type, body, private, created_at, processed_at, cancelled_at, ctx_order";
 
 /// Inputs that answer a pending tool call; several queued in a row resume one turn together.
 const TOOL_ANSWERS: [&str; 3] = [
@@ -34,6 +34,7 @@ fn event(row: &Row) -> StoredEvent {
         created_at: row.get(6),
         processed_at: row.get(7),
         cancelled_at: row.get(8),
+        ctx_order: row.get(9),
     }
 }
 
@@ -92,6 +93,7 @@ pub async fn append<C: GenericClient>(
             created_at: now,
             processed_at,
             cancelled_at: None,
+            ctx_order,
         });
     }
     Ok((stored, last_seq, queued))
@@ -244,16 +246,28 @@ pub async fn get<C: GenericClient>(
 pub async fn context<C: GenericClient>(
     client: &C,
     session_id: &str,
+    after: i64,
+    scope: ContextScope,
 ) -> StoreResult<Vec<StoredEvent>> {
-    let stmt = client
-        .prepare_cached(&format!(
+    let sql = match scope {
+        ContextScope::All => format!(
             "SELECT {COLUMNS} FROM session_events
-             WHERE session_id = $1 AND ctx_order IS NOT NULL AND cancelled_at IS NULL
+             WHERE session_id = $1 AND ctx_order > $2 AND cancelled_at IS NULL
              ORDER BY ctx_order, seq"
-        ))
-        .await
-        .map_err(pg)?;
-    let rows = client.query(&stmt, &[&session_id]).await.map_err(pg)?;
+        ),
+        ContextScope::Model => format!(
+            "SELECT {COLUMNS} FROM session_events
+             WHERE session_id = $1 AND ctx_order > $2 AND cancelled_at IS NULL AND type = ANY($3)
+             ORDER BY ctx_order, seq"
+        ),
+    };
+    let stmt = client.prepare_cached(&sql).await.map_err(pg)?;
+    let types: Vec<&str> = MODEL_CONTEXT_TYPES.to_vec();
+    let rows = match scope {
+        ContextScope::All => client.query(&stmt, &[&session_id, &after]).await,
+        ContextScope::Model => client.query(&stmt, &[&session_id, &after, &types]).await,
+    }
+    .map_err(pg)?;
     Ok(rows.iter().map(event).collect())
 }
 

@@ -11,10 +11,10 @@ pub mod testing;
 
 use async_trait::async_trait;
 use berth_store::{
-    ApiKeyRow, AppendOutcome, ChangeOutcome, Collection, DeleteOutcome, DeleteSessionOutcome,
-    Document, DocumentQuery, EventQuery, Lease, NewApiKey, NewEvent, RevokeOutcome, SessionChange,
-    SessionQuery, SessionRow, Store, StoreResult, StoredEvent, StreamBuffer, TenantRow,
-    TurnEffects, TurnStart,
+    ApiKeyRow, AppendOutcome, ChangeOutcome, Collection, ContextScope, DeleteOutcome,
+    DeleteSessionOutcome, Document, DocumentQuery, EventQuery, Lease, NewApiKey, NewEvent,
+    RevokeOutcome, SessionChange, SessionQuery, SessionRow, Store, StoreResult, StoredEvent,
+    StreamBuffer, TenantRow, TurnEffects, TurnStart,
 };
 use deadpool_postgres::{GenericClient, Pool};
 
@@ -572,8 +572,13 @@ impl Store for PostgresStore {
         events::get(&self.client().await?, session_id, event_id).await
     }
 
-    async fn context_events(&self, session_id: &str) -> StoreResult<Vec<StoredEvent>> {
-        events::context(&self.client().await?, session_id).await
+    async fn context_events(
+        &self,
+        session_id: &str,
+        after: i64,
+        scope: ContextScope,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        events::context(&self.client().await?, session_id, after, scope).await
     }
 
     async fn runnable_sessions(&self, lease_cutoff: i64, limit: u32) -> StoreResult<Vec<String>> {

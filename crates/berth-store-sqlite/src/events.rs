@@ -1,8 +1,8 @@
 //! The event log and the runner's side of it: appending, reading, leases and turns.
 
 use berth_store::{
-    AppendOutcome, EventQuery, Lease, NewEvent, SortOrder, StoreResult, StoredEvent, StreamBuffer,
-    TurnEffects, TurnStart,
+    AppendOutcome, ContextScope, EventQuery, Lease, MODEL_CONTEXT_TYPES, NewEvent, SortOrder,
+    StoreResult, StoredEvent, StreamBuffer, TurnEffects, TurnStart,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -11,7 +11,7 @@ use crate::pool::backend;
 use crate::sql::Sql;
 
 const COLUMNS: &str =
-    "session_id, seq, id, type, body, private, created_at, processed_at, cancelled_at";
+    "session_id, seq, id, type, body, private, created_at, processed_at, cancelled_at, ctx_order";
 
 /// Inputs that answer a pending tool call; several queued in a row resume one turn together.
 const TOOL_ANSWERS: [&str; 3] = [
@@ -31,6 +31,7 @@ fn event(row: &Row<'_>) -> rusqlite::Result<StoredEvent> {
         created_at: row.get(6)?,
         processed_at: row.get(7)?,
         cancelled_at: row.get(8)?,
+        ctx_order: row.get(9)?,
     })
 }
 
@@ -81,6 +82,7 @@ pub fn append(
             created_at: now,
             processed_at,
             cancelled_at: None,
+            ctx_order,
         });
     }
     Ok((stored, last_seq, queued))
@@ -221,16 +223,30 @@ pub fn get(
     .map_err(backend)
 }
 
-pub fn context(conn: &Connection, session_id: &str) -> StoreResult<Vec<StoredEvent>> {
-    let mut stmt = conn
-        .prepare_cached(&format!(
+pub fn context(
+    conn: &Connection,
+    session_id: &str,
+    after: i64,
+    scope: ContextScope,
+) -> StoreResult<Vec<StoredEvent>> {
+    let mut sql = Sql::new(
+        format!(
             "SELECT {COLUMNS} FROM session_events
-             WHERE session_id = ?1 AND ctx_order IS NOT NULL AND cancelled_at IS NULL
-             ORDER BY ctx_order, seq"
-        ))
-        .map_err(backend)?;
+             WHERE session_id = ?1 AND ctx_order > ?2 AND cancelled_at IS NULL"
+        ),
+        vec![Value::Text(session_id.to_owned()), Value::Integer(after)],
+    );
+    if scope == ContextScope::Model {
+        let types: Vec<String> = MODEL_CONTEXT_TYPES
+            .iter()
+            .map(|t| (*t).to_owned())
+            .collect();
+        sql.bind_list(" AND type IN ", &types);
+    }
+    sql.push(" ORDER BY ctx_order, seq");
+    let mut stmt = conn.prepare_cached(&sql.text).map_err(backend)?;
     let rows = stmt
-        .query_map(params![session_id], event)
+        .query_map(rusqlite::params_from_iter(sql.values), event)
         .map_err(backend)?;
     rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
 }

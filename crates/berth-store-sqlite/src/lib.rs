@@ -16,10 +16,10 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use berth_store::{
-    ApiKeyRow, AppendOutcome, ChangeOutcome, Collection, DeleteOutcome, DeleteSessionOutcome,
-    Document, DocumentQuery, EventQuery, Lease, NewApiKey, NewEvent, RevokeOutcome, SessionChange,
-    SessionQuery, SessionRow, Store, StoreError, StoreResult, StoredEvent, StreamBuffer, TenantRow,
-    TurnEffects, TurnStart,
+    ApiKeyRow, AppendOutcome, ChangeOutcome, Collection, ContextScope, DeleteOutcome,
+    DeleteSessionOutcome, Document, DocumentQuery, EventQuery, Lease, NewApiKey, NewEvent,
+    RevokeOutcome, SessionChange, SessionQuery, SessionRow, Store, StoreError, StoreResult,
+    StoredEvent, StreamBuffer, TenantRow, TurnEffects, TurnStart,
 };
 use rusqlite::params;
 
@@ -347,10 +347,15 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn context_events(&self, session_id: &str) -> StoreResult<Vec<StoredEvent>> {
+    async fn context_events(
+        &self,
+        session_id: &str,
+        after: i64,
+        scope: ContextScope,
+    ) -> StoreResult<Vec<StoredEvent>> {
         let session_id = session_id.to_owned();
         self.pool
-            .read(move |c| events::context(c, &session_id))
+            .read(move |c| events::context(c, &session_id, after, scope))
             .await
     }
 

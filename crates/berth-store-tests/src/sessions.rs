@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use berth_store::{
-    AppendOutcome, ChangeOutcome, Collection, DeleteOutcome, DeleteSessionOutcome, EventQuery,
-    SessionChange, SessionQuery, SortOrder, Store, StreamBuffer, TurnEffects, TurnStart,
-    UsageTotals,
+    AppendOutcome, ChangeOutcome, Collection, ContextScope, DeleteOutcome, DeleteSessionOutcome,
+    EventQuery, SessionChange, SessionQuery, SortOrder, Store, StreamBuffer, TurnEffects,
+    TurnStart, UsageTotals,
 };
 use pretty_assertions::assert_eq;
 
@@ -273,17 +273,32 @@ pub async fn turns_promote_inputs_in_context_order(store: S) {
         panic!("second turn did not start")
     };
     assert_eq!(promoted[0].seq, 3);
-    let context: Vec<i64> = store
-        .context_events(&s.id)
+    let all = store
+        .context_events(&s.id, 0, ContextScope::All)
         .await
-        .unwrap()
-        .iter()
-        .map(|e| e.seq)
-        .collect();
+        .unwrap();
+    let context: Vec<i64> = all.iter().map(|e| e.seq).collect();
     assert_eq!(
         context,
         vec![1, 2, 4, 5, 3, 6],
         "the mid-turn message comes after that turn"
+    );
+    // Context positions only grow: a reader can ask for what came after what it has.
+    let orders: Vec<i64> = all.iter().map(|e| e.ctx_order.unwrap()).collect();
+    assert!(orders.windows(2).all(|w| w[0] <= w[1]));
+    let after = store
+        .context_events(&s.id, orders[3], ContextScope::All)
+        .await
+        .unwrap();
+    assert_eq!(after.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![3, 6]);
+    let model_only = store
+        .context_events(&s.id, 0, ContextScope::Model)
+        .await
+        .unwrap();
+    assert_eq!(
+        model_only.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![1, 4, 3],
+        "statuses are not model context"
     );
     assert_eq!(
         store.begin_turn(&lease, 400, &[]).await.unwrap(),

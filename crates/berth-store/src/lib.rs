@@ -14,8 +14,9 @@ pub use documents::{Collection, DeleteOutcome, Document, DocumentQuery, SortOrde
 pub use error::{StoreError, StoreResult};
 pub use keys::{ApiKeyRow, NewApiKey, RevokeOutcome, TenantRow};
 pub use sessions::{
-    AppendOutcome, ChangeOutcome, DeleteSessionOutcome, EventQuery, Lease, NewEvent, SessionChange,
-    SessionQuery, SessionRow, StoredEvent, StreamBuffer, TurnEffects, TurnStart, UsageTotals,
+    AppendOutcome, ChangeOutcome, ContextScope, DeleteSessionOutcome, EventQuery, Lease,
+    MODEL_CONTEXT_TYPES, NewEvent, SessionChange, SessionQuery, SessionRow, StoredEvent,
+    StreamBuffer, TurnEffects, TurnStart, UsageTotals,
 };
 
 use async_trait::async_trait;
@@ -177,8 +178,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<StoredEvent>>;
     async fn get_event(&self, session_id: &str, event_id: &str)
     -> StoreResult<Option<StoredEvent>>;
-    /// The processed, uncancelled events in the order the model sees them.
-    async fn context_events(&self, session_id: &str) -> StoreResult<Vec<StoredEvent>>;
+    /// The processed, uncancelled events in the order the model sees them, after the context
+    /// position `after` (0 for all). Context positions only grow, so a reader can keep what it
+    /// has and ask for the rest. `scope` limits the rows to what the model reads.
+    async fn context_events(
+        &self,
+        session_id: &str,
+        after: i64,
+        scope: ContextScope,
+    ) -> StoreResult<Vec<StoredEvent>>;
 
     // ---------------------------------------------------------- the runner
 

@@ -75,7 +75,34 @@ pub struct StoredEvent {
     pub created_at: i64,
     pub processed_at: Option<i64>,
     pub cancelled_at: Option<i64>,
+    /// Position in the model's context; `None` while queued or when cancelled.
+    pub ctx_order: Option<i64>,
 }
+
+/// Which events a context read returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContextScope {
+    /// Every processed event (recovery needs statuses and spans).
+    All,
+    /// Only the types a model's context is built from.
+    Model,
+}
+
+/// The event types a model's context is built from.
+pub const MODEL_CONTEXT_TYPES: &[&str] = &[
+    "user.message",
+    "system.message",
+    "user.custom_tool_result",
+    "user.tool_result",
+    "agent.message",
+    "agent.thinking",
+    "agent.tool_use",
+    "agent.tool_result",
+    "agent.custom_tool_use",
+    "agent.mcp_tool_use",
+    "agent.mcp_tool_result",
+    "agent.thread_context_compacted",
+];
 
 /// Filters for `GET /v1/sessions`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

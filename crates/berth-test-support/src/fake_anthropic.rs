@@ -189,6 +189,9 @@ struct FakeState {
     script: Mutex<VecDeque<ModelReply>>,
     requests: Mutex<Vec<RecordedRequest>>,
     arrived: Notify,
+    /// How long each streamed reply took, from request to last byte (for benchmarks that
+    /// subtract model time from turn time).
+    served: Mutex<Vec<Duration>>,
 }
 
 /// A running fake; dropped, it stops.
@@ -211,6 +214,9 @@ impl FakeAnthropic {
             .expect("bind fake model");
         let base_url = format!("http://{}", listener.local_addr().expect("local addr"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         tokio::spawn(async move {
             let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(async {
@@ -238,6 +244,25 @@ impl FakeAnthropic {
             .lock()
             .map(|r| r.clone())
             .unwrap_or_default()
+    }
+
+    /// Serving time of every streamed reply so far, in arrival order.
+    pub fn served_durations(&self) -> Vec<Duration> {
+        self.state
+            .served
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
+    }
+
+    /// Forgets recorded requests and timings (long benchmarks would otherwise grow them).
+    pub fn clear_records(&self) {
+        if let Ok(mut r) = self.state.requests.lock() {
+            r.clear();
+        }
+        if let Ok(mut s) = self.state.served.lock() {
+            s.clear();
+        }
     }
 
     /// Waits until at least `n` requests have arrived (or the timeout passes).
@@ -351,6 +376,7 @@ async fn messages(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let arrived = std::time::Instant::now();
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     if let Ok(mut requests) = state.requests.lock() {
         requests.push(RecordedRequest {
@@ -400,9 +426,11 @@ async fn messages(
                     &json!({"type": "error", "error": {"type": error_type, "message": message}}),
                 ),
             ];
-            sse_response(frames_stream(frames, Duration::ZERO, None))
+            sse_response(frames_stream(frames, Duration::ZERO, None, None))
         }
-        ModelReply::Message(message) if streaming => stream_message(&model, message),
+        ModelReply::Message(message) if streaming => {
+            stream_message(&model, message, Some((Arc::clone(&state), arrived)))
+        }
         ModelReply::Message(message) => {
             (StatusCode::OK, axum::Json(whole_message(&model, &message))).into_response()
         }
@@ -516,17 +544,20 @@ fn message_frames(model: &str, m: &ScriptedMessage) -> Vec<Option<Bytes>> {
     out
 }
 
-fn stream_message(model: &str, m: ScriptedMessage) -> Response {
+type Timing = Option<(Arc<FakeState>, std::time::Instant)>;
+
+fn stream_message(model: &str, m: ScriptedMessage, timing: Timing) -> Response {
     let frames = message_frames(model, &m);
     let hang = frames.iter().position(Option::is_none);
     let frames: Vec<Bytes> = frames.into_iter().flatten().collect();
-    sse_response(frames_stream(frames, m.frame_delay, hang))
+    sse_response(frames_stream(frames, m.frame_delay, hang, timing))
 }
 
 fn frames_stream(
     frames: Vec<Bytes>,
     delay: Duration,
     hang_at: Option<usize>,
+    timing: Timing,
 ) -> mpsc::Receiver<Result<Bytes, Infallible>> {
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(async move {
@@ -544,6 +575,10 @@ fn frames_stream(
         if hang_at.is_some() {
             // Hold the stream open until the client goes away.
             tx.closed().await;
+        } else if let Some((state, arrived)) = timing
+            && let Ok(mut served) = state.served.lock()
+        {
+            served.push(arrived.elapsed());
         }
     });
     rx

@@ -414,6 +414,7 @@ pub async fn delete(
     {
         DeleteSessionOutcome::Deleted(events) => {
             state.bus.publish_events(&id, &events);
+            state.runner.forget(&id);
             Ok(axum::Json(Deleted::new(id, "session_deleted")))
         }
         DeleteSessionOutcome::NotFound => Err(ApiError::not_found(SESSION, &id)),

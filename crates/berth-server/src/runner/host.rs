@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use berth_agent::{Emitted, HostError, LiveDelta, LogEvent, TurnHost};
 use berth_protocol::event::ModelUsage;
-use berth_store::{Lease, Store, StreamBuffer, TurnEffects, UsageTotals};
+use berth_store::{ContextScope, Lease, Store, StreamBuffer, TurnEffects, UsageTotals};
 
 use crate::bus::EventBus;
 use crate::documents::{micros, now};
@@ -16,6 +16,24 @@ pub struct RunnerHost {
     pub store: Arc<dyn Store>,
     pub bus: Arc<EventBus>,
     pub lease: Lease,
+    pub context: Arc<tokio::sync::Mutex<ContextCache>>,
+}
+
+/// The model's view of the log, kept while the session's task runs and topped up from the log
+/// before every step. Context positions only grow, so only new rows are read; the cache is
+/// dropped when the session goes idle.
+#[derive(Default)]
+pub struct ContextCache {
+    events: Arc<Vec<LogEvent>>,
+    after: i64,
+    bytes: usize,
+}
+
+impl ContextCache {
+    /// Roughly how much memory the context holds.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
 }
 
 pub fn usage_totals(u: ModelUsage) -> UsageTotals {
@@ -29,13 +47,22 @@ pub fn usage_totals(u: ModelUsage) -> UsageTotals {
 
 #[async_trait]
 impl TurnHost for RunnerHost {
-    async fn context(&self) -> Result<Vec<LogEvent>, HostError> {
+    async fn context(&self) -> Result<Arc<Vec<LogEvent>>, HostError> {
+        let mut cache = self.context.lock().await;
         let rows = self
             .store
-            .context_events(&self.lease.session_id)
+            .context_events(&self.lease.session_id, cache.after, ContextScope::Model)
             .await
             .map_err(|e| HostError::Storage(e.to_string()))?;
-        Ok(rows.iter().filter_map(parse).collect())
+        if let Some(last) = rows.iter().filter_map(|r| r.ctx_order).max() {
+            cache.after = cache.after.max(last);
+            cache.bytes += rows
+                .iter()
+                .map(|r| r.body.len() + r.private.as_ref().map_or(0, String::len))
+                .sum::<usize>();
+            Arc::make_mut(&mut cache.events).extend(rows.iter().filter_map(parse));
+        }
+        Ok(Arc::clone(&cache.events))
     }
 
     async fn append(

@@ -8,6 +8,7 @@
 //! a runner that died). Nothing is held for idle sessions: a session's task exists only while it
 //! has work.
 
+mod contexts;
 mod host;
 mod recovery;
 mod turn;
@@ -45,6 +46,7 @@ pub struct Runner {
     active: Mutex<HashMap<String, Active>>,
     wake_tx: mpsc::UnboundedSender<String>,
     shutdown: CancellationToken,
+    contexts: contexts::RecentContexts,
 }
 
 impl Runner {
@@ -68,6 +70,7 @@ impl Runner {
             active: Mutex::new(HashMap::new()),
             wake_tx,
             shutdown,
+            contexts: contexts::RecentContexts::default(),
         });
         tokio::spawn(Arc::clone(&runner).dispatch(wake_rx, recover_all_leases));
         runner
@@ -87,6 +90,16 @@ impl Runner {
         }
     }
 
+    /// Forgets what is kept for a deleted session.
+    pub fn forget(&self, session_id: &str) {
+        self.contexts.forget(session_id);
+    }
+
+    /// Contexts kept warm (for tests and metrics).
+    pub fn kept_contexts(&self) -> usize {
+        self.contexts.len()
+    }
+
     /// Sessions with a task on this process (for tests and metrics).
     pub fn active_sessions(&self) -> usize {
         self.active.lock().map(|a| a.len()).unwrap_or(0)
@@ -104,6 +117,7 @@ impl Runner {
                 () = self.shutdown.cancelled() => break,
                 Some(id) = wake_rx.recv() => self.ensure_running(&id, false),
                 _ = sweep.tick() => {
+                    self.contexts.evict_idle();
                     // On SQLite, leases left by a previous process are dead at once.
                     let everything_stale = first_sweep && recover_all;
                     first_sweep = false;
@@ -197,12 +211,13 @@ impl Runner {
         if matches!(lease.status_at_claim.as_str(), "running" | "rescheduling") {
             recovery::recover(self, &lease).await;
         }
+        let context = self.contexts.get(session_id);
         loop {
             if lease_lost.is_cancelled() || self.shutdown.is_cancelled() {
                 break;
             }
             match self.start_turn(&lease).await {
-                Some(TurnStart::Started { promoted, appended }) => {
+                Some(TurnStart::Started { appended, .. }) => {
                     self.bus.publish_events(session_id, &appended);
                     let cancel = self.cancel_token(session_id);
                     let cancel_on_loss = lease_lost.clone();
@@ -213,7 +228,7 @@ impl Runner {
                             cancel.cancel();
                         }
                     });
-                    turn::run(self, &lease, &promoted, &cancel).await;
+                    turn::run(self, &lease, &context, &cancel).await;
                     watcher.abort();
                     // Interrupts apply to the turn they arrived in, not the next one.
                     if let Ok(mut active) = self.active.lock()

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use berth_agent::LogEvent;
 use berth_protocol::content::ContentBlock;
 use berth_protocol::event::{Event, EventBody, EventPrivate, ModelUsage, StopReason};
-use berth_store::Lease;
+use berth_store::{ContextScope, Lease};
 use serde_json::json;
 
 use super::Runner;
@@ -24,7 +24,11 @@ const INTERRUPTED_TURN: &str = "The server stopped while this turn was running, 
 
 pub(super) async fn recover(runner: &Runner, lease: &Lease) {
     let session_id = &lease.session_id;
-    let log: Vec<LogEvent> = match runner.store.context_events(session_id).await {
+    let log: Vec<LogEvent> = match runner
+        .store
+        .context_events(session_id, 0, ContextScope::All)
+        .await
+    {
         Ok(rows) => rows.iter().filter_map(parse).collect(),
         Err(e) => {
             tracing::warn!(session_id, error = %e, "cannot read the log to recover");

@@ -6,11 +6,11 @@ use berth_agent::tools::CustomToolsOnly;
 use berth_agent::{MAX_STEPS, TurnConfig, TurnEnd, run_turn};
 use berth_protocol::event::{EventBody, RetryStatus, SessionErrorObject, StopReason};
 use berth_protocol::session::SessionStatic;
-use berth_store::{Lease, NewEvent, StoredEvent, TurnEffects};
+use berth_store::{Lease, NewEvent, TurnEffects};
 use tokio_util::sync::CancellationToken;
 
 use super::Runner;
-use super::host::RunnerHost;
+use super::host::{ContextCache, RunnerHost};
 use crate::documents::{micros, now};
 use crate::log::server_event;
 
@@ -35,13 +35,14 @@ pub fn session_error(kind: &str, message: impl Into<String>) -> NewEvent {
 pub(super) async fn run(
     runner: &Arc<Runner>,
     lease: &Lease,
-    _promoted: &[StoredEvent],
+    context: &Arc<tokio::sync::Mutex<ContextCache>>,
     cancel: &CancellationToken,
 ) {
     let host = RunnerHost {
         store: Arc::clone(&runner.store),
         bus: Arc::clone(&runner.bus),
         lease: lease.clone(),
+        context: Arc::clone(context),
     };
     let session = match runner
         .store

@@ -30,6 +30,9 @@ fn main() -> std::process::ExitCode {
             "berth-fake-llm listening on http://{}",
             listener.local_addr()?
         );
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         axum::serve(listener, berth_test_support::fake_model_router()).await
     });
     match result {

@@ -1,20 +1,14 @@
-//! The scenarios. Each phase runs `concurrency` workers for a fixed time and reports.
+//! `agents`: reads, lists and creates of agents, plus the server's memory.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hyper::Method;
 
+use super::{Options, run_phase};
 use crate::client::Connection;
 use crate::server::{BENCH_KEY, BerthProcess};
-use crate::stats::Stats;
-
-pub struct Options {
-    pub concurrency: usize,
-    pub seconds: u64,
-}
 
 /// A system prompt of realistic length, so rows and responses are not trivially small.
 const SYSTEM: &str = "You are a careful research assistant. Read the task, plan briefly, use the \
@@ -31,45 +25,6 @@ fn agent_body(i: u64) -> Bytes {
         })
         .to_string(),
     )
-}
-
-/// Runs `make(worker, n)` requests from `concurrency` workers for the phase's duration.
-async fn run_phase<F>(server: &BerthProcess, options: &Options, make: F) -> anyhow::Result<Stats>
-where
-    F: Fn(usize, u64) -> (Method, String, Option<Bytes>) + Send + Sync + 'static,
-{
-    let make = Arc::new(make);
-    let deadline = Instant::now() + Duration::from_secs(options.seconds);
-    let started = Instant::now();
-    let mut workers = Vec::new();
-    for worker in 0..options.concurrency {
-        let make = Arc::clone(&make);
-        let mut conn = Connection::open(server.addr, BENCH_KEY).await?;
-        workers.push(tokio::spawn(async move {
-            let mut stats = Stats::default();
-            let mut n = 0u64;
-            while Instant::now() < deadline {
-                let (method, path, body) = make(worker, n);
-                let sent = Instant::now();
-                match conn.send(method, &path, body).await {
-                    Ok((status, _)) if status.is_success() => {
-                        stats
-                            .latencies_micros
-                            .push(sent.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
-                    }
-                    _ => stats.errors += 1,
-                }
-                n += 1;
-            }
-            stats
-        }));
-    }
-    let mut total = Stats::default();
-    for w in workers {
-        total.merge(w.await?);
-    }
-    total.elapsed = started.elapsed();
-    Ok(total)
 }
 
 /// Creates `count` agents as fast as `concurrency` connections allow; returns their ids.
