@@ -4,6 +4,9 @@
 //! drives it over keep-alive HTTP/1.1 connections, one per worker, and prints throughput and
 //! latency percentiles per scenario. Every address it touches is on 127.0.0.1.
 
+// A reporting tool: printing is its output.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 mod client;
 mod scenarios;
 mod server;
