@@ -1,24 +1,19 @@
 //! The Anthropic Messages API (`POST /v1/messages` with `stream: true`), for Anthropic itself and
 //! compatible gateways.
 
-mod wire;
+pub(crate) mod wire;
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures::StreamExt;
+use berth_net::PolicedClient;
 
-use crate::sse::Decoder;
+use crate::transport::{FrameParser, open_stream};
 use crate::types::{EventStream, ModelRequest, StreamEvent};
 use crate::{ModelClient, ModelError, ModelErrorKind};
 
 /// The API version this client speaks.
-const API_VERSION: &str = "2023-06-01";
-/// How long to wait for a connection.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Longest error body kept for the message (providers sometimes return HTML pages).
-const MAX_ERROR_BODY: usize = 4096;
+pub const API_VERSION: &str = "2023-06-01";
 
 #[derive(Debug, Clone)]
 pub struct AnthropicConfig {
@@ -44,30 +39,40 @@ impl AnthropicConfig {
     }
 }
 
+/// `{base}/v1/messages`, accepting a base that already ends in `/v1`.
+pub fn messages_endpoint(base_url: &str) -> String {
+    let base = base_url.trim_end_matches('/');
+    if base.ends_with("/v1") {
+        format!("{base}/messages")
+    } else {
+        format!("{base}/v1/messages")
+    }
+}
+
 pub struct AnthropicClient {
-    http: reqwest::Client,
+    http: PolicedClient,
     config: AnthropicConfig,
     endpoint: String,
 }
 
 impl AnthropicClient {
-    pub fn new(config: AnthropicConfig) -> Result<Self, ModelError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build()
-            .map_err(|e| ModelError::new(ModelErrorKind::Connection, e.to_string()))?;
-        let base = config.base_url.trim_end_matches('/');
-        let endpoint = if base.ends_with("/v1") {
-            format!("{base}/messages")
-        } else {
-            format!("{base}/v1/messages")
-        };
-        Ok(Self {
+    pub fn new(config: AnthropicConfig, http: PolicedClient) -> Self {
+        let endpoint = messages_endpoint(&config.base_url);
+        Self {
             http,
             config,
             endpoint,
-        })
+        }
+    }
+}
+
+impl FrameParser for wire::StreamParser {
+    fn frame(&mut self, frame: &crate::sse::Frame) -> Vec<Result<StreamEvent, ModelError>> {
+        wire::StreamParser::frame(self, frame)
+    }
+
+    fn done(&self) -> bool {
+        wire::StreamParser::done(self)
     }
 }
 
@@ -77,7 +82,8 @@ impl ModelClient for AnthropicClient {
         let body = wire::request_body(request, self.config.prompt_caching);
         let mut builder = self
             .http
-            .post(&self.endpoint)
+            .request(reqwest::Method::POST, &self.endpoint)
+            .map_err(|e| ModelError::new(ModelErrorKind::Connection, e.to_string()))?
             .header("x-api-key", &self.config.api_key)
             .header("anthropic-version", API_VERSION)
             .header("accept", "text/event-stream")
@@ -85,137 +91,14 @@ impl ModelClient for AnthropicClient {
         for (name, value) in &self.config.custom_headers {
             builder = builder.header(name, value);
         }
-        let response = tokio::time::timeout(self.config.idle_timeout, builder.send())
-            .await
-            .map_err(|_| {
-                ModelError::new(ModelErrorKind::Timeout, "the model did not answer in time")
-            })?
-            .map_err(transport_error)?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(error_from_response(response).await);
-        }
-        let idle = self.config.idle_timeout;
-        let bytes = response.bytes_stream();
-        let state = StreamState {
-            bytes: Box::pin(bytes),
-            decoder: Decoder::new(),
-            pending: VecDeque::new(),
-            parser: wire::StreamParser::default(),
-            finished: false,
-        };
-        Ok(Box::pin(futures::stream::unfold(
-            state,
-            move |mut s| async move {
-                loop {
-                    if let Some(item) = s.pending.pop_front() {
-                        if item.is_err() {
-                            s.finished = true;
-                        }
-                        return Some((item, s));
-                    }
-                    if s.finished {
-                        return None;
-                    }
-                    match tokio::time::timeout(idle, s.bytes.next()).await {
-                        Err(_) => {
-                            s.finished = true;
-                            let e = ModelError::new(
-                                ModelErrorKind::Timeout,
-                                format!("the model stream sent nothing for {} s", idle.as_secs()),
-                            );
-                            return Some((Err(e), s));
-                        }
-                        Ok(None) => {
-                            s.finished = true;
-                            if !s.parser.done() {
-                                let e = ModelError::new(
-                                    ModelErrorKind::Connection,
-                                    "the model stream ended before message_stop",
-                                );
-                                return Some((Err(e), s));
-                            }
-                            return None;
-                        }
-                        Ok(Some(Err(e))) => {
-                            s.finished = true;
-                            return Some((Err(transport_error(e)), s));
-                        }
-                        Ok(Some(Ok(chunk))) => match s.decoder.feed(&chunk) {
-                            Err(e) => {
-                                s.finished = true;
-                                return Some((
-                                    Err(ModelError::new(ModelErrorKind::Protocol, e)),
-                                    s,
-                                ));
-                            }
-                            Ok(frames) => {
-                                for frame in frames {
-                                    for item in s.parser.frame(&frame) {
-                                        s.pending.push_back(item);
-                                    }
-                                }
-                            }
-                        },
-                    }
-                }
-            },
-        )))
+        let mut secrets = vec![self.config.api_key.clone()];
+        secrets.extend(self.config.custom_headers.iter().map(|(_, v)| v.clone()));
+        open_stream(
+            builder,
+            self.config.idle_timeout,
+            secrets,
+            wire::StreamParser::default(),
+        )
+        .await
     }
-}
-
-struct StreamState {
-    bytes:
-        std::pin::Pin<Box<dyn futures::Stream<Item = Result<bytes::Bytes, reqwest::Error>> + Send>>,
-    decoder: Decoder,
-    pending: VecDeque<Result<StreamEvent, ModelError>>,
-    parser: wire::StreamParser,
-    finished: bool,
-}
-
-fn transport_error(e: reqwest::Error) -> ModelError {
-    let kind = if e.is_timeout() {
-        ModelErrorKind::Timeout
-    } else {
-        ModelErrorKind::Connection
-    };
-    // reqwest's message includes the URL, never headers, so no key can leak through it.
-    ModelError::new(kind, format!("model request failed: {e}"))
-}
-
-/// Builds the error for a non-2xx answer from the provider's JSON error body.
-pub(crate) async fn error_from_response(response: reqwest::Response) -> ModelError {
-    let status = response.status().as_u16();
-    let retry_after = retry_after(response.headers());
-    let body = response.text().await.unwrap_or_default();
-    let message = serde_json::from_str::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| {
-            v.pointer("/error/message")
-                .and_then(|m| m.as_str())
-                .map(str::to_owned)
-        })
-        .unwrap_or_else(|| body.chars().take(MAX_ERROR_BODY).collect());
-    let mut error =
-        ModelError::from_status(status, format!("HTTP {status}: {message}"), retry_after);
-    if body.contains("overloaded_error") {
-        error.kind = ModelErrorKind::Overloaded;
-    }
-    error
-}
-
-/// `retry-after-ms` or `retry-after` (seconds), as providers send them.
-pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    if let Some(ms) = headers
-        .get("retry-after-ms")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<f64>().ok())
-    {
-        return Some(Duration::from_secs_f64(ms.max(0.0) / 1000.0));
-    }
-    headers
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .map(|s| Duration::from_secs_f64(s.max(0.0)))
 }

@@ -69,7 +69,14 @@ fn message(m: &Message) -> Value {
         Role::User => "user",
         Role::Assistant => "assistant",
     };
-    json!({"role": role, "content": m.content.iter().map(part).collect::<Vec<_>>()})
+    // Thinking without a signature (from another provider) cannot be sent back to Anthropic.
+    let content: Vec<Value> = m
+        .content
+        .iter()
+        .filter(|p| !matches!(p, Part::Thinking { signature, .. } if signature.is_empty()))
+        .map(part)
+        .collect();
+    json!({"role": role, "content": content})
 }
 
 fn part(p: &Part) -> Value {
