@@ -394,11 +394,17 @@ pub struct EventPrivate {
     pub signature: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redacted_thinking: Option<String>,
+    /// `agent.thread_context_compacted`: the summary that replaces the older context…
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// …which covers everything up to and including this event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compacted_through: Option<String>,
 }
 
 impl EventPrivate {
     pub fn is_empty(&self) -> bool {
-        self.thinking.is_none() && self.signature.is_none() && self.redacted_thinking.is_none()
+        *self == EventPrivate::default()
     }
 }
 

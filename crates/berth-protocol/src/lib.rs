@@ -15,6 +15,7 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod metadata;
+pub mod model_card;
 pub mod multiagent;
 pub mod nullable;
 pub mod pagination;

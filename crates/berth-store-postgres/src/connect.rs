@@ -13,6 +13,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "sessions",
         include_str!("../migrations/0002_sessions.sql"),
     ),
+    (
+        3,
+        "model_cards",
+        include_str!("../migrations/0003_model_cards.sql"),
+    ),
 ];
 
 /// Serialises migrations across replicas starting at the same time (an arbitrary constant).

@@ -8,6 +8,7 @@ mod documents;
 mod events;
 mod keys;
 mod migrations;
+mod model_cards;
 mod pool;
 mod sessions;
 mod sql;
@@ -15,6 +16,7 @@ mod sql;
 use std::path::Path;
 
 use async_trait::async_trait;
+use berth_store::ModelCardRow;
 use berth_store::{
     ApiKeyRow, AppendOutcome, ChangeOutcome, Collection, ContextScope, DeleteOutcome,
     DeleteSessionOutcome, Document, DocumentQuery, EventQuery, Lease, NewApiKey, NewEvent,
@@ -426,6 +428,62 @@ impl Store for SqliteStore {
         let session_id = session_id.to_owned();
         self.pool
             .read(move |c| events::buffers(c, &session_id))
+            .await
+    }
+
+    async fn insert_model_card(&self, card: &ModelCardRow) -> StoreResult<()> {
+        let card = card.clone();
+        self.pool
+            .write(move |c| model_cards::insert(c, &card))
+            .await
+    }
+
+    async fn get_model_card(&self, tenant_id: &str, id: &str) -> StoreResult<Option<ModelCardRow>> {
+        let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
+        self.pool
+            .read(move |c| model_cards::get(c, &tenant_id, &id))
+            .await
+    }
+
+    async fn find_model_card(
+        &self,
+        tenant_id: &str,
+        model_id: &str,
+    ) -> StoreResult<Option<ModelCardRow>> {
+        let (tenant_id, model_id) = (tenant_id.to_owned(), model_id.to_owned());
+        self.pool
+            .read(move |c| model_cards::find(c, &tenant_id, &model_id))
+            .await
+    }
+
+    async fn list_model_cards(
+        &self,
+        tenant_id: &str,
+        provider: Option<&str>,
+        query: &DocumentQuery,
+    ) -> StoreResult<Vec<ModelCardRow>> {
+        let (tenant_id, query) = (tenant_id.to_owned(), query.clone());
+        let provider = provider.map(str::to_owned);
+        self.pool
+            .read(move |c| model_cards::list(c, &tenant_id, provider.as_deref(), &query))
+            .await
+    }
+
+    async fn replace_model_card(
+        &self,
+        card: &ModelCardRow,
+        expected_version: i64,
+    ) -> StoreResult<bool> {
+        let card = card.clone();
+        self.pool
+            .write(move |c| model_cards::replace(c, &card, expected_version))
+            .await
+    }
+
+    async fn delete_model_card(&self, tenant_id: &str, id: &str) -> StoreResult<bool> {
+        let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
+        self.pool
+            .write(move |c| model_cards::delete(c, &tenant_id, &id))
             .await
     }
 }

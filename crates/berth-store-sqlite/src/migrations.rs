@@ -13,6 +13,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "sessions",
         include_str!("../migrations/0002_sessions.sql"),
     ),
+    (
+        3,
+        "model_cards",
+        include_str!("../migrations/0003_model_cards.sql"),
+    ),
 ];
 
 /// Applies every migration the database has not seen yet; returns how many ran.

@@ -454,3 +454,75 @@ pub async fn concurrent_replace_has_one_winner(store: S) {
         .unwrap();
     assert_eq!(versions.len(), 2, "exactly one new version recorded");
 }
+
+fn card(tenant_id: &str, model_id: &str) -> berth_store::ModelCardRow {
+    let id = crate::fixtures::id("mdl");
+    berth_store::ModelCardRow {
+        body: format!(r#"{{"id":"{id}","model_id":"{model_id}"}}"#),
+        id,
+        tenant_id: tenant_id.to_owned(),
+        model_id: model_id.to_owned(),
+        provider: "ant".to_owned(),
+        version: 1,
+        created_at: 1,
+        updated_at: 1,
+        sealed: vec![1, 2, 3],
+    }
+}
+
+pub async fn model_cards_are_unique_per_tenant(store: S) {
+    let a = new_tenant(&store, "a").await;
+    let b = new_tenant(&store, "b").await;
+    let first = card(&a, "fast");
+    store.insert_model_card(&first).await.unwrap();
+    let dup = store.insert_model_card(&card(&a, "fast")).await;
+    assert!(matches!(dup, Err(berth_store::StoreError::Conflict(_))));
+    store.insert_model_card(&card(&b, "fast")).await.unwrap();
+    assert_eq!(
+        store.find_model_card(&a, "fast").await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(store.get_model_card(&b, &first.id).await.unwrap(), None);
+    let mut next = first.clone();
+    next.version = 2;
+    next.model_id = "faster".into();
+    next.sealed = vec![9];
+    assert!(!store.replace_model_card(&next, 7).await.unwrap());
+    assert!(store.replace_model_card(&next, 1).await.unwrap());
+    assert_eq!(store.find_model_card(&a, "fast").await.unwrap(), None);
+    assert_eq!(
+        store
+            .find_model_card(&a, "faster")
+            .await
+            .unwrap()
+            .unwrap()
+            .sealed,
+        vec![9]
+    );
+    let mut openai = card(&a, "gpt");
+    openai.provider = "oai".to_owned();
+    store.insert_model_card(&openai).await.unwrap();
+    assert_eq!(
+        store
+            .list_model_cards(&a, None, &page(10))
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    let only_oai = store
+        .list_model_cards(&a, Some("oai"), &page(10))
+        .await
+        .unwrap();
+    assert_eq!(only_oai, vec![openai.clone()]);
+    assert!(!store.delete_model_card(&b, &first.id).await.unwrap());
+    assert!(store.delete_model_card(&a, &first.id).await.unwrap());
+    assert!(store.delete_model_card(&a, &openai.id).await.unwrap());
+    assert!(
+        store
+            .list_model_cards(&a, None, &page(10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -29,6 +29,7 @@ macro_rules! store_contract_tests {
             deleting_documents,
             concurrent_writes_all_commit,
             concurrent_replace_has_one_winner,
+            model_cards_are_unique_per_tenant,
         );
         $crate::store_contract_tests!(@sessions $make;
             sessions_round_trip_and_list,

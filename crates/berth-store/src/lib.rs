@@ -8,11 +8,13 @@
 mod documents;
 mod error;
 mod keys;
+mod model_cards;
 mod sessions;
 
 pub use documents::{Collection, DeleteOutcome, Document, DocumentQuery, SortOrder};
 pub use error::{StoreError, StoreResult};
 pub use keys::{ApiKeyRow, NewApiKey, RevokeOutcome, TenantRow};
+pub use model_cards::ModelCardRow;
 pub use sessions::{
     AppendOutcome, ChangeOutcome, ContextScope, DeleteSessionOutcome, EventQuery, Lease,
     MODEL_CONTEXT_TYPES, NewEvent, SessionChange, SessionQuery, SessionRow, StoredEvent,
@@ -222,4 +224,30 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<Vec<StoredEvent>>>;
     async fn save_stream_buffer(&self, lease: &Lease, buffer: &StreamBuffer) -> StoreResult<()>;
     async fn stream_buffers(&self, session_id: &str) -> StoreResult<Vec<StreamBuffer>>;
+
+    // --------------------------------------------------------- model cards
+
+    /// Inserts a card; a `model_id` already used in the tenant is a conflict.
+    async fn insert_model_card(&self, card: &ModelCardRow) -> StoreResult<()>;
+    async fn get_model_card(&self, tenant_id: &str, id: &str) -> StoreResult<Option<ModelCardRow>>;
+    /// The tenant's card whose handle is `model_id`.
+    async fn find_model_card(
+        &self,
+        tenant_id: &str,
+        model_id: &str,
+    ) -> StoreResult<Option<ModelCardRow>>;
+    /// A page of the tenant's cards, of one provider if `provider` is set.
+    async fn list_model_cards(
+        &self,
+        tenant_id: &str,
+        provider: Option<&str>,
+        query: &DocumentQuery,
+    ) -> StoreResult<Vec<ModelCardRow>>;
+    /// Replaces a card if its version is still `expected_version`.
+    async fn replace_model_card(
+        &self,
+        card: &ModelCardRow,
+        expected_version: i64,
+    ) -> StoreResult<bool>;
+    async fn delete_model_card(&self, tenant_id: &str, id: &str) -> StoreResult<bool>;
 }
