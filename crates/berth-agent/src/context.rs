@@ -91,9 +91,42 @@ impl Builder {
     }
 }
 
+/// How the summary of compacted context is introduced to the model.
+pub fn summary_message(summary: &str) -> String {
+    format!(
+        "<conversation-summary>\nThe earlier part of this conversation was summarized to fit the \
+         context window:\n\n{summary}\n</conversation-summary>"
+    )
+}
+
+/// Where the model's context starts: after the latest compaction, with its summary first.
+pub fn live_window(log: &[LogEvent]) -> (Option<&str>, &[LogEvent]) {
+    let compaction = log.iter().rposition(|e| {
+        matches!(e.event.body, EventBody::AgentThreadContextCompacted {})
+            && e.private.summary.is_some()
+    });
+    let Some(at) = compaction else {
+        return (None, log);
+    };
+    let entry = &log[at];
+    let through = entry.private.compacted_through.as_deref().unwrap_or("");
+    let start = log
+        .iter()
+        .position(|e| e.event.id == through)
+        .map_or(at + 1, |i| i + 1);
+    (
+        entry.private.summary.as_deref(),
+        log.get(start..).unwrap_or(&[]),
+    )
+}
+
 /// Projects the log into provider-neutral messages.
 pub fn project(log: &[LogEvent]) -> Vec<Message> {
     let mut b = Builder::default();
+    let (summary, log) = live_window(log);
+    if let Some(summary) = summary {
+        b.push(Role::User, Part::Text(summary_message(summary)));
+    }
     for entry in log {
         let id = entry.event.id.as_str();
         match &entry.event.body {

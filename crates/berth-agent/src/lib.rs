@@ -9,8 +9,10 @@
 //! The crate knows nothing of HTTP or SQL; its host (the server's runner) implements
 //! [`TurnHost`] on top of the store and the event bus.
 
+mod compaction;
 pub mod context;
 pub mod live;
+mod retry;
 mod step;
 pub mod tools;
 
@@ -18,11 +20,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use berth_llm::{ModelClient, ModelError};
+
 use berth_protocol::event::{Event, EventPrivate, ModelUsage, StopReason};
-use berth_protocol::session::SessionAgent;
+use berth_protocol::session::{SessionAgent, SessionStatus};
 use tokio_util::sync::CancellationToken;
 
+pub use compaction::{DEFAULT_COMPACTION_THRESHOLD, estimate};
 pub use live::LiveDelta;
+pub use retry::{RetryPolicy, exhausted_error};
 pub use tools::{ToolCall, ToolOutcome, ToolRouter};
 
 /// Most model requests one turn may make before it is stopped as a runaway loop.
@@ -73,19 +78,45 @@ pub trait TurnHost: Send + Sync {
         events: Vec<Emitted>,
         usage: Option<ModelUsage>,
     ) -> Result<(), HostError>;
+    /// Appends events that move the session to `status` (retry backoff and its end).
+    async fn transition(
+        &self,
+        events: Vec<Emitted>,
+        status: SessionStatus,
+    ) -> Result<(), HostError>;
     /// Sends a transient delta to live subscribers; never stored.
     fn publish(&self, delta: LiveDelta);
     /// Records the text streamed so far for an event not yet written (crash safety).
     async fn save_partial(&self, event_id: &str, kind: &str, text: &str);
 }
 
+/// The model a step runs on, resolved afresh for every step so a rotated credential applies at
+/// the next model call.
+pub struct ResolvedModel {
+    pub client: Arc<dyn ModelClient>,
+    /// The model name the provider expects.
+    pub model: String,
+    /// Tokens the model's context holds.
+    pub context_window: u32,
+    /// Whether the provider takes Anthropic-style extended thinking.
+    pub supports_thinking: bool,
+}
+
+#[async_trait]
+pub trait ModelSource: Send + Sync {
+    async fn resolve(&self) -> Result<ResolvedModel, ModelError>;
+}
+
 /// The fixed inputs of one turn.
 pub struct TurnConfig {
     pub agent: SessionAgent,
     pub system_prompt: Option<String>,
-    pub model: Arc<dyn ModelClient>,
+    pub model: Arc<dyn ModelSource>,
     pub tools: Arc<dyn ToolRouter>,
     pub max_steps: usize,
+    /// Compact when the context passes this fraction of the model's window.
+    pub compaction_threshold: f64,
+    pub retry: RetryPolicy,
 }
 
 /// How a turn ended.
@@ -95,10 +126,16 @@ pub enum TurnEnd {
     Idle(StopReason),
     /// `user.interrupt` or cancel: partial output was written, the session goes idle.
     Interrupted,
-    /// The model request failed; the caller decides between retrying and giving up.
+    /// The model request failed in a way retrying cannot fix (bad key, bad request).
     ModelFailed(ModelError),
+    /// The model request kept failing with retryable errors until the retries ran out.
+    RetriesExhausted(ModelError),
     /// The step limit was reached.
     StepLimit,
+    /// The model's answer was cut off at the output token limit.
+    OutputLimit,
+    /// The context is over the model's window and could not be compacted enough.
+    CompactionLimit(String),
     /// The host could not write (lease lost, storage down).
     Host(HostError),
 }
@@ -118,21 +155,45 @@ pub async fn run_turn(
     if !waiting.is_empty() {
         return TurnEnd::Idle(StopReason::RequiresAction { event_ids: waiting });
     }
-    for step_number in 0..config.max_steps {
+    let mut retrier = retry::Retrier::new(&config.retry);
+    let mut steps = 0;
+    let mut fresh = true;
+    while steps < config.max_steps {
         if cancel.is_cancelled() {
             return TurnEnd::Interrupted;
         }
-        if step_number > 0 {
+        if !fresh {
             log = match host.context().await {
                 Ok(log) => log,
                 Err(e) => return TurnEnd::Host(e),
             };
         }
-        let outcome = step::run(host, config, &log, cancel).await;
-        match outcome {
-            step::StepOutcome::Continue => {}
-            step::StepOutcome::End(end) => return end,
+        fresh = false;
+        let failure = match attempt_step(host, config, &log, cancel).await {
+            Ok(step::StepOutcome::Continue) => {
+                retrier.succeeded();
+                steps += 1;
+                continue;
+            }
+            Ok(step::StepOutcome::End(TurnEnd::ModelFailed(e))) | Err(TurnEnd::ModelFailed(e)) => e,
+            Ok(step::StepOutcome::End(end)) | Err(end) => return end,
+        };
+        if let Err(end) = retrier.failed(host, failure, cancel).await {
+            return end;
         }
     }
     TurnEnd::StepLimit
+}
+
+/// Resolves the model, compacts if needed, and runs one step.
+async fn attempt_step(
+    host: &dyn TurnHost,
+    config: &TurnConfig,
+    log: &Arc<Vec<LogEvent>>,
+    cancel: &CancellationToken,
+) -> Result<step::StepOutcome, TurnEnd> {
+    let model = config.model.resolve().await.map_err(TurnEnd::ModelFailed)?;
+    let compacted = compaction::maybe_compact(host, config, &model, log, cancel).await?;
+    let log = compacted.as_ref().unwrap_or(log);
+    Ok(step::run(host, config, &model, log, cancel).await)
 }

@@ -17,7 +17,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::live::{LiveDelta, StreamStatus};
 use crate::tools::{ToolCall, ToolKind, ToolOutcome};
-use crate::{DEFAULT_MAX_TOKENS, Emitted, LogEvent, TurnConfig, TurnEnd, TurnHost, context};
+use crate::{
+    DEFAULT_MAX_TOKENS, Emitted, LogEvent, ResolvedModel, TurnConfig, TurnEnd, TurnHost, context,
+};
 
 /// How often streamed text is checkpointed for crash recovery.
 const PARTIAL_SAVE_INTERVAL: Duration = Duration::from_millis(250);
@@ -72,12 +74,19 @@ fn thinking_for(effort: Option<EffortLevel>) -> (Option<ThinkingConfig>, u32) {
 pub(crate) async fn run(
     host: &dyn TurnHost,
     config: &TurnConfig,
+    model: &ResolvedModel,
     log: &[LogEvent],
     cancel: &CancellationToken,
 ) -> StepOutcome {
-    let (thinking, max_tokens) = thinking_for(config.agent.model.effort.map(|e| e.kind));
+    let effort = config
+        .agent
+        .model
+        .effort
+        .map(|e| e.kind)
+        .filter(|_| model.supports_thinking);
+    let (thinking, max_tokens) = thinking_for(effort);
     let request = ModelRequest {
-        model: config.agent.model.id.clone(),
+        model: model.model.clone(),
         system: config.system_prompt.clone(),
         messages: context::project(log),
         tools: config.tools.specs(),
@@ -91,7 +100,7 @@ pub(crate) async fn run(
     }
     let opened = tokio::select! {
         () = cancel.cancelled() => None,
-        result = config.model.stream(&request) => Some(result),
+        result = model.client.stream(&request) => Some(result),
     };
     let mut stream = match opened {
         None => return finish_interrupted(host, &start_id, Streamed::new(host)).await,
@@ -194,7 +203,7 @@ async fn complete(
                 private: EventPrivate {
                     thinking: Some(t),
                     signature: Some(signature),
-                    redacted_thinking: None,
+                    ..Default::default()
                 },
             }),
             OutputBlock::RedactedThinking(data) => thinking.push(Emitted {
@@ -265,6 +274,10 @@ async fn complete(
         return StepOutcome::End(TurnEnd::Host(e));
     }
     let stop = stop.unwrap_or(ModelStop::EndTurn);
+    if stop == ModelStop::MaxTokens {
+        // A cut-off answer may hold a half-written tool call; nothing of it is run.
+        return StepOutcome::End(TurnEnd::OutputLimit);
+    }
     if calls.is_empty() {
         return StepOutcome::End(TurnEnd::Idle(match stop {
             ModelStop::Refusal => StopReason::Refusal,

@@ -4,6 +4,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use berth_agent::{DEFAULT_COMPACTION_THRESHOLD, RetryPolicy};
+pub use berth_net::EgressPolicy;
+
 /// Default cap on JSON request bodies; large enough for a 100k-character system prompt plus
 /// base64 images in a user message.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
@@ -30,9 +33,18 @@ pub struct ServerConfig {
     pub api_key: Option<String>,
     pub max_body_bytes: usize,
     pub db_max_connections: usize,
-    /// The default model provider (`ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL`).
+    /// The default model providers, tried in this order for agents no model card serves
+    /// (`ANTHROPIC_API_KEY`/`ANTHROPIC_BASE_URL`, then `OPENAI_API_KEY`/`OPENAI_BASE_URL`).
     pub anthropic_api_key: Option<String>,
     pub anthropic_base_url: Option<String>,
+    pub openai_api_key: Option<String>,
+    pub openai_base_url: Option<String>,
+    /// Which non-public addresses tenant-chosen URLs may reach (`BERTH_ALLOW_PRIVATE_EGRESS`).
+    pub egress: EgressPolicy,
+    /// How failed model requests are retried.
+    pub model_retry: RetryPolicy,
+    /// Compact a session's context once it passes this fraction of the model's window.
+    pub compaction_threshold: f64,
     /// A model stream that sends nothing for this long is abandoned.
     pub model_idle_timeout: Duration,
     /// How often idle SSE streams send `event: ping`.
@@ -54,6 +66,11 @@ impl ServerConfig {
             db_max_connections: DEFAULT_DB_MAX_CONNECTIONS,
             anthropic_api_key: None,
             anthropic_base_url: None,
+            openai_api_key: None,
+            openai_base_url: None,
+            egress: EgressPolicy::default(),
+            model_retry: RetryPolicy::default(),
+            compaction_threshold: DEFAULT_COMPACTION_THRESHOLD,
             model_idle_timeout: DEFAULT_MODEL_IDLE_TIMEOUT,
             sse_keepalive: DEFAULT_SSE_KEEPALIVE,
             lease_ttl: DEFAULT_LEASE_TTL,

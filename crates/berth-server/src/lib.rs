@@ -39,7 +39,7 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::KeyCache;
 use crate::bus::EventBus;
 use crate::models::ModelResolver;
-use crate::runner::Runner;
+use crate::runner::{Runner, RunnerSettings};
 use crate::state::AppState;
 
 /// A started server: bound, migrated, bootstrapped, not yet serving.
@@ -66,12 +66,23 @@ impl Server {
         })?;
         let shutdown = CancellationToken::new();
         let bus = Arc::new(EventBus::default());
+        let models = ModelResolver::new(
+            &config,
+            Arc::clone(&started.store),
+            started.root_secret.sealing_key(Purpose::ModelCardKeys),
+        )
+        .map(Arc::new)
+        .map_err(|e| StartError::Config(format!("cannot build the model HTTP client: {e}")))?;
         let runner = Runner::start(
             Arc::clone(&started.store),
             Arc::clone(&bus),
-            ModelResolver::from_config(&config),
-            config.lease_ttl,
-            !config.uses_postgres(),
+            Arc::clone(&models),
+            RunnerSettings {
+                lease_ttl: config.lease_ttl,
+                recover_all_leases: !config.uses_postgres(),
+                retry: config.model_retry,
+                compaction_threshold: config.compaction_threshold,
+            },
             shutdown.clone(),
         );
         let state = Arc::new(AppState {
@@ -80,6 +91,7 @@ impl Server {
             default_tenant_id: started.default_tenant_id,
             bus,
             runner,
+            models,
             session_secrets: started.root_secret.sealing_key(Purpose::SessionSecrets),
             shutdown,
             config,

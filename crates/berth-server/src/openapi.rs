@@ -9,7 +9,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::listing::json_response;
-use crate::routes::{agents, api_keys, environments, events, health, sessions};
+use crate::routes::{agents, api_keys, environments, events, health, model_cards, sessions};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -52,6 +52,11 @@ use crate::routes::{agents, api_keys, environments, events, health, sessions};
         api_keys::revoke,
         api_keys::create_tenant,
         api_keys::list_tenants,
+        model_cards::create,
+        model_cards::retrieve,
+        model_cards::update,
+        model_cards::list,
+        model_cards::delete,
     ),
     modifiers(&Security),
     security(("api_key" = []), ("bearer" = []))

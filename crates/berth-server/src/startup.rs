@@ -46,6 +46,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("cannot listen on {addr}: {message}")]
     Listen { addr: String, message: String },
+    #[error("{0}")]
+    Config(String),
 }
 
 /// What start-up produced for the server to run with.

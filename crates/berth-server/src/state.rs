@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::KeyCache;
 use crate::bus::EventBus;
 use crate::config::ServerConfig;
+use crate::models::ModelResolver;
 use crate::runner::Runner;
 
 pub struct AppState {
@@ -19,6 +20,8 @@ pub struct AppState {
     pub default_tenant_id: String,
     pub bus: Arc<EventBus>,
     pub runner: Arc<Runner>,
+    /// Resolves agents' models; seals and probes model cards.
+    pub models: Arc<ModelResolver>,
     /// Seals secrets a session carries (e.g. repository tokens).
     pub session_secrets: SealingKey,
     /// Fires when the server starts shutting down; long-lived streams end on it.

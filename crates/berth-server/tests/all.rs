@@ -31,7 +31,7 @@ macro_rules! on_both_backends {
     };
 }
 
-/// Runs each listed `async fn(&TestServer, &FakeAnthropic)` on both backends, with the server's
+/// Runs each listed `async fn(&TestServer, &FakeModel)` on both backends, with the server's
 /// default model provider pointed at a fresh fake.
 macro_rules! on_both_backends_with_model {
     ($($case:ident),* $(,)?) => {
@@ -39,7 +39,7 @@ macro_rules! on_both_backends_with_model {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    let model = berth_test_support::FakeAnthropic::start().await;
+                    let model = berth_test_support::FakeModel::start().await;
                     let base = model.base_url.clone();
                     let server = berth_test_support::spawn_server_with(|c| {
                         berth_test_support::with_model(c, &base);
@@ -55,7 +55,7 @@ macro_rules! on_both_backends_with_model {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    let model = berth_test_support::FakeAnthropic::start().await;
+                    let model = berth_test_support::FakeModel::start().await;
                     let base = model.base_url.clone();
                     let Some(server) = berth_test_support::spawn_postgres_server_with(|c| {
                         berth_test_support::with_model(c, &base);

@@ -7,17 +7,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api;
-pub mod fake_anthropic;
+pub mod fake_llm;
 mod server;
 pub mod sessions;
 mod sse;
 
 pub use api::{Api, Reply};
-pub use fake_anthropic::{Block, FakeAnthropic, FakeUsage, ModelReply, RecordedRequest};
+pub use fake_llm::{Block, FakeModel, FakeUsage, FrameObserver, ModelReply, RecordedRequest, Wire};
 
 /// The fake model provider's routes, for the standalone binary.
 pub fn fake_model_router() -> axum::Router {
-    fake_anthropic::router_for_binary()
+    fake_llm::router_for_binary()
 }
 pub use server::{
     TestServer, spawn_postgres_server, spawn_postgres_server_with, spawn_server, spawn_server_with,

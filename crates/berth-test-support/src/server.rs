@@ -1,5 +1,8 @@
 //! A real Berth server for one test.
 
+use std::time::Duration;
+
+use berth_server::config::{EgressPolicy, RetryPolicy};
 use berth_server::{Server, ServerConfig};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
@@ -65,10 +68,17 @@ pub async fn spawn_server_with(configure: impl FnOnce(&mut ServerConfig)) -> Tes
     start(config, data_dir).await
 }
 
-/// Points the server's default model provider at a fake.
+/// Points the server's default model provider at a fake, lets model cards reach loopback (where
+/// fakes listen), and retries failed model requests quickly.
 pub fn with_model(config: &mut ServerConfig, base_url: &str) {
     config.anthropic_api_key = Some("sk-ant-test-key".to_owned());
     config.anthropic_base_url = Some(base_url.to_owned());
+    config.egress = EgressPolicy::parse("127.0.0.0/8").unwrap();
+    config.model_retry = RetryPolicy {
+        max_retries: 3,
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(100),
+    };
 }
 
 /// A server on a fresh PostgreSQL schema, or `None` when no test database is configured.

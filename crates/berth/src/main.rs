@@ -5,7 +5,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use berth_server::config::{DEFAULT_DB_MAX_CONNECTIONS, DEFAULT_MAX_BODY_BYTES};
+use berth_server::config::{
+    DEFAULT_COMPACTION_THRESHOLD, DEFAULT_DB_MAX_CONNECTIONS, DEFAULT_MAX_BODY_BYTES, EgressPolicy,
+    RetryPolicy,
+};
 use berth_server::{Server, ServerConfig};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -28,7 +31,7 @@ enum LogFormat {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API (runs pending migrations first).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply pending database migrations and exit.
     Migrate(StorageArgs),
 }
@@ -68,6 +71,27 @@ struct ServeArgs {
     /// The default model provider's base URL.
     #[arg(long, env = "ANTHROPIC_BASE_URL")]
     anthropic_base_url: Option<String>,
+    /// The fallback default provider's key (OpenAI Chat Completions), used when no Anthropic
+    /// key is set.
+    #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
+    openai_api_key: Option<String>,
+    /// The fallback provider's base URL (any Chat Completions server).
+    #[arg(long, env = "OPENAI_BASE_URL")]
+    openai_base_url: Option<String>,
+    /// Loopback, private or link-local hosts and CIDRs that tenant-chosen URLs (model cards,
+    /// MCP servers, web fetches) may reach, comma-separated, e.g. `127.0.0.0/8,10.0.0.5`.
+    #[arg(long, env = "BERTH_ALLOW_PRIVATE_EGRESS", default_value = "")]
+    allow_private_egress: String,
+    /// Retries of a failed model request (429, 5xx, 529, timeouts) before the turn gives up.
+    #[arg(long, env = "BERTH_MODEL_MAX_RETRIES", default_value_t = 4)]
+    model_max_retries: u32,
+    /// Milliseconds before the first retry; each further retry doubles it (up to 30 s) unless
+    /// the provider sent `retry-after`.
+    #[arg(long, env = "BERTH_MODEL_RETRY_BASE_MS", default_value_t = 1000)]
+    model_retry_base_ms: u64,
+    /// Compact a session's context when it passes this fraction of the model's window.
+    #[arg(long, env = "BERTH_COMPACTION_THRESHOLD", default_value_t = DEFAULT_COMPACTION_THRESHOLD)]
+    compaction_threshold: f64,
     /// Seconds a model stream may stay silent before it is abandoned.
     #[arg(long, env = "BERTH_MODEL_IDLE_TIMEOUT_SECS", default_value_t = 300)]
     model_idle_timeout_secs: u64,
@@ -113,7 +137,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve(args).await,
+            Command::Serve(args) => serve(*args).await,
             Command::Migrate(args) => {
                 berth_server::startup::open_store(&args.config()).await?;
                 tracing::info!("migrations are up to date");
@@ -131,6 +155,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.max_body_bytes = args.max_body_bytes;
     config.anthropic_api_key = args.anthropic_api_key.filter(|s| !s.is_empty());
     config.anthropic_base_url = args.anthropic_base_url.filter(|s| !s.is_empty());
+    config.openai_api_key = args.openai_api_key.filter(|s| !s.is_empty());
+    config.openai_base_url = args.openai_base_url.filter(|s| !s.is_empty());
+    config.egress = EgressPolicy::parse(&args.allow_private_egress)?;
+    config.model_retry = RetryPolicy {
+        max_retries: args.model_max_retries,
+        base_delay: std::time::Duration::from_millis(args.model_retry_base_ms.max(1)),
+        ..RetryPolicy::default()
+    };
+    if !(0.1..=1.0).contains(&args.compaction_threshold) {
+        anyhow::bail!("BERTH_COMPACTION_THRESHOLD must be between 0.1 and 1.0");
+    }
+    config.compaction_threshold = args.compaction_threshold;
     config.model_idle_timeout = std::time::Duration::from_secs(args.model_idle_timeout_secs.max(1));
     config.sse_keepalive = std::time::Duration::from_secs(args.sse_keepalive_secs.max(1));
     config.lease_ttl = std::time::Duration::from_secs(args.lease_ttl_secs.max(3));

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod environments;
 pub mod events;
 pub mod health;
+pub mod model_cards;
 pub mod sessions;
 
 use std::sync::Arc;
@@ -75,6 +76,18 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(api_keys::list_tenants).post(api_keys::create_tenant),
         )
         .route("/openapi.json", get(openapi::document));
+    // Model cards are an Open Managed Agents extension, served under both of its prefixes.
+    let v1 = ["/model_cards", "/oma/model_cards"]
+        .into_iter()
+        .fold(v1, |v1, base| {
+            v1.route(base, get(model_cards::list).post(model_cards::create))
+                .route(
+                    &format!("{base}/{{model_card_id}}"),
+                    get(model_cards::retrieve)
+                        .post(model_cards::update)
+                        .delete(model_cards::delete),
+                )
+        });
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

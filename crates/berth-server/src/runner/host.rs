@@ -6,6 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use berth_agent::{Emitted, HostError, LiveDelta, LogEvent, TurnHost};
 use berth_protocol::event::ModelUsage;
+use berth_protocol::session::SessionStatus;
 use berth_store::{ContextScope, Lease, Store, StreamBuffer, TurnEffects, UsageTotals};
 
 use crate::bus::EventBus;
@@ -76,6 +77,28 @@ impl TurnHost for RunnerHost {
             status: None,
             end_turn: false,
             clear_stream_buffers: true,
+        };
+        let stored = self
+            .store
+            .append_turn_events(&self.lease, &rows, &effects, micros(now()))
+            .await
+            .map_err(|e| HostError::Storage(e.to_string()))?
+            .ok_or(HostError::LeaseLost)?;
+        self.bus.publish_events(&self.lease.session_id, &stored);
+        Ok(())
+    }
+
+    async fn transition(
+        &self,
+        events: Vec<Emitted>,
+        status: SessionStatus,
+    ) -> Result<(), HostError> {
+        let rows: Vec<_> = events.iter().map(from_emitted).collect();
+        let effects = TurnEffects {
+            usage: None,
+            status: Some(status.as_str().to_owned()),
+            end_turn: false,
+            clear_stream_buffers: false,
         };
         let stored = self
             .store

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use berth_agent::RetryPolicy;
 use berth_store::{Lease, Store, TurnStart};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -30,6 +31,17 @@ const SWEEP_INTERVAL: Duration = Duration::from_millis(1000);
 /// Sessions claimed per sweep.
 const SWEEP_BATCH: u32 = 100;
 
+/// How the runner behaves.
+pub struct RunnerSettings {
+    /// How long a claim on a session lasts without renewal.
+    pub lease_ttl: Duration,
+    /// Treat every existing lease as dead at start (SQLite, where this process holds the
+    /// data-dir lock, so no other runner can be alive).
+    pub recover_all_leases: bool,
+    pub retry: RetryPolicy,
+    pub compaction_threshold: f64,
+}
+
 struct Active {
     /// Cancels the turn in progress (interrupts, cancel, lost lease, shutdown).
     cancel: CancellationToken,
@@ -40,7 +52,9 @@ struct Active {
 pub struct Runner {
     store: Arc<dyn Store>,
     bus: Arc<EventBus>,
-    models: ModelResolver,
+    models: Arc<ModelResolver>,
+    retry: RetryPolicy,
+    compaction_threshold: f64,
     owner: String,
     lease_ttl: Duration,
     active: Mutex<HashMap<String, Active>>,
@@ -50,21 +64,27 @@ pub struct Runner {
 }
 
 impl Runner {
-    /// Starts the dispatcher. `recover_all_leases` treats every existing lease as dead (SQLite,
-    /// where this process holds the data-dir lock, so no other runner can be alive).
+    /// Starts the dispatcher.
     pub fn start(
         store: Arc<dyn Store>,
         bus: Arc<EventBus>,
-        models: ModelResolver,
-        lease_ttl: Duration,
-        recover_all_leases: bool,
+        models: Arc<ModelResolver>,
+        settings: RunnerSettings,
         shutdown: CancellationToken,
     ) -> Arc<Self> {
+        let RunnerSettings {
+            lease_ttl,
+            recover_all_leases,
+            retry,
+            compaction_threshold,
+        } = settings;
         let (wake_tx, wake_rx) = mpsc::unbounded_channel();
         let runner = Arc::new(Self {
             store,
             bus,
             models,
+            retry,
+            compaction_threshold,
             owner: berth_protocol::ids::new_id("runner"),
             lease_ttl,
             active: Mutex::new(HashMap::new()),

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use berth_agent::tools::CustomToolsOnly;
-use berth_agent::{MAX_STEPS, TurnConfig, TurnEnd, run_turn};
+use berth_agent::{MAX_STEPS, TurnConfig, TurnEnd, exhausted_error, run_turn};
 use berth_protocol::event::{EventBody, RetryStatus, SessionErrorObject, StopReason};
 use berth_protocol::session::SessionStatic;
 use berth_store::{Lease, NewEvent, TurnEffects};
@@ -12,7 +12,8 @@ use tokio_util::sync::CancellationToken;
 use super::Runner;
 use super::host::{ContextCache, RunnerHost};
 use crate::documents::{micros, now};
-use crate::log::server_event;
+use crate::log::{from_emitted, server_event};
+use crate::models::SessionModel;
 
 pub fn idle(stop_reason: StopReason) -> NewEvent {
     server_event(EventBody::SessionStatusIdle {
@@ -74,31 +75,19 @@ pub(super) async fn run(
             return;
         }
     };
-    let model = match runner
-        .models
-        .resolve(&lease.tenant_id, &snapshot.agent)
-        .await
-    {
-        Ok(model) => model,
-        Err(e) => {
-            finish(
-                runner,
-                lease,
-                vec![
-                    session_error("model_request_failed_error", e.0),
-                    idle(StopReason::EndTurn),
-                ],
-            )
-            .await;
-            return;
-        }
-    };
+    let model = Arc::new(SessionModel {
+        resolver: Arc::clone(&runner.models),
+        tenant_id: lease.tenant_id.clone(),
+        handle: snapshot.agent.model.id.clone(),
+    });
     let config = TurnConfig {
         system_prompt: snapshot.agent.system.clone(),
         tools: Arc::new(CustomToolsOnly::new(&snapshot.agent.tools)),
         agent: snapshot.agent,
         model,
         max_steps: MAX_STEPS,
+        compaction_threshold: runner.compaction_threshold,
+        retry: runner.retry,
     };
     let end = run_turn(&host, &config, cancel).await;
     let finals = match end {
@@ -111,6 +100,25 @@ pub(super) async fn run(
                 idle(StopReason::EndTurn),
             ]
         }
+        TurnEnd::RetriesExhausted(e) => {
+            tracing::info!(session_id = %lease.session_id, error = %e, "model request retries exhausted");
+            vec![
+                from_emitted(&exhausted_error(&e)),
+                idle(StopReason::RetriesExhausted),
+            ]
+        }
+        TurnEnd::OutputLimit => vec![
+            session_error(
+                "model_request_failed_error",
+                "the model's answer was cut off at its output token limit (max_tokens); nothing \
+                 in the cut-off answer was run. Ask for a shorter answer or raise the limit",
+            ),
+            idle(StopReason::EndTurn),
+        ],
+        TurnEnd::CompactionLimit(message) => vec![
+            session_error("compaction_limit_reached_error", message),
+            idle(StopReason::EndTurn),
+        ],
         TurnEnd::StepLimit => vec![
             session_error(
                 "tool_use_limit_reached_error",

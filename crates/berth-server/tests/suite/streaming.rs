@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use berth_test_support::sessions::{new_session, say, wait_for_turns};
-use berth_test_support::{FakeAnthropic, ModelReply, SseEvent, SseStream, TestServer};
+use berth_test_support::{FakeModel, ModelReply, SseEvent, SseStream, TestServer};
 use pretty_assertions::assert_eq;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -47,7 +47,7 @@ fn names(events: &[SseEvent]) -> Vec<String> {
 
 async fn live_tail_carries_the_contract_events_with_seq_ids(
     server: &TestServer,
-    _model: &FakeAnthropic,
+    _model: &FakeModel,
 ) {
     let api = server.api();
     let id = new_session(&api, json!({})).await["id"]
@@ -92,10 +92,7 @@ async fn live_tail_carries_the_contract_events_with_seq_ids(
     assert_eq!(more[0].data["content"][0]["text"], "again");
 }
 
-async fn previews_announce_ids_that_the_final_events_keep(
-    server: &TestServer,
-    model: &FakeAnthropic,
-) {
+async fn previews_announce_ids_that_the_final_events_keep(server: &TestServer, model: &FakeModel) {
     let api = server.api();
     let id = new_session(&api, json!({})).await["id"]
         .as_str()
@@ -149,7 +146,7 @@ async fn previews_announce_ids_that_the_final_events_keep(
     );
 }
 
-async fn chunks_use_the_extension_names(server: &TestServer, _model: &FakeAnthropic) {
+async fn chunks_use_the_extension_names(server: &TestServer, _model: &FakeModel) {
     let api = server.api();
     let id = new_session(&api, json!({})).await["id"]
         .as_str()
@@ -182,7 +179,7 @@ async fn chunks_use_the_extension_names(server: &TestServer, _model: &FakeAnthro
     assert!(!n.contains(&"event_delta".to_owned()));
 }
 
-async fn replay_and_last_event_id_resume_without_gaps(server: &TestServer, _model: &FakeAnthropic) {
+async fn replay_and_last_event_id_resume_without_gaps(server: &TestServer, _model: &FakeModel) {
     let api = server.api();
     let id = new_session(&api, json!({})).await["id"]
         .as_str()
@@ -228,7 +225,7 @@ async fn replay_and_last_event_id_resume_without_gaps(server: &TestServer, _mode
     assert_eq!(bad.status(), 400);
 }
 
-async fn idle_streams_get_keepalives(server: &TestServer, _model: &FakeAnthropic) {
+async fn idle_streams_get_keepalives(server: &TestServer, _model: &FakeModel) {
     let api = server.api();
     let id = new_session(&api, json!({})).await["id"]
         .as_str()
@@ -243,7 +240,7 @@ async fn idle_streams_get_keepalives(server: &TestServer, _model: &FakeAnthropic
     assert_eq!(first.data, json!({}));
 }
 
-async fn one_shot_messages_stream_one_turn_and_close(server: &TestServer, _model: &FakeAnthropic) {
+async fn one_shot_messages_stream_one_turn_and_close(server: &TestServer, _model: &FakeModel) {
     let api = server.api();
     let id = new_session(&api, json!({})).await["id"]
         .as_str()
@@ -288,7 +285,7 @@ async fn one_shot_messages_stream_one_turn_and_close(server: &TestServer, _model
     assert_eq!(bad.status, 400);
 }
 
-async fn streams_close_when_the_session_is_deleted(server: &TestServer, _model: &FakeAnthropic) {
+async fn streams_close_when_the_session_is_deleted(server: &TestServer, _model: &FakeModel) {
     let api = server.api();
     let id = new_session(&api, json!({})).await["id"]
         .as_str()
@@ -300,7 +297,7 @@ async fn streams_close_when_the_session_is_deleted(server: &TestServer, _model: 
     assert_eq!(names(&rest), vec!["session.deleted"]);
 }
 
-async fn accept_header_switches_the_list_to_a_stream(server: &TestServer, _model: &FakeAnthropic) {
+async fn accept_header_switches_the_list_to_a_stream(server: &TestServer, _model: &FakeModel) {
     let api = server.api();
     let id = new_session(&api, json!({})).await["id"]
         .as_str()

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use berth_test_support::sessions::{
     all_events, new_session, say, types, wait_for_status, wait_for_turns,
 };
-use berth_test_support::{Block, FakeAnthropic, FakeUsage, ModelReply, TestServer};
+use berth_test_support::{Block, FakeModel, FakeUsage, ModelReply, TestServer};
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
 
@@ -25,7 +25,7 @@ on_both_backends_with_model!(
 
 const SECS: u64 = 15;
 
-async fn a_turn_sends_the_agent_and_stores_the_answer(server: &TestServer, model: &FakeAnthropic) {
+async fn a_turn_sends_the_agent_and_stores_the_answer(server: &TestServer, model: &FakeModel) {
     let api = server.api();
     let session = new_session(
         &api,
@@ -86,7 +86,7 @@ async fn a_turn_sends_the_agent_and_stores_the_answer(server: &TestServer, model
     assert_eq!(session["usage"]["input_tokens"], 112, "usage accumulates");
 }
 
-async fn thinking_signatures_round_trip(server: &TestServer, model: &FakeAnthropic) {
+async fn thinking_signatures_round_trip(server: &TestServer, model: &FakeModel) {
     let api = server.api();
     let session = new_session(
         &api,
@@ -124,7 +124,7 @@ async fn thinking_signatures_round_trip(server: &TestServer, model: &FakeAnthrop
 
 async fn messages_sent_mid_turn_are_queued_and_run_in_order(
     server: &TestServer,
-    model: &FakeAnthropic,
+    model: &FakeModel,
 ) {
     let api = server.api();
     let session = new_session(&api, json!({})).await;
@@ -179,7 +179,7 @@ async fn messages_sent_mid_turn_are_queued_and_run_in_order(
     assert!(processed("three") > processed("two"));
 }
 
-async fn interrupt_stops_the_stream_within_a_second(server: &TestServer, model: &FakeAnthropic) {
+async fn interrupt_stops_the_stream_within_a_second(server: &TestServer, model: &FakeModel) {
     let api = server.api();
     let session = new_session(&api, json!({})).await;
     let id = session["id"].as_str().unwrap();
@@ -252,7 +252,7 @@ async fn interrupt_stops_the_stream_within_a_second(server: &TestServer, model: 
     );
 }
 
-async fn cancel_stops_the_turn_and_drops_the_queue(server: &TestServer, model: &FakeAnthropic) {
+async fn cancel_stops_the_turn_and_drops_the_queue(server: &TestServer, model: &FakeModel) {
     let api = server.api();
     let session = new_session(&api, json!({})).await;
     let id = session["id"].as_str().unwrap();
@@ -274,7 +274,7 @@ async fn cancel_stops_the_turn_and_drops_the_queue(server: &TestServer, model: &
     );
 }
 
-async fn custom_tools_wait_for_the_client(server: &TestServer, model: &FakeAnthropic) {
+async fn custom_tools_wait_for_the_client(server: &TestServer, model: &FakeModel) {
     let api = server.api();
     let session = new_session(
         &api,
@@ -343,7 +343,7 @@ async fn custom_tools_wait_for_the_client(server: &TestServer, model: &FakeAnthr
     );
 }
 
-async fn partial_answers_re_idle_with_the_rest(server: &TestServer, model: &FakeAnthropic) {
+async fn partial_answers_re_idle_with_the_rest(server: &TestServer, model: &FakeModel) {
     let api = server.api();
     let session = new_session(
         &api,
@@ -409,7 +409,7 @@ async fn partial_answers_re_idle_with_the_rest(server: &TestServer, model: &Fake
 
 async fn model_errors_become_session_errors_and_the_session_recovers(
     server: &TestServer,
-    model: &FakeAnthropic,
+    model: &FakeModel,
 ) {
     let api = server.api();
     let session = new_session(&api, json!({})).await;
@@ -453,7 +453,7 @@ async fn model_errors_become_session_errors_and_the_session_recovers(
     );
 }
 
-async fn unknown_tools_get_an_error_result(server: &TestServer, model: &FakeAnthropic) {
+async fn unknown_tools_get_an_error_result(server: &TestServer, model: &FakeModel) {
     let api = server.api();
     let session = new_session(&api, json!({})).await;
     let id = session["id"].as_str().unwrap();
@@ -483,7 +483,7 @@ async fn unknown_tools_get_an_error_result(server: &TestServer, model: &FakeAnth
     );
 }
 
-async fn runaway_loops_stop_at_the_step_limit(server: &TestServer, model: &FakeAnthropic) {
+async fn runaway_loops_stop_at_the_step_limit(server: &TestServer, model: &FakeModel) {
     let api = server.api();
     let session = new_session(&api, json!({})).await;
     let id = session["id"].as_str().unwrap();

@@ -1,7 +1,7 @@
 //! `berth-fake-llm`: a stand-in model provider on loopback for benchmarks, demos and manual
-//! tests. It speaks the Anthropic Messages streaming format and answers every request at once
-//! with `echo: <last user text>`. Point Berth at it with `ANTHROPIC_BASE_URL=http://ADDR` and any
-//! `ANTHROPIC_API_KEY`.
+//! tests. It speaks the Anthropic Messages and OpenAI Chat Completions streaming formats and
+//! answers every request at once with `echo: <last user text>`. Point Berth at it with
+//! `ANTHROPIC_BASE_URL=http://ADDR` (or `OPENAI_BASE_URL=http://ADDR/v1`) and any key.
 
 use clap::Parser;
 

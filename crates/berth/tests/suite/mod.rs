@@ -1,3 +1,4 @@
 mod cli;
 mod recovery;
 mod sdk;
+mod secrets;

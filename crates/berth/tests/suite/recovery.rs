@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use berth_test_support::sessions::{all_events, new_session, say, wait_for_status, wait_for_turns};
-use berth_test_support::{Api, FakeAnthropic, ModelReply};
+use berth_test_support::{Api, FakeModel, ModelReply};
 use serde_json::Value;
 
 const KEY: &str = "berth_sk_recovery_test_key_0123456789abcdefghij";
@@ -50,7 +50,7 @@ fn start(data_dir: &std::path::Path, model_url: &str, database_url: Option<&str>
 }
 
 async fn kill_mid_turn_and_recover(database_url: Option<String>) {
-    let model = FakeAnthropic::start().await;
+    let model = FakeModel::start().await;
     let dir = tempfile::tempdir().unwrap();
     let first = start(dir.path(), &model.base_url, database_url.as_deref());
     let api = first.api.clone();

@@ -31,7 +31,7 @@ async fn run_python(file: &str) {
     if !python_sdk_available() {
         return;
     }
-    let model = berth_test_support::FakeAnthropic::start().await;
+    let model = berth_test_support::FakeModel::start().await;
     let model_url = model.base_url.clone();
     let server =
         berth_test_support::spawn_server_with(|c| berth_test_support::with_model(c, &model_url))
