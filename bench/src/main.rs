@@ -47,6 +47,9 @@ enum Scenario {
         #[arg(long, default_value_t = 1000)]
         subscribers: usize,
     },
+    /// Streaming relay cost: from a token leaving the fake provider to its delta reaching an SSE
+    /// client, with `--concurrency` turns streaming at once (Anthropic, then Chat Completions).
+    Relay,
     /// Server RSS added by 10,000 sessions that each ran a turn and went idle.
     Idle {
         #[arg(long, default_value_t = 10_000)]
@@ -61,7 +64,7 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let model = berth_test_support::FakeAnthropic::start().await;
+        let model = berth_test_support::FakeModel::start().await;
         let server = server::BerthProcess::start(
             &cli.berth,
             cli.database_url.as_deref(),
@@ -78,6 +81,7 @@ fn main() -> anyhow::Result<()> {
             Scenario::Events => scenarios::events(&server).await,
             Scenario::Fanout { subscribers } => scenarios::fanout(&server, subscribers).await,
             Scenario::Idle { sessions } => scenarios::idle(&server, sessions).await,
+            Scenario::Relay => scenarios::relay(&server, &model, &options).await,
         };
         server.stop();
         result

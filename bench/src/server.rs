@@ -28,6 +28,8 @@ impl BerthProcess {
             .arg(data_dir.path())
             .env("BERTH_API_KEY", BENCH_KEY)
             .env("BERTH_LOG", "warn,berth_server=info")
+            // Model cards in the benchmarks point at the fake on loopback.
+            .env("BERTH_ALLOW_PRIVATE_EGRESS", "127.0.0.1")
             .env_remove("DATABASE_URL")
             .env_remove("ANTHROPIC_API_KEY")
             .env_remove("ANTHROPIC_BASE_URL")

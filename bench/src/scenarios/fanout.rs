@@ -5,13 +5,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
-use hyper::{Method, Request};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
+use http_body_util::BodyExt;
+use hyper::Method;
 use tokio::sync::{Barrier, mpsc};
 
-use super::{agent_and_environment, millis, new_session, percentile};
+use super::{agent_and_environment, millis, new_session, open_stream, percentile};
 use crate::client::Connection;
 use crate::server::{BENCH_KEY, BerthProcess};
 
@@ -24,24 +22,7 @@ async fn subscriber(
     ready: Arc<Barrier>,
     seen: mpsc::UnboundedSender<(usize, Instant)>,
 ) -> anyhow::Result<()> {
-    let stream = TcpStream::connect(addr).await?;
-    stream.set_nodelay(true)?;
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    tokio::spawn(connection);
-    let request = Request::builder()
-        .method(Method::GET)
-        .uri(format!("/v1/sessions/{session}/events/stream"))
-        .header("host", "127.0.0.1")
-        .header("x-api-key", BENCH_KEY)
-        .body(Empty::<Bytes>::new())?;
-    let response = sender.send_request(request).await?;
-    anyhow::ensure!(
-        response.status().is_success(),
-        "stream refused: {}",
-        response.status()
-    );
-    let mut body = response.into_body();
+    let mut body = open_stream(addr, &format!("/v1/sessions/{session}/events/stream")).await?;
     ready.wait().await;
     let mut tail: Vec<u8> = Vec::new();
     while let Some(frame) = body.frame().await {

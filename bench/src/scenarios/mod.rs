@@ -4,12 +4,14 @@ mod agents;
 mod events;
 mod fanout;
 mod idle;
+mod relay;
 mod turns;
 
 pub use agents::agents;
 pub use events::events;
 pub use fanout::fanout;
 pub use idle::idle;
+pub use relay::relay;
 pub use turns::turns;
 
 use std::sync::Arc;
@@ -72,11 +74,19 @@ where
 
 /// Creates an agent and an environment; returns their ids.
 pub async fn agent_and_environment(server: &BerthProcess) -> anyhow::Result<(String, String)> {
+    agent_and_environment_for(server, "claude-sonnet-4-6").await
+}
+
+/// Like [`agent_and_environment`], with the agent on `model`.
+pub async fn agent_and_environment_for(
+    server: &BerthProcess,
+    model: &str,
+) -> anyhow::Result<(String, String)> {
     let mut conn = Connection::open(server.addr, BENCH_KEY).await?;
     let agent = post_json(
         &mut conn,
         "/v1/agents",
-        serde_json::json!({"name": "bench", "model": "claude-sonnet-4-6"}),
+        serde_json::json!({"name": "bench", "model": model}),
     )
     .await?;
     let env = post_json(
@@ -129,4 +139,29 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     }
     let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
     sorted[rank.min(sorted.len() - 1)]
+}
+
+/// Opens an SSE stream on its own connection and returns the response body.
+pub async fn open_stream(
+    addr: std::net::SocketAddr,
+    path: &str,
+) -> anyhow::Result<hyper::body::Incoming> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    tokio::spawn(connection);
+    let request = hyper::Request::builder()
+        .method(Method::GET)
+        .uri(path)
+        .header("host", "127.0.0.1")
+        .header("x-api-key", BENCH_KEY)
+        .body(http_body_util::Empty::<Bytes>::new())?;
+    let response = sender.send_request(request).await?;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "stream refused: {}",
+        response.status()
+    );
+    Ok(response.into_body())
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use berth_test_support::FakeAnthropic;
+use berth_test_support::FakeModel;
 use bytes::Bytes;
 use hyper::Method;
 
@@ -45,7 +45,7 @@ async fn turn(conn: &mut Connection, session: &str) -> anyhow::Result<Duration> 
 
 pub async fn turns(
     server: &BerthProcess,
-    model: &FakeAnthropic,
+    model: &FakeModel,
     options: &Options,
 ) -> anyhow::Result<()> {
     let (agent, env) = agent_and_environment(server).await?;
