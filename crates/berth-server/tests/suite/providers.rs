@@ -610,6 +610,16 @@ async fn long_conversations_are_compacted_and_continue(server: &TestServer, fake
             .any(|e| e["content"].to_string().contains("SUMMARY"))
     );
 
+    // The summary's own request is a span like any other, and counted in the session's usage.
+    let spans = by_type(&events, "span.model_request_end");
+    assert_eq!(spans.len(), 5);
+    let spent: u64 = spans
+        .iter()
+        .map(|e| e["model_usage"]["input_tokens"].as_u64().unwrap())
+        .sum();
+    let session = api.get(&format!("/v1/sessions/{id}")).await.expect(200);
+    assert_eq!(session["usage"]["input_tokens"], spent);
+
     // The next turn starts from the summary too.
     fake.push(ModelReply::text("noted 5"));
     say(&api, id, "short").await;
