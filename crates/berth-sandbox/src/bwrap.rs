@@ -1,0 +1,130 @@
+//! The bubblewrap command line of a sandboxed command.
+//!
+//! The sandbox sees the host's system directories read-only, its own `/workspace`,
+//! `/mnt/session/outputs` and `/tmp` (bound from open directory handles, so the server's data
+//! directory need not be reachable by the sandbox's user), fresh `/proc` and `/dev`, and
+//! nothing else: no home directories, no data directory, no other session.
+
+use std::ffi::OsString;
+use std::os::fd::RawFd;
+use std::path::Path;
+
+use crate::paths::{OUTPUTS, SYSTEM_DIRS, TMP, WORKSPACE};
+
+/// Drops to the sandbox's user inside the sandbox (util-linux, on every Debian-like system).
+pub(crate) const SETPRIV: &str = "/usr/bin/setpriv";
+
+/// The open directory handles bound into the sandbox.
+pub(crate) struct MountFds {
+    pub workspace: RawFd,
+    pub outputs: RawFd,
+    pub tmp: RawFd,
+}
+
+pub(crate) struct Plan<'a> {
+    pub mounts: MountFds,
+    /// Host paths inside the system directories to hide (the data directory, if it is there).
+    pub hidden: &'a [std::path::PathBuf],
+    /// Whether the command joins a namespace of ours; otherwise bubblewrap makes an empty one.
+    pub own_network: bool,
+    /// When the server runs as root: bubblewrap sets up as root, then `setpriv` becomes this
+    /// user (uid, gid) with no capabilities before the command starts. Otherwise bubblewrap
+    /// runs unprivileged in a user namespace of its own.
+    pub run_as: Option<(u32, u32)>,
+    pub command: &'a str,
+}
+
+pub(crate) fn arguments(plan: &Plan<'_>) -> Vec<OsString> {
+    let mut args: Vec<OsString> = Vec::with_capacity(64);
+    if plan.run_as.is_none() {
+        push(&mut args, &["--unshare-user", "--disable-userns"]);
+    }
+    push(
+        &mut args,
+        &[
+            "--unshare-pid",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+            "--die-with-parent",
+            "--new-session",
+            "--hostname",
+            "sandbox",
+        ],
+    );
+    if !plan.own_network {
+        push(&mut args, &["--unshare-net"]);
+    }
+    for dir in SYSTEM_DIRS {
+        let Ok(meta) = std::fs::symlink_metadata(dir) else {
+            continue;
+        };
+        if meta.file_type().is_symlink() {
+            if let Ok(target) = std::fs::read_link(dir) {
+                args.extend([
+                    OsString::from("--symlink"),
+                    target.into_os_string(),
+                    OsString::from(dir),
+                ]);
+            }
+        } else if meta.is_dir() {
+            push(&mut args, &["--ro-bind", dir, dir]);
+        }
+    }
+    for hidden in plan.hidden {
+        if SYSTEM_DIRS.iter().any(|d| hidden.starts_with(Path::new(d))) && hidden.exists() {
+            args.extend([OsString::from("--tmpfs"), hidden.clone().into_os_string()]);
+        }
+    }
+    push(&mut args, &["--proc", "/proc", "--dev", "/dev"]);
+    // Parents of the mount points, readable by the sandbox's user.
+    push(
+        &mut args,
+        &[
+            "--perms",
+            "0755",
+            "--dir",
+            "/mnt",
+            "--perms",
+            "0755",
+            "--dir",
+            "/mnt/session",
+        ],
+    );
+    for (fd, dest) in [
+        (plan.mounts.workspace, WORKSPACE),
+        (plan.mounts.outputs, OUTPUTS),
+        (plan.mounts.tmp, TMP),
+    ] {
+        args.extend([
+            OsString::from("--bind-fd"),
+            OsString::from(fd.to_string()),
+            OsString::from(dest),
+        ]);
+    }
+    push(&mut args, &["--chdir", WORKSPACE, "--"]);
+    if let Some((uid, gid)) = plan.run_as {
+        let (uid, gid) = (uid.to_string(), gid.to_string());
+        push(
+            &mut args,
+            &[
+                SETPRIV,
+                "--reuid",
+                &uid,
+                "--regid",
+                &gid,
+                "--clear-groups",
+                "--inh-caps=-all",
+                "--bounding-set=-all",
+                "--no-new-privs",
+                "--",
+            ],
+        );
+    }
+    push(&mut args, &["/bin/sh", "-c", plan.command]);
+    args
+}
+
+fn push(args: &mut Vec<OsString>, items: &[&str]) {
+    args.extend(items.iter().map(OsString::from));
+}

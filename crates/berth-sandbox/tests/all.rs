@@ -1,0 +1,281 @@
+//! The sandbox from the outside: real bubblewrap, real namespaces, real processes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use berth_sandbox::{
+    Ended, ExecRequest, HostRules, Isolation, NetworkAccess, Sandbox, SandboxSettings, Sandboxes,
+    find_bubblewrap,
+};
+use tokio_util::sync::CancellationToken;
+
+struct Fixture {
+    sandboxes: Sandboxes,
+    _root: tempfile::TempDir,
+}
+
+fn fixture() -> Fixture {
+    let root = tempfile::tempdir().unwrap();
+    let bwrap = find_bubblewrap().expect("bubblewrap is installed (apt-get install bubblewrap)");
+    let mut settings =
+        SandboxSettings::new(root.path().join("sandboxes"), Isolation::Bubblewrap(bwrap));
+    settings.hidden = vec![root.path().to_owned()];
+    settings.limits.cpu_seconds = 20;
+    settings.limits.processes = 64;
+    Fixture {
+        sandboxes: Sandboxes::new(settings),
+        _root: root,
+    }
+}
+
+fn open(f: &Fixture, session: &str, hosts: HostRules) -> Arc<Sandbox> {
+    f.sandboxes
+        .open(session, NetworkAccess::Proxied(hosts))
+        .unwrap()
+}
+
+async fn run(sandbox: &Sandbox, command: &str, timeout_secs: u64) -> (i32, String, Ended) {
+    let request = ExecRequest {
+        command: command.to_owned(),
+        timeout: Duration::from_secs(timeout_secs),
+        env: Vec::new(),
+    };
+    let result = sandbox
+        .exec(&request, &CancellationToken::new())
+        .await
+        .unwrap();
+    (result.exit_code, result.output_text(), result.ended)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_run_in_the_workspace_and_files_persist() {
+    let f = fixture();
+    let sandbox = open(&f, "sesn_a", HostRules::Only(vec![]));
+    let (code, out, _) = run(
+        &sandbox,
+        "pwd; echo hello > note.txt; echo err >&2; exit 3",
+        10,
+    )
+    .await;
+    assert_eq!(code, 3);
+    assert_eq!(out, "/workspace\nerr\n");
+    assert_eq!(
+        std::fs::read_to_string(sandbox.dirs().workspace.join("note.txt")).unwrap(),
+        "hello\n"
+    );
+    let (code, out, _) = run(
+        &sandbox,
+        "cat note.txt; echo x > /tmp/t; echo y > /mnt/session/outputs/o",
+        10,
+    )
+    .await;
+    assert_eq!((code, out.as_str()), (0, "hello\n"));
+    let (_, out, _) = run(&sandbox, "cat /tmp/t", 10).await;
+    assert_eq!(out, "x\n", "/tmp persists between commands of a session");
+    let (code, _, _) = run(&sandbox, "touch /usr/evil", 10).await;
+    assert_ne!(code, 0, "system directories are read-only");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sandbox_sees_nothing_of_the_host_or_other_sessions() {
+    let f = fixture();
+    let one = open(&f, "sesn_one", HostRules::Only(vec![]));
+    let two = open(&f, "sesn_two", HostRules::Only(vec![]));
+    run(&one, "echo private > mine.txt", 10).await;
+    let other = one.dirs().workspace.join("mine.txt");
+    let data_dir = f._root.path().display().to_string();
+    for probe in [
+        format!("cat {}", other.display()),
+        format!("ls {data_dir}"),
+        "ls /root".to_owned(),
+        "ls /home".to_owned(),
+        "cat /etc/shadow".to_owned(),
+    ] {
+        let (code, out, _) = run(&two, &probe, 10).await;
+        assert_ne!(code, 0, "{probe} must fail: {out}");
+        assert!(!out.contains("private"), "{probe}: {out}");
+    }
+    // The server's environment is not inherited.
+    let (_, out, _) = run(&two, "env", 10).await;
+    assert!(!out.contains("CARGO") && !out.contains("BERTH_"), "{out}");
+    let (_, out, _) = run(&two, "ps -e -o pid= | wc -l; id -u", 10).await;
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].trim().parse::<u32>().unwrap() <= 4,
+        "its own PID namespace: {out}"
+    );
+    assert_ne!(lines[1].trim(), "0", "not root");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_loopback_is_unreachable_in_every_mode() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            use tokio::io::AsyncWriteExt;
+            let _ = s
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nSECRET")
+                .await;
+        }
+    });
+    let f = fixture();
+    for (session, rules) in [
+        ("sesn_closed", HostRules::Only(vec![])),
+        ("sesn_open", HostRules::Any),
+        (
+            "sesn_local",
+            HostRules::Only(vec!["127.0.0.1".into(), "localhost".into()]),
+        ),
+    ] {
+        let sandbox = open(&f, session, rules);
+        for url in [
+            format!("http://127.0.0.1:{port}/"),
+            format!("http://localhost:{port}/"),
+        ] {
+            let (_, direct, _) = run(
+                &sandbox,
+                &format!("curl -s -m 3 --noproxy '*' {url}; echo rc=$?"),
+                15,
+            )
+            .await;
+            assert!(
+                !direct.contains("SECRET"),
+                "{session} direct {url}: {direct}"
+            );
+            let (_, proxied, _) = run(
+                &sandbox,
+                &format!("curl -s -m 3 --noproxy '' {url}; echo rc=$?"),
+                15,
+            )
+            .await;
+            assert!(
+                !proxied.contains("SECRET"),
+                "{session} via proxy {url}: {proxied}"
+            );
+            if sandbox.has_network() {
+                assert!(
+                    proxied.contains("Berth egress proxy"),
+                    "{session}: {proxied}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limited_networking_refuses_other_hosts_with_a_message() {
+    let f = fixture();
+    let sandbox = open(&f, "sesn_lim", HostRules::Only(vec!["example.com".into()]));
+    if !sandbox.has_network() {
+        return;
+    }
+    let (_, out, _) = run(&sandbox, "curl -s -m 5 http://not-allowed.invalid/", 15).await;
+    assert!(
+        out.contains("not-allowed.invalid is not allowed by this environment's networking"),
+        "{out}"
+    );
+    assert!(out.contains("example.com"), "{out}");
+    let (_, out, _) = run(
+        &sandbox,
+        "curl -s -m 5 -o /dev/null -w '%{http_connect}' https://evil.invalid/",
+        15,
+    )
+    .await;
+    assert!(out.contains("403"), "CONNECT is refused too: {out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runaway_commands_are_stopped_and_the_sandbox_stays_usable() {
+    let f = fixture();
+    let sandbox = open(&f, "sesn_runaway", HostRules::Only(vec![]));
+    let started = Instant::now();
+    let (code, _, ended) = run(&sandbox, "sleep infinity", 1).await;
+    assert_eq!(ended, Ended::TimedOut);
+    assert_eq!(code, 137);
+    assert!(started.elapsed() < Duration::from_secs(3));
+
+    // Background children die with the command.
+    let (_, _, _) = run(
+        &sandbox,
+        "(sleep 1000 &) ; nohup sleep 1000 >/dev/null 2>&1 & echo started",
+        5,
+    )
+    .await;
+    let (_, out, _) = run(&sandbox, "ps -e -o comm= | grep -c sleep", 5).await;
+    assert_eq!(out.trim(), "0", "nothing survives its command");
+
+    let started = Instant::now();
+    let (_, out, ended) = run(&sandbox, "yes", 30).await;
+    assert_eq!(ended, Ended::OutputLimit);
+    assert!(out.contains("bytes of output omitted"));
+    assert!(started.elapsed() < Duration::from_secs(20));
+
+    let (_, out, _) = run(&sandbox, ":(){ :|:& };: ; sleep 2; echo survived", 8).await;
+    let _ = out;
+    let (code, out, _) = run(&sandbox, "echo still here", 10).await;
+    assert_eq!((code, out.as_str()), (0, "still here\n"));
+
+    let cancel = CancellationToken::new();
+    let request = ExecRequest {
+        command: "sleep 30".into(),
+        timeout: Duration::from_secs(60),
+        env: vec![],
+    };
+    let stopper = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        stopper.cancel();
+    });
+    let started = Instant::now();
+    let result = sandbox.exec(&request, &cancel).await.unwrap();
+    assert_eq!(result.ended, Ended::Interrupted);
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sandboxes_are_reaped_and_removal_deletes_files() {
+    let root = tempfile::tempdir().unwrap();
+    let mut settings = SandboxSettings::new(
+        root.path().join("s"),
+        Isolation::Bubblewrap(find_bubblewrap().unwrap()),
+    );
+    settings.idle_ttl = Duration::from_millis(50);
+    let sandboxes = Sandboxes::new(settings);
+    let sandbox = sandboxes
+        .open("sesn_r", NetworkAccess::Proxied(HostRules::Any))
+        .unwrap();
+    run(&sandbox, "echo x > f", 10).await;
+    drop(sandbox);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(sandboxes.reap_idle(), 1);
+    assert_eq!(sandboxes.live_count(), 0);
+    assert!(
+        sandboxes.dirs("sesn_r").workspace.join("f").exists(),
+        "files outlive the namespace"
+    );
+    sandboxes.remove("sesn_r");
+    assert!(!sandboxes.dirs("sesn_r").root.exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_bubblewrap_commands_fail_clearly() {
+    let root = tempfile::tempdir().unwrap();
+    let sandboxes = Sandboxes::new(SandboxSettings::new(
+        root.path().into(),
+        Isolation::Bubblewrap("/nonexistent/bwrap".into()),
+    ));
+    let err = sandboxes
+        .open("s", NetworkAccess::Proxied(HostRules::Any))
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string().contains("bubblewrap is not installed"),
+        "{err}"
+    );
+}
