@@ -10,6 +10,7 @@
 //! [`TurnHost`] on top of the store and the event bus.
 
 mod compaction;
+mod confirmations;
 pub mod context;
 pub mod live;
 mod retry;
@@ -150,6 +151,19 @@ pub async fn run_turn(
         Ok(log) => log,
         Err(e) => return TurnEnd::Host(e),
     };
+    match confirmations::resolve(host, config, &log, cancel).await {
+        Ok(false) => {}
+        Ok(true) => {
+            log = match host.context().await {
+                Ok(log) => log,
+                Err(e) => return TurnEnd::Host(e),
+            };
+        }
+        Err(end) => return end,
+    }
+    if cancel.is_cancelled() {
+        return TurnEnd::Interrupted;
+    }
     // Answers to only some of the pending tool calls: wait for the rest before calling the model.
     let waiting = step::unanswered_calls(&log);
     if !waiting.is_empty() {

@@ -9,6 +9,7 @@ use berth_llm::{
     ThinkingConfig, Usage,
 };
 use berth_protocol::agent::EffortLevel;
+use berth_protocol::agent_tools::PermissionPolicy;
 use berth_protocol::content::ContentBlock;
 use berth_protocol::event::{Event, EventBody, EventPrivate, ModelUsage, StopReason};
 use berth_protocol::ids::{new_id, prefix};
@@ -247,10 +248,20 @@ async fn complete(
                 name: call.name.clone(),
                 input: call.input.clone(),
             },
-            ToolKind::Server | ToolKind::Unknown => EventBody::AgentToolUse {
+            ToolKind::Server => {
+                let (evaluated, evaluation) = evaluate(config.tools.permission(&call.name));
+                EventBody::AgentToolUse {
+                    name: call.name.clone(),
+                    input: call.input.clone(),
+                    evaluated_permission: Some(evaluated.to_owned()),
+                    evaluation: Some(evaluation),
+                }
+            }
+            // Refused before any policy applied: `deny`, and no evaluation.
+            ToolKind::Unknown => EventBody::AgentToolUse {
                 name: call.name.clone(),
                 input: call.input.clone(),
-                evaluated_permission: None,
+                evaluated_permission: Some("deny".to_owned()),
                 evaluation: None,
             },
         };
@@ -289,6 +300,18 @@ async fn complete(
         match config.tools.kind(&call.name) {
             ToolKind::Unknown => {}
             ToolKind::Custom => pending.push(call.event_id.clone()),
+            ToolKind::Server
+                if config.tools.permission(&call.name) == PermissionPolicy::AlwaysAsk =>
+            {
+                pending.push(call.event_id.clone());
+            }
+            ToolKind::Server if cancel.is_cancelled() => results.push(tool_result(
+                &call.event_id,
+                vec![ContentBlock::text(
+                    "Error: the turn was interrupted before this tool ran.",
+                )],
+                true,
+            )),
             ToolKind::Server => match config.tools.execute(call, cancel).await {
                 ToolOutcome::Pending => pending.push(call.event_id.clone()),
                 ToolOutcome::Done { content, is_error } => {
@@ -314,7 +337,24 @@ async fn complete(
     }
 }
 
-fn tool_result(tool_use_id: &str, content: Vec<ContentBlock>, is_error: bool) -> Emitted {
+/// The `evaluated_permission` and `evaluation` a policy gives a call. Berth has no per-call
+/// judge yet, so `auto` allows every call (and says so).
+fn evaluate(policy: PermissionPolicy) -> (&'static str, serde_json::Value) {
+    match policy {
+        PermissionPolicy::AlwaysAllow => ("allow", serde_json::json!({"type": "always_allow"})),
+        PermissionPolicy::AlwaysAsk => ("ask", serde_json::json!({"type": "always_ask"})),
+        PermissionPolicy::Auto => (
+            "allow",
+            serde_json::json!({"type": "auto", "evaluated_permission": {"type": "allow"}}),
+        ),
+    }
+}
+
+pub(crate) fn tool_result(
+    tool_use_id: &str,
+    content: Vec<ContentBlock>,
+    is_error: bool,
+) -> Emitted {
     Emitted::public(event(EventBody::AgentToolResult {
         tool_use_id: tool_use_id.to_owned(),
         content: Some(content),

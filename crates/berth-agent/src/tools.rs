@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use berth_llm::ToolSpec;
-use berth_protocol::agent_tools::{CustomTool, Tool};
+use berth_protocol::agent_tools::{CustomTool, PermissionPolicy, Tool};
 use berth_protocol::content::ContentBlock;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -42,6 +42,10 @@ pub trait ToolRouter: Send + Sync {
     /// The tools offered to the model.
     fn specs(&self) -> Vec<ToolSpec>;
     fn kind(&self, name: &str) -> ToolKind;
+    /// The permission policy of a server tool.
+    fn permission(&self, _name: &str) -> PermissionPolicy {
+        PermissionPolicy::AlwaysAllow
+    }
     /// Runs a server tool. Must return promptly once `cancel` fires.
     async fn execute(&self, call: &ToolCall, cancel: &CancellationToken) -> ToolOutcome;
 }

@@ -31,7 +31,7 @@ use berth_net::EgressPolicy;
 use nix::unistd::{Gid, Uid};
 use tokio_util::sync::CancellationToken;
 
-pub use exec::{Ended, ExecRequest, ExecResult};
+pub use exec::{Ended, ExecRequest, ExecResult, MAX_OUTPUT_BYTES};
 pub use hosts::HostRules;
 pub use limits::Limits;
 pub use paths::{Access, PathError, Resolved, SandboxDirs};
@@ -316,6 +316,12 @@ impl Sandbox {
 
     pub fn dirs(&self) -> &SandboxDirs {
         &self.dirs
+    }
+
+    /// The user (uid, gid) that owns the sandbox's files, when the server runs as root; files
+    /// the server writes for the sandbox must be handed to it.
+    pub fn owner(&self) -> Option<(u32, u32)> {
+        self.identity.map(|(u, g)| (u.as_raw(), g.as_raw()))
     }
 
     /// Whether commands can reach the network (through the proxy).

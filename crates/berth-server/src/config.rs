@@ -6,6 +6,7 @@ use std::time::Duration;
 
 pub use berth_agent::{DEFAULT_COMPACTION_THRESHOLD, RetryPolicy};
 pub use berth_net::EgressPolicy;
+pub use berth_sandbox::Limits as SandboxLimits;
 
 /// Default cap on JSON request bodies; large enough for a 100k-character system prompt plus
 /// base64 images in a user message.
@@ -45,6 +46,15 @@ pub struct ServerConfig {
     pub model_retry: RetryPolicy,
     /// Compact a session's context once it passes this fraction of the model's window.
     pub compaction_threshold: f64,
+    /// Where session sandboxes keep their files (`<data_dir>/sandboxes` when unset).
+    pub sandbox_dir: Option<PathBuf>,
+    /// Run agent commands on the host without isolation (development only).
+    pub unsafe_no_sandbox: bool,
+    pub sandbox_limits: SandboxLimits,
+    /// A sandbox unused this long gives back its network namespace and proxy.
+    pub sandbox_idle_ttl: Duration,
+    /// A SearXNG instance for `web_search` (`BERTH_SEARXNG_URL`).
+    pub searxng_url: Option<String>,
     /// A model stream that sends nothing for this long is abandoned.
     pub model_idle_timeout: Duration,
     /// How often idle SSE streams send `event: ping`.
@@ -71,6 +81,11 @@ impl ServerConfig {
             egress: EgressPolicy::default(),
             model_retry: RetryPolicy::default(),
             compaction_threshold: DEFAULT_COMPACTION_THRESHOLD,
+            sandbox_dir: None,
+            unsafe_no_sandbox: false,
+            sandbox_limits: SandboxLimits::default(),
+            sandbox_idle_ttl: Duration::from_secs(300),
+            searxng_url: None,
             model_idle_timeout: DEFAULT_MODEL_IDLE_TIMEOUT,
             sse_keepalive: DEFAULT_SSE_KEEPALIVE,
             lease_ttl: DEFAULT_LEASE_TTL,

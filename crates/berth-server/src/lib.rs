@@ -22,6 +22,7 @@ pub mod sessions;
 pub mod sse;
 pub mod startup;
 pub mod state;
+pub mod tools;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -41,6 +42,7 @@ use crate::bus::EventBus;
 use crate::models::ModelResolver;
 use crate::runner::{Runner, RunnerSettings};
 use crate::state::AppState;
+use crate::tools::ToolServices;
 
 /// A started server: bound, migrated, bootstrapped, not yet serving.
 pub struct Server {
@@ -73,10 +75,12 @@ impl Server {
         )
         .map(Arc::new)
         .map_err(|e| StartError::Config(format!("cannot build the model HTTP client: {e}")))?;
+        let tools = Arc::new(ToolServices::new(&config)?);
         let runner = Runner::start(
             Arc::clone(&started.store),
             Arc::clone(&bus),
             Arc::clone(&models),
+            Arc::clone(&tools),
             RunnerSettings {
                 lease_ttl: config.lease_ttl,
                 recover_all_leases: !config.uses_postgres(),
@@ -92,6 +96,7 @@ impl Server {
             bus,
             runner,
             models,
+            tools,
             session_secrets: started.root_secret.sealing_key(Purpose::SessionSecrets),
             shutdown,
             config,

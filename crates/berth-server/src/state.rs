@@ -11,6 +11,7 @@ use crate::bus::EventBus;
 use crate::config::ServerConfig;
 use crate::models::ModelResolver;
 use crate::runner::Runner;
+use crate::tools::ToolServices;
 
 pub struct AppState {
     pub store: Arc<dyn Store>,
@@ -22,6 +23,8 @@ pub struct AppState {
     pub runner: Arc<Runner>,
     /// Resolves agents' models; seals and probes model cards.
     pub models: Arc<ModelResolver>,
+    /// Sandboxes and web access for built-in tools.
+    pub tools: Arc<ToolServices>,
     /// Seals secrets a session carries (e.g. repository tokens).
     pub session_secrets: SealingKey,
     /// Fires when the server starts shutting down; long-lived streams end on it.

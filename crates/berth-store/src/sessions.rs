@@ -94,6 +94,7 @@ pub const MODEL_CONTEXT_TYPES: &[&str] = &[
     "system.message",
     "user.custom_tool_result",
     "user.tool_result",
+    "user.tool_confirmation",
     "agent.message",
     "agent.thinking",
     "agent.tool_use",

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use berth_server::config::{
     DEFAULT_COMPACTION_THRESHOLD, DEFAULT_DB_MAX_CONNECTIONS, DEFAULT_MAX_BODY_BYTES, EgressPolicy,
-    RetryPolicy,
+    RetryPolicy, SandboxLimits,
 };
 use berth_server::{Server, ServerConfig};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -89,6 +89,27 @@ struct ServeArgs {
     /// the provider sent `retry-after`.
     #[arg(long, env = "BERTH_MODEL_RETRY_BASE_MS", default_value_t = 1000)]
     model_retry_base_ms: u64,
+    /// Where session sandboxes keep their files (default: `<data-dir>/sandboxes`).
+    #[arg(long, env = "BERTH_SANDBOX_DIR")]
+    sandbox_dir: Option<PathBuf>,
+    /// DEVELOPMENT ONLY: run agent commands directly on this host, without any isolation.
+    #[arg(long, env = "BERTH_UNSAFE_NO_SANDBOX")]
+    unsafe_no_sandbox: bool,
+    /// Address space per sandboxed process, in MiB.
+    #[arg(long, env = "BERTH_SANDBOX_MEMORY_MB", default_value_t = 4096)]
+    sandbox_memory_mb: u64,
+    /// CPU seconds per sandboxed process.
+    #[arg(long, env = "BERTH_SANDBOX_CPU_SECS", default_value_t = 600)]
+    sandbox_cpu_secs: u64,
+    /// Processes a session's sandbox may run at once.
+    #[arg(long, env = "BERTH_SANDBOX_PROCESSES", default_value_t = 256)]
+    sandbox_processes: u64,
+    /// Largest file a sandboxed process may write, in MiB.
+    #[arg(long, env = "BERTH_SANDBOX_FILE_SIZE_MB", default_value_t = 1024)]
+    sandbox_file_size_mb: u64,
+    /// A SearXNG instance that serves the `web_search` tool.
+    #[arg(long, env = "BERTH_SEARXNG_URL")]
+    searxng_url: Option<String>,
     /// Compact a session's context when it passes this fraction of the model's window.
     #[arg(long, env = "BERTH_COMPACTION_THRESHOLD", default_value_t = DEFAULT_COMPACTION_THRESHOLD)]
     compaction_threshold: f64,
@@ -167,6 +188,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         anyhow::bail!("BERTH_COMPACTION_THRESHOLD must be between 0.1 and 1.0");
     }
     config.compaction_threshold = args.compaction_threshold;
+    config.sandbox_dir = args.sandbox_dir;
+    config.unsafe_no_sandbox = args.unsafe_no_sandbox;
+    config.sandbox_limits = SandboxLimits {
+        memory_bytes: args.sandbox_memory_mb.max(64) << 20,
+        cpu_seconds: args.sandbox_cpu_secs.max(1),
+        processes: args.sandbox_processes.max(8),
+        file_size_bytes: args.sandbox_file_size_mb.max(1) << 20,
+        ..SandboxLimits::default()
+    };
+    config.searxng_url = args.searxng_url.filter(|s| !s.is_empty());
     config.model_idle_timeout = std::time::Duration::from_secs(args.model_idle_timeout_secs.max(1));
     config.sse_keepalive = std::time::Duration::from_secs(args.sse_keepalive_secs.max(1));
     config.lease_ttl = std::time::Duration::from_secs(args.lease_ttl_secs.max(3));

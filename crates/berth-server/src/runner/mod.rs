@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use crate::bus::EventBus;
 use crate::documents::{micros, now};
 use crate::models::ModelResolver;
+use crate::tools::ToolServices;
 
 /// How often the runner looks for work nobody told it about.
 const SWEEP_INTERVAL: Duration = Duration::from_millis(1000);
@@ -53,6 +54,7 @@ pub struct Runner {
     store: Arc<dyn Store>,
     bus: Arc<EventBus>,
     models: Arc<ModelResolver>,
+    tools: Arc<ToolServices>,
     retry: RetryPolicy,
     compaction_threshold: f64,
     owner: String,
@@ -69,6 +71,7 @@ impl Runner {
         store: Arc<dyn Store>,
         bus: Arc<EventBus>,
         models: Arc<ModelResolver>,
+        tools: Arc<ToolServices>,
         settings: RunnerSettings,
         shutdown: CancellationToken,
     ) -> Arc<Self> {
@@ -83,6 +86,7 @@ impl Runner {
             store,
             bus,
             models,
+            tools,
             retry,
             compaction_threshold,
             owner: berth_protocol::ids::new_id("runner"),
@@ -110,9 +114,12 @@ impl Runner {
         }
     }
 
-    /// Forgets what is kept for a deleted session.
+    /// Forgets what is kept for a deleted session, its sandbox's files included.
     pub fn forget(&self, session_id: &str) {
         self.contexts.forget(session_id);
+        let sandboxes = Arc::clone(&self.tools.sandboxes);
+        let id = session_id.to_owned();
+        tokio::task::spawn_blocking(move || sandboxes.remove(&id));
     }
 
     /// Contexts kept warm (for tests and metrics).
@@ -138,6 +145,7 @@ impl Runner {
                 Some(id) = wake_rx.recv() => self.ensure_running(&id, false),
                 _ = sweep.tick() => {
                     self.contexts.evict_idle();
+                    self.tools.sandboxes.reap_idle();
                     // On SQLite, leases left by a previous process are dead at once.
                     let everything_stale = first_sweep && recover_all;
                     first_sweep = false;

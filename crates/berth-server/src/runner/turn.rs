@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use berth_agent::tools::CustomToolsOnly;
 use berth_agent::{MAX_STEPS, TurnConfig, TurnEnd, exhausted_error, run_turn};
 use berth_protocol::event::{EventBody, RetryStatus, SessionErrorObject, StopReason};
 use berth_protocol::session::SessionStatic;
@@ -80,9 +79,13 @@ pub(super) async fn run(
         tenant_id: lease.tenant_id.clone(),
         handle: snapshot.agent.model.id.clone(),
     });
+    let tools = runner
+        .tools
+        .router(runner.store.as_ref(), &lease.tenant_id, &snapshot)
+        .await;
     let config = TurnConfig {
         system_prompt: snapshot.agent.system.clone(),
-        tools: Arc::new(CustomToolsOnly::new(&snapshot.agent.tools)),
+        tools,
         agent: snapshot.agent,
         model,
         max_steps: MAX_STEPS,

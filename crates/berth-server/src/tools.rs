@@ -1,0 +1,122 @@
+//! The services built-in tools use (sandboxes, web access) and the router a turn gets: the
+//! agent's enabled tools and custom tools, with the network its environment allows.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use berth_agent::tools::ToolRouter;
+use berth_protocol::environment::{Environment, EnvironmentConfig, Networking};
+use berth_protocol::session::SessionStatic;
+use berth_sandbox::{HostRules, Isolation, SandboxSettings, Sandboxes, find_bubblewrap};
+use berth_store::{Collection, Store};
+use berth_tools::{AgentTools, SearchBackend, Searxng, ToolContext, WebTools};
+
+use crate::config::ServerConfig;
+use crate::startup::StartError;
+
+pub struct ToolServices {
+    pub sandboxes: Arc<Sandboxes>,
+    pub web: Arc<WebTools>,
+}
+
+impl ToolServices {
+    pub fn new(config: &ServerConfig) -> Result<Self, StartError> {
+        let root = config
+            .sandbox_dir
+            .clone()
+            .unwrap_or_else(|| config.data_dir.join("sandboxes"));
+        let isolation = if config.unsafe_no_sandbox {
+            Isolation::Unsafe
+        } else {
+            Isolation::Bubblewrap(
+                find_bubblewrap().unwrap_or_else(|| PathBuf::from("/usr/bin/bwrap")),
+            )
+        };
+        let mut settings = SandboxSettings::new(root, isolation);
+        settings.limits = config.sandbox_limits;
+        settings.egress = config.egress.clone();
+        settings.idle_ttl = config.sandbox_idle_ttl;
+        // The data directory (database, root secret) is never visible, wherever it is.
+        settings.hidden = vec![
+            config
+                .data_dir
+                .canonicalize()
+                .unwrap_or_else(|_| config.data_dir.clone()),
+        ];
+        let search: Option<Arc<dyn SearchBackend>> = match &config.searxng_url {
+            Some(url) => Some(Arc::new(Searxng::new(url).map_err(|e| {
+                StartError::Config(format!("cannot build the search client: {e}"))
+            })?)),
+            None => None,
+        };
+        let web = WebTools::new(config.egress.clone(), search)
+            .map_err(|e| StartError::Config(format!("cannot build the web_fetch client: {e}")))?;
+        Ok(Self {
+            sandboxes: Arc::new(Sandboxes::new(settings)),
+            web: Arc::new(web),
+        })
+    }
+
+    /// The tools of one turn of `session`.
+    pub async fn router(
+        &self,
+        store: &dyn Store,
+        tenant_id: &str,
+        session: &SessionStatic,
+    ) -> Arc<dyn ToolRouter> {
+        let environment = match store
+            .get_document(Collection::Environments, tenant_id, &session.environment_id)
+            .await
+        {
+            Ok(Some(doc)) => serde_json::from_str::<Environment>(&doc.body).ok(),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(session_id = %session.id, error = %e, "cannot read the session's environment");
+                None
+            }
+        };
+        let mcp_hosts: Vec<String> = session
+            .agent
+            .mcp_servers
+            .iter()
+            .map(|s| berth_sandbox::hosts::normalize_host(&s.url))
+            .collect();
+        let (network, no_sandbox) = match environment.map(|e| e.config) {
+            Some(EnvironmentConfig::Cloud(cloud)) => {
+                (host_rules(&cloud.networking, &mcp_hosts), None)
+            }
+            Some(EnvironmentConfig::SelfHosted(_)) => (
+                HostRules::Only(Vec::new()),
+                Some(
+                    "this session's environment is self-hosted: its tools run on the customer's \
+                     workers through the work queue, which this server does not offer yet"
+                        .to_owned(),
+                ),
+            ),
+            None => (HostRules::Only(Vec::new()), None),
+        };
+        let context = ToolContext {
+            sandboxes: Arc::clone(&self.sandboxes),
+            session_id: session.id.clone(),
+            network,
+            web: Arc::clone(&self.web),
+            no_sandbox,
+        };
+        Arc::new(AgentTools::new(&session.agent.tools, Arc::new(context)))
+    }
+}
+
+fn host_rules(networking: &Networking, mcp_hosts: &[String]) -> HostRules {
+    match networking {
+        Networking::Unrestricted => HostRules::Any,
+        Networking::Limited {
+            allowed_hosts,
+            allow_mcp_servers,
+            allow_package_managers,
+        } => HostRules::limited(
+            allowed_hosts,
+            *allow_package_managers,
+            if *allow_mcp_servers { mcp_hosts } else { &[] },
+        ),
+    }
+}

@@ -1,0 +1,61 @@
+//! `write`: creates or overwrites a file, making missing directories.
+
+use berth_llm::ToolSpec;
+use berth_sandbox::Access;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::files::{blocking, resolve, write_file};
+use crate::output::{ToolError, ToolOutput};
+use crate::{ToolContext, parse_input};
+
+/// Largest file `write` creates.
+pub const MAX_WRITE_BYTES: usize = 16 << 20;
+
+#[derive(Deserialize)]
+struct Input {
+    file_path: String,
+    content: String,
+}
+
+pub fn spec() -> ToolSpec {
+    ToolSpec {
+        name: "write".into(),
+        description: "Write a file in the sandbox (under /workspace, /mnt/session/outputs or \
+            /tmp), replacing it if it exists and creating missing directories."
+            .into(),
+        input_schema: json!({
+            "type": "object",
+            "properties": {
+                "file_path": {"type": "string", "description": "Absolute path of the file."},
+                "content": {"type": "string", "description": "The whole new content."}
+            },
+            "required": ["file_path", "content"]
+        }),
+    }
+}
+
+pub(crate) async fn run(ctx: &ToolContext, input: &Value) -> Result<ToolOutput, ToolError> {
+    let input: Input = parse_input(input)?;
+    if input.content.len() > MAX_WRITE_BYTES {
+        return Err(ToolError::new(format!(
+            "content is {} bytes; write takes at most {MAX_WRITE_BYTES}",
+            input.content.len()
+        )));
+    }
+    let sandbox = ctx.sandbox()?;
+    let resolved = resolve(&sandbox, &input.file_path, Access::Write)?;
+    let owner = sandbox.owner();
+    let shown = resolved.sandbox.clone();
+    let bytes = input.content.len();
+    blocking(move || {
+        write_file(
+            &resolved.host,
+            input.content.as_bytes(),
+            owner,
+            &resolved.sandbox,
+        )
+    })
+    .await?;
+    Ok(ToolOutput::text(format!("Wrote {bytes} bytes to {shown}")))
+}
