@@ -81,26 +81,21 @@ impl ToolServices {
             .iter()
             .map(|s| berth_sandbox::hosts::normalize_host(&s.url))
             .collect();
-        let (network, no_sandbox) = match environment.map(|e| e.config) {
+        // Self-hosted environments run tools on the customer's workers, which answer each
+        // call with `user.tool_result`.
+        let (network, client_executes) = match environment.map(|e| e.config) {
             Some(EnvironmentConfig::Cloud(cloud)) => {
-                (host_rules(&cloud.networking, &mcp_hosts), None)
+                (host_rules(&cloud.networking, &mcp_hosts), false)
             }
-            Some(EnvironmentConfig::SelfHosted(_)) => (
-                HostRules::Only(Vec::new()),
-                Some(
-                    "this session's environment is self-hosted: its tools run on the customer's \
-                     workers through the work queue, which this server does not offer yet"
-                        .to_owned(),
-                ),
-            ),
-            None => (HostRules::Only(Vec::new()), None),
+            Some(EnvironmentConfig::SelfHosted(_)) => (HostRules::Only(Vec::new()), true),
+            None => (HostRules::Only(Vec::new()), false),
         };
         let context = ToolContext {
             sandboxes: Arc::clone(&self.sandboxes),
             session_id: session.id.clone(),
             network,
             web: Arc::clone(&self.web),
-            no_sandbox,
+            client_executes,
         };
         Arc::new(AgentTools::new(&session.agent.tools, Arc::new(context)))
     }

@@ -15,9 +15,16 @@ use crate::{ToolContext, parse_input};
 pub const DEFAULT_TIMEOUT_MS: u64 = 120_000;
 pub const MAX_TIMEOUT_MS: u64 = 600_000;
 
+/// The hosted toolset's input (`command`, `restart`, `timeout_ms`); `timeout` (milliseconds,
+/// as the Open Managed Agents reference names it) is accepted too.
 #[derive(Deserialize)]
 struct Input {
-    command: String,
+    #[serde(default)]
+    command: Option<String>,
+    #[serde(default)]
+    restart: Option<bool>,
+    #[serde(default)]
+    timeout_ms: Option<u64>,
     #[serde(default)]
     timeout: Option<u64>,
 }
@@ -28,16 +35,17 @@ pub fn spec() -> ToolSpec {
         description: "Run a shell command in the sandbox. The working directory is /workspace; \
             files there, in /mnt/session/outputs and in /tmp persist between commands, and \
             nothing else is writable. Output (stdout and stderr together) is returned with the \
-            exit code. Commands are stopped after `timeout` milliseconds (default 120000, at \
-            most 600000); processes left running in the background end with the command."
+            exit code. Commands are stopped after `timeout_ms` milliseconds (default 120000, \
+            at most 600000); processes left running in the background end with the command. \
+            Each command starts afresh in /workspace: `cd` and variables do not carry over."
             .into(),
         input_schema: json!({
             "type": "object",
             "properties": {
                 "command": {"type": "string", "description": "The command to run."},
-                "timeout": {"type": "number", "description": "Timeout in milliseconds (default 120000, max 600000)."}
-            },
-            "required": ["command"]
+                "restart": {"type": "boolean", "description": "Start a fresh shell instead of running a command."},
+                "timeout_ms": {"type": "integer", "description": "Timeout in milliseconds (default 120000, max 600000)."}
+            }
         }),
     }
 }
@@ -48,16 +56,23 @@ pub(crate) async fn run(
     cancel: &CancellationToken,
 ) -> Result<ToolOutput, ToolError> {
     let input: Input = parse_input(input)?;
-    if input.command.trim().is_empty() {
-        return Err(ToolError::new("command must not be empty"));
+    let command = input.command.unwrap_or_default();
+    if command.trim().is_empty() {
+        if input.restart == Some(true) {
+            // Every command already starts in a fresh shell.
+            return Ok(ToolOutput::text("bash session restarted"));
+        }
+        return Err(ToolError::new("command is required"));
     }
     let timeout_ms = input
-        .timeout
+        .timeout_ms
+        .or(input.timeout)
+        .filter(|t| *t > 0)
         .unwrap_or(DEFAULT_TIMEOUT_MS)
-        .clamp(1, MAX_TIMEOUT_MS);
+        .min(MAX_TIMEOUT_MS);
     let sandbox = ctx.sandbox()?;
     let request = ExecRequest {
-        command: input.command,
+        command,
         timeout: Duration::from_millis(timeout_ms),
         env: Vec::new(),
     };

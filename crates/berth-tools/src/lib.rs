@@ -40,16 +40,14 @@ pub struct ToolContext {
     /// The environment's networking, for the sandbox's proxy and for `web_fetch`.
     pub network: HostRules,
     pub web: Arc<WebTools>,
-    /// Why sandboxed tools cannot run for this session (a self-hosted environment), if so.
-    pub no_sandbox: Option<String>,
+    /// A self-hosted environment: the customer's workers run the built-in tools and answer
+    /// each call with `user.tool_result`, so the server only hands the calls out.
+    pub client_executes: bool,
 }
 
 impl ToolContext {
     /// The session's sandbox, created on first use.
     pub fn sandbox(&self) -> Result<Arc<Sandbox>, ToolError> {
-        if let Some(reason) = &self.no_sandbox {
-            return Err(ToolError::new(reason.clone()));
-        }
         self.sandboxes
             .open(
                 &self.session_id,
@@ -160,6 +158,9 @@ impl ToolRouter for AgentTools {
         let Some((tool, _)) = self.builtin(&call.name) else {
             return ToolOutcome::Pending;
         };
+        if self.context.client_executes {
+            return ToolOutcome::Pending;
+        }
         let ctx = &self.context;
         let input = &call.input;
         let result = match tool {

@@ -20,28 +20,47 @@ const MAX_TEXT_BYTES: u64 = 32 << 20;
 const MAX_IMAGE_BYTES: u64 = 5 << 20;
 const MAX_PDF_BYTES: u64 = 20 << 20;
 
+/// The hosted toolset's input (`file_path`, `view_range`), plus `offset`/`limit` as the Open
+/// Managed Agents reference names them.
 #[derive(Deserialize)]
 struct Input {
     file_path: String,
+    #[serde(default)]
+    view_range: Option<Vec<i64>>,
     #[serde(default)]
     offset: Option<usize>,
     #[serde(default)]
     limit: Option<usize>,
 }
 
+impl Input {
+    /// The first line (1-based) and how many lines to show, if limited.
+    fn window(&self) -> Result<(usize, Option<usize>), ToolError> {
+        match self.view_range.as_deref() {
+            Some([start, end]) => {
+                let start = (*start).max(1) as usize;
+                let count = (*end > 0).then(|| (*end as usize + 1).saturating_sub(start).max(1));
+                Ok((start, count))
+            }
+            Some(_) => Err(ToolError::new("view_range must be [start_line, end_line]")),
+            None => Ok((self.offset.unwrap_or(1), self.limit)),
+        }
+    }
+}
+
 pub fn spec() -> ToolSpec {
     ToolSpec {
         name: "read".into(),
         description: "Read a file from the sandbox. Text comes back as numbered lines \
-            (`<n>\\t<line>`), 2000 lines from `offset` (1-based) unless `limit` says otherwise; \
-            images (png, jpg, gif, webp) and PDFs come back as content the model can see."
+            (`<n>\\t<line>`): the first 2000, or those of `view_range` ([start_line, \
+            end_line], 1-based and inclusive; an end of 0 means the end of the file). Images \
+            (png, jpg, gif, webp) and PDFs come back as content the model can see."
             .into(),
         input_schema: json!({
             "type": "object",
             "properties": {
                 "file_path": {"type": "string", "description": "Absolute path, e.g. /workspace/src/main.rs."},
-                "offset": {"type": "integer", "description": "First line to read (1-based)."},
-                "limit": {"type": "integer", "description": "Number of lines to read."}
+                "view_range": {"type": "array", "items": {"type": "integer"}, "description": "[start_line, end_line], 1-based, inclusive."}
             },
             "required": ["file_path"]
         }),
@@ -89,6 +108,7 @@ pub(crate) fn number_lines(text: &str, offset: usize, limit: usize) -> String {
 
 pub(crate) async fn run(ctx: &ToolContext, input: &Value) -> Result<ToolOutput, ToolError> {
     let input: Input = parse_input(input)?;
+    let (start, count) = input.window()?;
     let sandbox = ctx.sandbox()?;
     let resolved = resolve(&sandbox, &input.file_path, Access::Read)?;
     let shown = resolved.sandbox.clone();
@@ -130,9 +150,9 @@ pub(crate) async fn run(ctx: &ToolContext, input: &Value) -> Result<ToolOutput, 
                 is_error: false,
             });
         }
-        if meta.len() > MAX_TEXT_BYTES && input.offset.is_none() && input.limit.is_none() {
+        if meta.len() > MAX_TEXT_BYTES && count.is_none() {
             return Err(ToolError::new(format!(
-                "{shown} is {} bytes; read part of it with offset and limit, or use grep",
+                "{shown} is {} bytes; read part of it with view_range, or use grep",
                 meta.len()
             )));
         }
@@ -147,8 +167,8 @@ pub(crate) async fn run(ctx: &ToolContext, input: &Value) -> Result<ToolOutput, 
         let text = String::from_utf8_lossy(&bytes);
         Ok(ToolOutput::text(number_lines(
             &text,
-            input.offset.unwrap_or(1),
-            input.limit.unwrap_or(DEFAULT_LINES).max(1),
+            start,
+            count.unwrap_or(DEFAULT_LINES).max(1),
         )))
     })
     .await

@@ -51,7 +51,7 @@ fn fixture_with(
         session_id: "sesn_tools".into(),
         network,
         web: Arc::new(WebTools::new(egress, search).unwrap()),
-        no_sandbox: None,
+        client_executes: false,
     };
     Fixture {
         tools: AgentTools::new(&tools, Arc::new(context)),
@@ -147,7 +147,7 @@ async fn bash_reports_exit_codes_output_and_timeouts() {
     let (text, is_error) = call(
         &f,
         "bash",
-        json!({"command": "echo start; sleep 5", "timeout": 300}),
+        json!({"command": "echo start; sleep 5", "timeout_ms": 300}),
     )
     .await;
     assert!(
@@ -157,9 +157,15 @@ async fn bash_reports_exit_codes_output_and_timeouts() {
     let (text, is_error) = call(&f, "bash", json!({"command": ""})).await;
     assert!(is_error && text.starts_with("Error: "), "{text}");
     let (text, is_error) = call(&f, "bash", json!({"cmd": "ls"})).await;
-    assert!(
-        is_error && text.contains("invalid input") && text.contains("command"),
-        "{text}"
+    assert_eq!(
+        (text.as_str(), is_error),
+        ("Error: command is required", true)
+    );
+    let (text, is_error) = call(&f, "bash", json!({"command": 5})).await;
+    assert!(is_error && text.contains("invalid input"), "{text}");
+    assert_eq!(
+        call(&f, "bash", json!({"restart": true})).await,
+        ("bash session restarted".into(), false)
     );
     let (text, _) = call(
         &f,
@@ -197,6 +203,19 @@ async fn read_write_and_edit_files() {
         .0,
         "2\tfn b() {}\n\n...(file has 3 total lines)"
     );
+    let window = |range: Value| {
+        call(
+            &f,
+            "read",
+            json!({"file_path": "src/lib.rs", "view_range": range}),
+        )
+    };
+    assert_eq!(
+        window(json!([2, 2])).await.0,
+        "2\tfn b() {}\n\n...(file has 3 total lines)"
+    );
+    assert_eq!(window(json!([3, 0])).await.0, "3\tfn a2() {}\n");
+    assert!(window(json!([3])).await.1, "view_range needs two numbers");
     // The sandbox can change what the server wrote.
     assert_eq!(
         call(

@@ -9,4 +9,5 @@ mod sessions;
 mod startup;
 mod streaming;
 mod tenants;
+mod tools;
 mod turns;

@@ -82,3 +82,8 @@ async fn python_sdk_sessions() {
 async fn python_sdk_events_and_streams() {
     run_python("test_events.py").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_sdk_tools() {
+    run_python("test_tools.py").await;
+}
