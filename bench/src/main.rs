@@ -47,6 +47,9 @@ enum Scenario {
         #[arg(long, default_value_t = 1000)]
         subscribers: usize,
     },
+    /// Turns with one `echo hi` bash call in the session's sandbox: latency at concurrency 1,
+    /// then turns/s at `--concurrency`.
+    ToolTurns,
     /// Streaming relay cost: from a token leaving the fake provider to its delta reaching an SSE
     /// client, with `--concurrency` turns streaming at once (Anthropic, then Chat Completions).
     Relay,
@@ -82,6 +85,7 @@ fn main() -> anyhow::Result<()> {
             Scenario::Fanout { subscribers } => scenarios::fanout(&server, subscribers).await,
             Scenario::Idle { sessions } => scenarios::idle(&server, sessions).await,
             Scenario::Relay => scenarios::relay(&server, &model, &options).await,
+            Scenario::ToolTurns => scenarios::tool_turns(&server, &model, &options).await,
         };
         server.stop();
         result

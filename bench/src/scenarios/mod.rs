@@ -5,6 +5,7 @@ mod events;
 mod fanout;
 mod idle;
 mod relay;
+mod tool_turns;
 mod turns;
 
 pub use agents::agents;
@@ -12,6 +13,7 @@ pub use events::events;
 pub use fanout::fanout;
 pub use idle::idle;
 pub use relay::relay;
+pub use tool_turns::tool_turns;
 pub use turns::turns;
 
 use std::sync::Arc;

@@ -13,7 +13,9 @@ pub mod sessions;
 mod sse;
 
 pub use api::{Api, Reply};
-pub use fake_llm::{Block, FakeModel, FakeUsage, FrameObserver, ModelReply, RecordedRequest, Wire};
+pub use fake_llm::{
+    Block, FakeModel, FakeUsage, FrameObserver, ModelReply, RecordedRequest, ReplyRule, Wire,
+};
 
 /// The fake model provider's routes, for the standalone binary.
 pub fn fake_model_router() -> axum::Router {

@@ -119,6 +119,19 @@ async fn tools_run_in_the_sandbox_within_a_turn(server: &TestServer, model: &Fak
         .join(&session)
         .join("workspace/note.txt");
     assert_eq!(std::fs::read_to_string(on_disk).unwrap(), "hi\n");
+    // Deleting the session deletes its sandbox's files.
+    api.delete(&format!("/v1/sessions/{session}"))
+        .await
+        .expect(200);
+    let sandbox_dir = server.data_dir.path().join("sandboxes").join(&session);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while sandbox_dir.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the sandbox outlived its session"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // Tools the toolset leaves out are refused as unknown.
     let limited = tool_session(
         &api,

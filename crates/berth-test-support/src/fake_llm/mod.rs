@@ -33,6 +33,9 @@ pub use script::{Block, FakeUsage, ModelReply, ScriptedMessage};
 /// Called with every streamed frame just before it is sent (benchmarks timestamp tokens here).
 pub type FrameObserver = Arc<dyn Fn(&[u8]) + Send + Sync>;
 
+/// Answers streaming requests when nothing is scripted (instead of the echo), from the request.
+pub type ReplyRule = Arc<dyn Fn(&RecordedRequest) -> ModelReply + Send + Sync>;
+
 /// Which API a request came in on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wire {
@@ -81,6 +84,7 @@ struct FakeState {
     /// When set, only these models exist.
     models: Mutex<Option<Vec<String>>>,
     observer: Mutex<Option<FrameObserver>>,
+    rule: Mutex<Option<ReplyRule>>,
 }
 
 /// A running fake; dropped, it stops.
@@ -152,6 +156,13 @@ impl FakeModel {
     pub fn observe_frames(&self, observer: FrameObserver) {
         if let Ok(mut o) = self.state.observer.lock() {
             *o = Some(observer);
+        }
+    }
+
+    /// Answers unscripted streaming requests with `rule` instead of the echo.
+    pub fn reply_with(&self, rule: ReplyRule) {
+        if let Ok(mut r) = self.state.rule.lock() {
+            *r = Some(rule);
         }
     }
 
@@ -381,6 +392,12 @@ async fn complete(
         body,
     };
     let echo = format!("echo: {}", recorded.last_user_text());
+    let ruled = state
+        .rule
+        .lock()
+        .ok()
+        .and_then(|r| r.clone())
+        .map(|rule| rule(&recorded));
     if let Ok(mut requests) = state.requests.lock() {
         requests.push(recorded);
     }
@@ -399,6 +416,7 @@ async fn complete(
         .lock()
         .ok()
         .and_then(|mut s| s.pop_front())
+        .or(if streaming { ruled } else { None })
         .unwrap_or_else(|| ModelReply::text(if streaming { echo } else { "pong".to_owned() }));
     match reply {
         ModelReply::Error {
