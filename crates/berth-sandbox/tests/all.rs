@@ -279,3 +279,35 @@ async fn without_bubblewrap_commands_fail_clearly() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cpu_and_memory_limits_stop_greedy_commands() {
+    let root = tempfile::tempdir().unwrap();
+    let mut settings = SandboxSettings::new(
+        root.path().join("s"),
+        Isolation::Bubblewrap(find_bubblewrap().unwrap()),
+    );
+    settings.limits.cpu_seconds = 1;
+    settings.limits.memory_bytes = 256 << 20;
+    let sandboxes = Sandboxes::new(settings);
+    let sandbox = sandboxes
+        .open("sesn_greedy", NetworkAccess::Proxied(HostRules::Any))
+        .unwrap();
+    let started = Instant::now();
+    let (code, _, ended) = run(&sandbox, "while :; do :; done", 20).await;
+    assert_eq!(
+        ended,
+        Ended::Exited,
+        "stopped by the CPU limit, not the timeout"
+    );
+    assert_ne!(code, 0);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let (code, out, _) = run(
+        &sandbox,
+        "awk 'BEGIN{s=sprintf(\"%*s\", 600000000, \"\"); print length(s)}'",
+        20,
+    )
+    .await;
+    assert_ne!(code, 0, "{out}");
+    assert!(!out.contains("600000000"), "{out}");
+}
