@@ -18,6 +18,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "model_cards",
         include_str!("../migrations/0003_model_cards.sql"),
     ),
+    (
+        4,
+        "files_and_skills",
+        include_str!("../migrations/0004_files_and_skills.sql"),
+    ),
 ];
 
 /// Applies every migration the database has not seen yet; returns how many ran.

@@ -30,6 +30,8 @@ macro_rules! store_contract_tests {
             concurrent_writes_all_commit,
             concurrent_replace_has_one_winner,
             model_cards_are_unique_per_tenant,
+            files_are_scoped_expire_and_page,
+            skills_keep_versions_and_unique_names,
         );
         $crate::store_contract_tests!(@sessions $make;
             sessions_round_trip_and_list,
