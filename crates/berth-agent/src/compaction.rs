@@ -110,6 +110,7 @@ pub(crate) async fn maybe_compact(
     let head_messages = project(head);
     messages.extend(head_messages);
     push_user_text(&mut messages, INSTRUCTION);
+    crate::attachments::resolve(host, &mut messages).await;
     let summary = summarize(host, config, model, messages, &tools, cancel).await?;
     let compaction = Emitted {
         event: Event {

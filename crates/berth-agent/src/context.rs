@@ -210,7 +210,8 @@ fn block_to_part(block: &ContentBlock) -> Option<Part> {
                 Part::Image(json!({"type": "base64", "media_type": media_type, "data": data}))
             }
             Source::Url { url } => Part::Image(json!({"type": "url", "url": url})),
-            Source::File { file_id } => Part::Text(format!("[image: file {file_id} unavailable]")),
+            // Resolved to the file's bytes before the request is sent (see `attachments`).
+            Source::File { file_id } => Part::Image(json!({"type": "file", "file_id": file_id})),
             Source::Text { data, .. } => Part::Text(data.clone()),
         },
         ContentBlock::Document {
@@ -226,11 +227,7 @@ fn block_to_part(block: &ContentBlock) -> Option<Part> {
                 Source::Text { data, media_type } => {
                     json!({"type": "text", "media_type": media_type, "data": data})
                 }
-                Source::File { file_id } => {
-                    return Some(Part::Text(format!(
-                        "[document: file {file_id} unavailable]"
-                    )));
-                }
+                Source::File { file_id } => json!({"type": "file", "file_id": file_id}),
             };
             let mut document = json!({"source": source});
             if let Some(title) = title {

@@ -9,6 +9,7 @@
 //! The crate knows nothing of HTTP or SQL; its host (the server's runner) implements
 //! [`TurnHost`] on top of the store and the event bus.
 
+mod attachments;
 mod compaction;
 mod confirmations;
 pub mod context;
@@ -89,6 +90,11 @@ pub trait TurnHost: Send + Sync {
     fn publish(&self, delta: LiveDelta);
     /// Records the text streamed so far for an event not yet written (crash safety).
     async fn save_partial(&self, event_id: &str, kind: &str, text: &str);
+    /// An uploaded file's bytes as a base64 source (`{type, media_type, data}`), for image and
+    /// document blocks that name a file.
+    async fn file_source(&self, file_id: &str) -> Result<serde_json::Value, String> {
+        Err(format!("file {file_id} is not available here"))
+    }
 }
 
 /// The model a step runs on, resolved afresh for every step so a rotated credential applies at

@@ -86,10 +86,12 @@ pub(crate) async fn run(
         .map(|e| e.kind)
         .filter(|_| model.supports_thinking);
     let (thinking, max_tokens) = thinking_for(effort);
+    let mut messages = context::project(log);
+    crate::attachments::resolve(host, &mut messages).await;
     let request = ModelRequest {
         model: model.model.clone(),
         system: config.system_prompt.clone(),
-        messages: context::project(log),
+        messages,
         tools: config.tools.specs(),
         max_tokens,
         thinking,

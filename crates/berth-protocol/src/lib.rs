@@ -13,6 +13,7 @@ pub mod content;
 pub mod environment;
 pub mod error;
 pub mod event;
+pub mod file;
 pub mod ids;
 pub mod metadata;
 pub mod model_card;
@@ -20,6 +21,7 @@ pub mod multiagent;
 pub mod nullable;
 pub mod pagination;
 pub mod session;
+pub mod skill;
 pub mod tag;
 pub mod validation;
 

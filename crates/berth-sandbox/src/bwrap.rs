@@ -9,7 +9,7 @@ use std::ffi::OsString;
 use std::os::fd::RawFd;
 use std::path::Path;
 
-use crate::paths::{OUTPUTS, SYSTEM_DIRS, TMP, WORKSPACE};
+use crate::paths::{OUTPUTS, ReadOnlyMount, SYSTEM_DIRS, TMP, WORKSPACE};
 
 /// Drops to the sandbox's user inside the sandbox (util-linux, on every Debian-like system).
 pub(crate) const SETPRIV: &str = "/usr/bin/setpriv";
@@ -25,6 +25,7 @@ pub(crate) struct Plan<'a> {
     pub mounts: MountFds,
     /// Host paths inside the system directories to hide (the data directory, if it is there).
     pub hidden: &'a [std::path::PathBuf],
+    pub read_only: &'a [ReadOnlyMount],
     /// Whether the command joins a namespace of ours; otherwise bubblewrap makes an empty one.
     pub own_network: bool,
     /// When the server runs as root: bubblewrap sets up as root, then `setpriv` becomes this
@@ -100,6 +101,21 @@ pub(crate) fn arguments(plan: &Plan<'_>) -> Vec<OsString> {
             OsString::from("--bind-fd"),
             OsString::from(fd.to_string()),
             OsString::from(dest),
+        ]);
+    }
+    for mount in plan.read_only.iter().rev().filter(|m| m.host.exists()) {
+        // Parents of the mount point, readable by the sandbox's user.
+        let mut parent = String::new();
+        let parts: Vec<&str> = mount.sandbox.split('/').filter(|p| !p.is_empty()).collect();
+        for part in parts.iter().take(parts.len().saturating_sub(1)) {
+            parent.push('/');
+            parent.push_str(part);
+            push(&mut args, &["--perms", "0755", "--dir", &parent]);
+        }
+        args.extend([
+            OsString::from("--ro-bind"),
+            mount.host.clone().into_os_string(),
+            OsString::from(&mount.sandbox),
         ]);
     }
     push(&mut args, &["--chdir", WORKSPACE, "--"]);

@@ -34,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 pub use exec::{Ended, ExecRequest, ExecResult, MAX_OUTPUT_BYTES};
 pub use hosts::HostRules;
 pub use limits::Limits;
-pub use paths::{Access, PathError, Resolved, SandboxDirs};
+pub use paths::{Access, PathError, ReadOnlyMount, Resolved, SandboxDirs};
 
 use netns::{NetNamespace, PROXY_PORT};
 use proxy::EgressRules;
@@ -241,7 +241,7 @@ impl Sandboxes {
 pub struct Sandbox {
     isolation: Isolation,
     limits: Limits,
-    dirs: SandboxDirs,
+    dirs: RwLock<SandboxDirs>,
     /// The sandbox's own user (when the server runs as root).
     identity: Option<(Uid, Gid)>,
     network: Option<NetNamespace>,
@@ -304,7 +304,7 @@ impl Sandbox {
         Ok(Self {
             isolation: owner.settings.isolation.clone(),
             limits: owner.settings.limits,
-            dirs,
+            dirs: RwLock::new(dirs),
             identity,
             network,
             rules,
@@ -314,8 +314,21 @@ impl Sandbox {
         })
     }
 
-    pub fn dirs(&self) -> &SandboxDirs {
-        &self.dirs
+    /// The sandbox's directories and read-only mounts, as of now.
+    pub fn dirs(&self) -> SandboxDirs {
+        self.dirs
+            .read()
+            .map(|d| d.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
+    }
+
+    /// Replaces the read-only binds (most specific first) for the next commands and file tools.
+    pub fn set_read_only(&self, mut mounts: Vec<ReadOnlyMount>) {
+        mounts.sort_by_key(|m| std::cmp::Reverse(m.sandbox.len()));
+        match self.dirs.write() {
+            Ok(mut dirs) => dirs.read_only = mounts,
+            Err(e) => e.into_inner().read_only = mounts,
+        }
     }
 
     /// The user (uid, gid) that owns the sandbox's files, when the server runs as root; files
@@ -398,6 +411,7 @@ impl Sandbox {
         cancel: &CancellationToken,
     ) -> Result<ExecResult, SandboxError> {
         let spawn_error = |e: std::io::Error| SandboxError::Spawn(e.to_string());
+        let dirs = self.dirs();
         let (reader, writer) = std::io::pipe().map_err(spawn_error)?;
         let writer_err = writer.try_clone().map_err(spawn_error)?;
         let child = {
@@ -406,14 +420,15 @@ impl Sandbox {
                     let mut c = tokio::process::Command::new("/bin/sh");
                     c.arg("-c")
                         .arg(&request.command)
-                        .current_dir(&self.dirs.workspace);
+                        .current_dir(&dirs.workspace);
                     c
                 }
                 Isolation::Bubblewrap(bwrap) => {
-                    let mounts = MountHandles::open(&self.dirs)?;
+                    let mounts = MountHandles::open(&dirs)?;
                     let plan = bwrap::Plan {
                         mounts: mounts.raw(),
-                        hidden: &self.dirs.hidden,
+                        hidden: &dirs.hidden,
+                        read_only: &dirs.read_only,
                         own_network: self.network.is_some(),
                         run_as: self.identity.map(|(u, g)| (u.as_raw(), g.as_raw())),
                         command: &request.command,

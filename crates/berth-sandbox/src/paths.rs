@@ -40,6 +40,14 @@ pub enum PathError {
     Io { path: String, source: io::Error },
 }
 
+/// A file or directory bound read-only into the sandbox (uploaded files, skills).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadOnlyMount {
+    /// Where the sandbox sees it, e.g. `/mnt/session/uploads`.
+    pub sandbox: String,
+    pub host: PathBuf,
+}
+
 /// A sandbox's directories on the host.
 #[derive(Debug, Clone)]
 pub struct SandboxDirs {
@@ -49,6 +57,8 @@ pub struct SandboxDirs {
     pub tmp: PathBuf,
     /// Host paths inside the system mounts that the sandbox must not see (hidden by tmpfs).
     pub hidden: Vec<PathBuf>,
+    /// Read-only binds, most specific first.
+    pub read_only: Vec<ReadOnlyMount>,
 }
 
 /// A resolved path.
@@ -69,6 +79,7 @@ impl SandboxDirs {
             tmp: root.join("tmp"),
             root,
             hidden,
+            read_only: Vec::new(),
         }
     }
 
@@ -83,6 +94,16 @@ impl SandboxDirs {
 
     /// The host path of a normalised sandbox path, and whether it is writable.
     fn host_of(&self, sandbox: &str) -> Option<(PathBuf, bool)> {
+        for mount in &self.read_only {
+            if let Some(rest) = strip_mount(sandbox, &mount.sandbox) {
+                let host = if rest.is_empty() {
+                    mount.host.clone()
+                } else {
+                    mount.host.join(rest)
+                };
+                return Some((host, false));
+            }
+        }
         for (mount, host) in self.mounts() {
             if let Some(rest) = strip_mount(sandbox, mount) {
                 return Some((host.join(rest), true));
@@ -198,7 +219,7 @@ fn strip_mount<'a>(path: &'a str, mount: &str) -> Option<&'a str> {
 }
 
 fn is_mount_ancestor(path: &str) -> bool {
-    path == "/" || ["/mnt", "/mnt/session"].contains(&path)
+    path == "/" || path == "/mnt" || path.starts_with("/mnt/")
 }
 
 #[cfg(test)]

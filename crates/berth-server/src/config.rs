@@ -11,6 +11,8 @@ pub use berth_sandbox::Limits as SandboxLimits;
 /// Default cap on JSON request bodies; large enough for a 100k-character system prompt plus
 /// base64 images in a user message.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+/// Default cap on file uploads.
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 500 << 20;
 /// Default PostgreSQL connections per replica.
 pub const DEFAULT_DB_MAX_CONNECTIONS: usize = 16;
 /// Models can think silently for a long time; five minutes without a byte means a dead stream.
@@ -55,6 +57,11 @@ pub struct ServerConfig {
     pub sandbox_idle_ttl: Duration,
     /// A SearXNG instance for `web_search` (`BERTH_SEARXNG_URL`).
     pub searxng_url: Option<String>,
+    /// Where file, skill and output bytes live: `s3://bucket/prefix` or `file:///path`
+    /// (`BERTH_BLOB_URL`); `<data_dir>/blobs` when unset.
+    pub blob_url: Option<String>,
+    /// Largest file upload, in bytes (`BERTH_MAX_UPLOAD_BYTES`).
+    pub max_upload_bytes: u64,
     /// A model stream that sends nothing for this long is abandoned.
     pub model_idle_timeout: Duration,
     /// How often idle SSE streams send `event: ping`.
@@ -86,6 +93,8 @@ impl ServerConfig {
             sandbox_limits: SandboxLimits::default(),
             sandbox_idle_ttl: Duration::from_secs(300),
             searxng_url: None,
+            blob_url: None,
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             model_idle_timeout: DEFAULT_MODEL_IDLE_TIMEOUT,
             sse_keepalive: DEFAULT_SSE_KEEPALIVE,
             lease_ttl: DEFAULT_LEASE_TTL,

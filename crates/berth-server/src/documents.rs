@@ -20,6 +20,10 @@ pub fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
 
+pub fn from_micros(us: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(us).unwrap_or_default()
+}
+
 /// Loads a document and decodes its body; another tenant's id answers 404 like a missing one.
 pub async fn load<T: DeserializeOwned>(
     store: &Arc<dyn Store>,

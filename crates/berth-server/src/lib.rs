@@ -10,9 +10,11 @@ pub mod config;
 pub mod documents;
 pub mod error;
 pub mod extract;
+pub mod files;
 pub mod listing;
 pub mod log;
 pub mod models;
+pub mod mounts;
 pub mod openapi;
 pub mod render;
 pub mod request_id;
@@ -43,6 +45,21 @@ use crate::models::ModelResolver;
 use crate::runner::{Runner, RunnerSettings};
 use crate::state::AppState;
 use crate::tools::ToolServices;
+
+/// Deletes expired files every minute until shutdown.
+async fn expire_files(
+    store: Arc<dyn berth_store::Store>,
+    blobs: berth_blob::BlobStore,
+    stop: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => files::delete_expired(store.as_ref(), &blobs).await,
+        }
+    }
+}
 
 /// A started server: bound, migrated, bootstrapped, not yet serving.
 pub struct Server {
@@ -75,7 +92,17 @@ impl Server {
         )
         .map(Arc::new)
         .map_err(|e| StartError::Config(format!("cannot build the model HTTP client: {e}")))?;
-        let tools = Arc::new(ToolServices::new(&config)?);
+        let blobs = match &config.blob_url {
+            Some(url) => berth_blob::BlobStore::from_url(url),
+            None => berth_blob::BlobStore::local(&config.data_dir.join("blobs")),
+        }
+        .map_err(|e| StartError::Config(format!("BERTH_BLOB_URL: {e}")))?;
+        let tools = Arc::new(ToolServices::new(&config, blobs.clone())?);
+        tokio::spawn(expire_files(
+            Arc::clone(&started.store),
+            blobs.clone(),
+            shutdown.clone(),
+        ));
         let runner = Runner::start(
             Arc::clone(&started.store),
             Arc::clone(&bus),
@@ -97,6 +124,7 @@ impl Server {
             runner,
             models,
             tools,
+            blobs,
             session_secrets: started.root_secret.sealing_key(Purpose::SessionSecrets),
             shutdown,
             config,

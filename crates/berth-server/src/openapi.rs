@@ -9,7 +9,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::listing::json_response;
-use crate::routes::{agents, api_keys, environments, events, health, model_cards, sessions};
+use crate::routes::{
+    agents, api_keys, environments, events, files, health, model_cards, resources, sessions, skills,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -52,6 +54,28 @@ use crate::routes::{agents, api_keys, environments, events, health, model_cards,
         api_keys::revoke,
         api_keys::create_tenant,
         api_keys::list_tenants,
+        resources::add,
+        resources::list,
+        resources::retrieve,
+        resources::update,
+        resources::remove,
+        skills::create,
+        skills::list,
+        skills::retrieve,
+        skills::remove,
+        skills::create_version,
+        skills::list_versions,
+        skills::retrieve_version,
+        skills::remove_version,
+        skills::version_content,
+        skills::file,
+        files::upload,
+        files::list,
+        files::retrieve,
+        files::content,
+        files::remove,
+        files::outputs,
+        files::output,
         model_cards::create,
         model_cards::retrieve,
         model_cards::update,

@@ -107,5 +107,12 @@ fn render(error: &ApiError, id: &str) -> Response {
             .headers_mut()
             .insert("x-should-retry", HeaderValue::from_static("false"));
     }
+    if error.status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The rest of the oversized body is not read, so the connection cannot carry another
+        // request; say so, or clients reuse it and see it closed under them.
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     response
 }

@@ -126,6 +126,40 @@ pub async fn check_environment(
     Ok(env)
 }
 
+/// Checks that a file resource names a file of the tenant and gives it its mount path: the one
+/// asked for (under `/workspace` or `/mnt`, not the outputs folder), or
+/// `/mnt/session/uploads/<file_id>/<filename>`.
+pub async fn prepare_file_resource(
+    state: &AppState,
+    caller: &Caller,
+    at: &str,
+    file_id: &str,
+    mount_path: Option<String>,
+) -> ApiResult<String> {
+    let row = state
+        .store
+        .get_file(
+            &caller.tenant_id,
+            file_id,
+            crate::documents::micros(crate::documents::now()),
+        )
+        .await?
+        .ok_or_else(|| ApiError::not_found("file", file_id))?;
+    let file = crate::files::object_of(&row)?;
+    let mount_path =
+        mount_path.unwrap_or_else(|| format!("/mnt/session/uploads/{file_id}/{}", file.filename));
+    validate_mount_path(&format!("{at}.mount_path"), &mount_path)?;
+    let allowed = (mount_path.starts_with("/workspace/") || mount_path.starts_with("/mnt/"))
+        && !mount_path.starts_with("/mnt/session/outputs/")
+        && mount_path != "/mnt/session/outputs";
+    if !allowed {
+        return Err(ApiError::bad_request(format!(
+            "{at}.mount_path: files can be mounted under /workspace/ or /mnt/ (not the outputs folder)"
+        )));
+    }
+    Ok(mount_path)
+}
+
 /// Builds the resources of a new session. Repository tokens are sealed into the returned map
 /// (resource id → sealed token, base64) and never appear in the resource itself.
 pub fn build_resources(

@@ -23,6 +23,8 @@ pub struct AppState {
     pub runner: Arc<Runner>,
     /// Resolves agents' models; seals and probes model cards.
     pub models: Arc<ModelResolver>,
+    /// File, skill and output bytes.
+    pub blobs: berth_blob::BlobStore,
     /// Sandboxes and web access for built-in tools.
     pub tools: Arc<ToolServices>,
     /// Seals secrets a session carries (e.g. repository tokens).

@@ -5,22 +5,29 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use berth_agent::tools::ToolRouter;
+use berth_blob::BlobStore;
+use berth_protocol::agent_tools::Tool;
 use berth_protocol::environment::{Environment, EnvironmentConfig, Networking};
 use berth_protocol::session::SessionStatic;
-use berth_sandbox::{HostRules, Isolation, SandboxSettings, Sandboxes, find_bubblewrap};
+use berth_sandbox::{
+    HostRules, Isolation, NetworkAccess, SandboxSettings, Sandboxes, find_bubblewrap,
+};
 use berth_store::{Collection, Store};
 use berth_tools::{AgentTools, SearchBackend, Searxng, ToolContext, WebTools};
 
 use crate::config::ServerConfig;
+use crate::mounts::{self, Prepared};
 use crate::startup::StartError;
 
 pub struct ToolServices {
     pub sandboxes: Arc<Sandboxes>,
     pub web: Arc<WebTools>,
+    /// File, skill and output bytes (mounted into sandboxes, synced out of them).
+    pub blobs: BlobStore,
 }
 
 impl ToolServices {
-    pub fn new(config: &ServerConfig) -> Result<Self, StartError> {
+    pub fn new(config: &ServerConfig, blobs: BlobStore) -> Result<Self, StartError> {
         let root = config
             .sandbox_dir
             .clone()
@@ -54,16 +61,23 @@ impl ToolServices {
         Ok(Self {
             sandboxes: Arc::new(Sandboxes::new(settings)),
             web: Arc::new(web),
+            blobs,
         })
     }
 
-    /// The tools of one turn of `session`.
+    /// Stores what the session's agent wrote under `/mnt/session/outputs/` as files.
+    pub async fn sync_outputs(&self, store: Arc<dyn Store>, tenant_id: &str, session_id: &str) {
+        let outputs = self.sandboxes.dirs(session_id).outputs;
+        crate::files::sync_outputs(store, &self.blobs, tenant_id, session_id, outputs).await;
+    }
+
+    /// The tools of one turn of `session`, and the system prompt's section about its skills.
     pub async fn router(
         &self,
         store: &dyn Store,
         tenant_id: &str,
         session: &SessionStatic,
-    ) -> Arc<dyn ToolRouter> {
+    ) -> (Arc<dyn ToolRouter>, Option<String>) {
         let environment = match store
             .get_document(Collection::Environments, tenant_id, &session.environment_id)
             .await
@@ -90,14 +104,46 @@ impl ToolServices {
             Some(EnvironmentConfig::SelfHosted(_)) => (HostRules::Only(Vec::new()), true),
             None => (HostRules::Only(Vec::new()), false),
         };
+        let has_sandbox_tools = session
+            .agent
+            .tools
+            .iter()
+            .any(|t| matches!(t, Tool::AgentToolset(_)));
+        let mut prepared = Prepared::default();
+        if has_sandbox_tools && !client_executes {
+            match self
+                .sandboxes
+                .open(&session.id, NetworkAccess::Proxied(network.clone()))
+            {
+                Ok(sandbox) => {
+                    prepared = mounts::prepare(
+                        store,
+                        &self.blobs,
+                        &sandbox.dirs(),
+                        tenant_id,
+                        session,
+                        sandbox.owner(),
+                    )
+                    .await;
+                }
+                Err(e) => {
+                    tracing::debug!(session_id = %session.id, error = %e, "no sandbox for files and skills")
+                }
+            }
+        }
+        let skills = mounts::skills_prompt(&prepared.skills);
         let context = ToolContext {
             sandboxes: Arc::clone(&self.sandboxes),
             session_id: session.id.clone(),
             network,
             web: Arc::clone(&self.web),
             client_executes,
+            read_only: prepared.read_only,
         };
-        Arc::new(AgentTools::new(&session.agent.tools, Arc::new(context)))
+        (
+            Arc::new(AgentTools::new(&session.agent.tools, Arc::new(context))),
+            skills,
+        )
     }
 }
 

@@ -12,13 +12,13 @@ mod sessions;
 pub mod testing;
 
 use async_trait::async_trait;
-use berth_store::{FileQuery, FileRow, ModelCardRow, SkillRow, SkillVersionRow};
 use berth_store::{
     ApiKeyRow, AppendOutcome, ChangeOutcome, Collection, ContextScope, DeleteOutcome,
     DeleteSessionOutcome, Document, DocumentQuery, EventQuery, Lease, NewApiKey, NewEvent,
     RevokeOutcome, SessionChange, SessionQuery, SessionRow, Store, StoreResult, StoredEvent,
     StreamBuffer, TenantRow, TurnEffects, TurnStart,
 };
+use berth_store::{FileQuery, FileRow, ModelCardRow, SkillRow, SkillVersionRow};
 use deadpool_postgres::{GenericClient, Pool};
 
 pub use connect::PostgresOptions;
@@ -696,7 +696,12 @@ impl Store for PostgresStore {
         files::get_file(&self.client().await?, tenant_id, id, now).await
     }
 
-    async fn list_files(&self, tenant_id: &str, query: &FileQuery, now: i64) -> StoreResult<Vec<FileRow>> {
+    async fn list_files(
+        &self,
+        tenant_id: &str,
+        query: &FileQuery,
+        now: i64,
+    ) -> StoreResult<Vec<FileRow>> {
         files::list_files(&self.client().await?, tenant_id, query, now).await
     }
 
@@ -727,7 +732,11 @@ impl Store for PostgresStore {
         files::get_skill(&self.client().await?, tenant_id, id).await
     }
 
-    async fn list_skills(&self, tenant_id: &str, query: &DocumentQuery) -> StoreResult<Vec<SkillRow>> {
+    async fn list_skills(
+        &self,
+        tenant_id: &str,
+        query: &DocumentQuery,
+    ) -> StoreResult<Vec<SkillRow>> {
         files::list_skills(&self.client().await?, tenant_id, query).await
     }
 

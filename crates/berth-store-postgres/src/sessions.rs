@@ -222,9 +222,16 @@ pub async fn change<C: GenericClient>(
     let (stored, last_seq, _) =
         append(tx, &change.id, &change.events, change.now, last_seq).await?;
     tx.execute(
-        "UPDATE sessions SET body = $2, version = version + 1, updated_at = $3, last_seq = $4
+        "UPDATE sessions SET body = $2, version = version + 1, updated_at = $3, last_seq = $4,
+             private = COALESCE($5, private)
          WHERE id = $1",
-        &[&change.id, &change.body, &change.now, &last_seq],
+        &[
+            &change.id,
+            &change.body,
+            &change.now,
+            &last_seq,
+            &change.private,
+        ],
     )
     .await
     .map_err(pg)?;

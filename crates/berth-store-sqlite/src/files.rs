@@ -29,15 +29,26 @@ pub fn insert_file(conn: &Connection, f: &FileRow) -> StoreResult<()> {
     ))
     .and_then(|mut s| {
         s.execute(params![
-            f.id, f.tenant_id, f.scope_id, f.output_path, f.created_at, f.expires_at,
-            f.size_bytes, f.body
+            f.id,
+            f.tenant_id,
+            f.scope_id,
+            f.output_path,
+            f.created_at,
+            f.expires_at,
+            f.size_bytes,
+            f.body
         ])
     })
     .map_err(backend)?;
     Ok(())
 }
 
-pub fn get_file(conn: &Connection, tenant_id: &str, id: &str, now: i64) -> StoreResult<Option<FileRow>> {
+pub fn get_file(
+    conn: &Connection,
+    tenant_id: &str,
+    id: &str,
+    now: i64,
+) -> StoreResult<Option<FileRow>> {
     conn.prepare_cached(&format!(
         "SELECT {FILE_COLUMNS} FROM files WHERE id = ?1 AND tenant_id = ?2
              AND (expires_at IS NULL OR expires_at > ?3)"
@@ -46,7 +57,12 @@ pub fn get_file(conn: &Connection, tenant_id: &str, id: &str, now: i64) -> Store
     .map_err(backend)
 }
 
-pub fn list_files(conn: &Connection, tenant_id: &str, query: &FileQuery, now: i64) -> StoreResult<Vec<FileRow>> {
+pub fn list_files(
+    conn: &Connection,
+    tenant_id: &str,
+    query: &FileQuery,
+    now: i64,
+) -> StoreResult<Vec<FileRow>> {
     let mut values: Vec<Value> = vec![tenant_id.to_owned().into(), now.into()];
     let mut sql = format!(
         "SELECT {FILE_COLUMNS} FROM files WHERE tenant_id = ?1 AND (expires_at IS NULL OR expires_at > ?2)"
@@ -74,17 +90,25 @@ pub fn list_files(conn: &Connection, tenant_id: &str, query: &FileQuery, now: i6
     }
     sql.push_str(&format!(" ORDER BY id {order} LIMIT {}", query.page.limit));
     let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
-    let rows = stmt.query_map(params_from_iter(values), file).map_err(backend)?;
+    let rows = stmt
+        .query_map(params_from_iter(values), file)
+        .map_err(backend)?;
     rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
 }
 
-pub fn scoped_files(conn: &Connection, tenant_id: &str, scope_id: &str) -> StoreResult<Vec<FileRow>> {
+pub fn scoped_files(
+    conn: &Connection,
+    tenant_id: &str,
+    scope_id: &str,
+) -> StoreResult<Vec<FileRow>> {
     let mut stmt = conn
         .prepare_cached(&format!(
             "SELECT {FILE_COLUMNS} FROM files WHERE tenant_id = ?1 AND scope_id = ?2 ORDER BY id"
         ))
         .map_err(backend)?;
-    let rows = stmt.query_map(params![tenant_id, scope_id], file).map_err(backend)?;
+    let rows = stmt
+        .query_map(params![tenant_id, scope_id], file)
+        .map_err(backend)?;
     rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
 }
 
@@ -97,8 +121,14 @@ pub fn replace_file(conn: &Connection, f: &FileRow) -> StoreResult<bool> {
         )
         .and_then(|mut s| {
             s.execute(params![
-                f.id, f.tenant_id, f.scope_id, f.output_path, f.created_at, f.expires_at,
-                f.size_bytes, f.body
+                f.id,
+                f.tenant_id,
+                f.scope_id,
+                f.output_path,
+                f.created_at,
+                f.expires_at,
+                f.size_bytes,
+                f.body
             ])
         })
         .map_err(backend)?;
@@ -156,7 +186,16 @@ fn insert_version(conn: &Connection, v: &SkillVersionRow) -> StoreResult<()> {
     conn.prepare_cached(&format!(
         "INSERT INTO skill_versions ({VERSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
     ))
-    .and_then(|mut s| s.execute(params![v.skill_id, v.id, v.tenant_id, v.created_at, v.body, v.manifest]))
+    .and_then(|mut s| {
+        s.execute(params![
+            v.skill_id,
+            v.id,
+            v.tenant_id,
+            v.created_at,
+            v.body,
+            v.manifest
+        ])
+    })
     .map_err(backend)?;
     Ok(())
 }
@@ -167,7 +206,16 @@ fn update_skill(conn: &Connection, s: &SkillRow, expected: i64) -> StoreResult<b
             "UPDATE skills SET updated_at = ?3, version = ?4, body = ?5
              WHERE id = ?1 AND tenant_id = ?2 AND version = ?6",
         )
-        .and_then(|mut st| st.execute(params![s.id, s.tenant_id, s.updated_at, s.version, s.body, expected]))
+        .and_then(|mut st| {
+            st.execute(params![
+                s.id,
+                s.tenant_id,
+                s.updated_at,
+                s.version,
+                s.body,
+                expected
+            ])
+        })
         .map_err(backend)?;
     Ok(n > 0)
 }
@@ -176,18 +224,34 @@ pub fn insert_skill(conn: &Connection, s: &SkillRow, first: &SkillVersionRow) ->
     conn.prepare_cached(&format!(
         "INSERT INTO skills ({SKILL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
     ))
-    .and_then(|mut st| st.execute(params![s.id, s.tenant_id, s.name, s.created_at, s.updated_at, s.version, s.body]))
+    .and_then(|mut st| {
+        st.execute(params![
+            s.id,
+            s.tenant_id,
+            s.name,
+            s.created_at,
+            s.updated_at,
+            s.version,
+            s.body
+        ])
+    })
     .map_err(backend)?;
     insert_version(conn, first)
 }
 
 pub fn get_skill(conn: &Connection, tenant_id: &str, id: &str) -> StoreResult<Option<SkillRow>> {
-    conn.prepare_cached(&format!("SELECT {SKILL_COLUMNS} FROM skills WHERE id = ?1 AND tenant_id = ?2"))
-        .and_then(|mut s| s.query_row(params![id, tenant_id], skill).optional())
-        .map_err(backend)
+    conn.prepare_cached(&format!(
+        "SELECT {SKILL_COLUMNS} FROM skills WHERE id = ?1 AND tenant_id = ?2"
+    ))
+    .and_then(|mut s| s.query_row(params![id, tenant_id], skill).optional())
+    .map_err(backend)
 }
 
-pub fn list_skills(conn: &Connection, tenant_id: &str, query: &DocumentQuery) -> StoreResult<Vec<SkillRow>> {
+pub fn list_skills(
+    conn: &Connection,
+    tenant_id: &str,
+    query: &DocumentQuery,
+) -> StoreResult<Vec<SkillRow>> {
     let (clause, order) = page_clause(query, "id", 2);
     let sql = format!(
         "SELECT {SKILL_COLUMNS} FROM skills WHERE tenant_id = ?1 {clause} ORDER BY id {order} LIMIT {}",
@@ -202,7 +266,12 @@ pub fn list_skills(conn: &Connection, tenant_id: &str, query: &DocumentQuery) ->
     rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
 }
 
-pub fn add_skill_version(conn: &Connection, s: &SkillRow, v: &SkillVersionRow, expected: i64) -> StoreResult<bool> {
+pub fn add_skill_version(
+    conn: &Connection,
+    s: &SkillRow,
+    v: &SkillVersionRow,
+    expected: i64,
+) -> StoreResult<bool> {
     if !update_skill(conn, s, expected)? {
         return Ok(false);
     }
@@ -244,13 +313,20 @@ pub fn list_skill_versions(
     rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
 }
 
-pub fn delete_skill_version(conn: &Connection, s: &SkillRow, version_id: &str, expected: i64) -> StoreResult<bool> {
+pub fn delete_skill_version(
+    conn: &Connection,
+    s: &SkillRow,
+    version_id: &str,
+    expected: i64,
+) -> StoreResult<bool> {
     if !update_skill(conn, s, expected)? {
         return Ok(false);
     }
-    conn.prepare_cached("DELETE FROM skill_versions WHERE skill_id = ?1 AND id = ?2 AND tenant_id = ?3")
-        .and_then(|mut st| st.execute(params![s.id, version_id, s.tenant_id]))
-        .map_err(backend)?;
+    conn.prepare_cached(
+        "DELETE FROM skill_versions WHERE skill_id = ?1 AND id = ?2 AND tenant_id = ?3",
+    )
+    .and_then(|mut st| st.execute(params![s.id, version_id, s.tenant_id]))
+    .map_err(backend)?;
     Ok(true)
 }
 

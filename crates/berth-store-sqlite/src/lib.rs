@@ -6,9 +6,9 @@
 
 mod documents;
 mod events;
+mod files;
 mod keys;
 mod migrations;
-mod files;
 mod model_cards;
 mod pool;
 mod sessions;
@@ -17,13 +17,13 @@ mod sql;
 use std::path::Path;
 
 use async_trait::async_trait;
-use berth_store::{FileQuery, FileRow, ModelCardRow, SkillRow, SkillVersionRow};
 use berth_store::{
     ApiKeyRow, AppendOutcome, ChangeOutcome, Collection, ContextScope, DeleteOutcome,
     DeleteSessionOutcome, Document, DocumentQuery, EventQuery, Lease, NewApiKey, NewEvent,
     RevokeOutcome, SessionChange, SessionQuery, SessionRow, Store, StoreError, StoreResult,
     StoredEvent, StreamBuffer, TenantRow, TurnEffects, TurnStart,
 };
+use berth_store::{FileQuery, FileRow, ModelCardRow, SkillRow, SkillVersionRow};
 use rusqlite::params;
 
 use crate::pool::{Pool, backend, open_connection};
@@ -494,46 +494,73 @@ impl Store for SqliteStore {
 
     async fn get_file(&self, tenant_id: &str, id: &str, now: i64) -> StoreResult<Option<FileRow>> {
         let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
-        self.pool.read(move |c| files::get_file(c, &tenant_id, &id, now)).await
+        self.pool
+            .read(move |c| files::get_file(c, &tenant_id, &id, now))
+            .await
     }
 
-    async fn list_files(&self, tenant_id: &str, query: &FileQuery, now: i64) -> StoreResult<Vec<FileRow>> {
+    async fn list_files(
+        &self,
+        tenant_id: &str,
+        query: &FileQuery,
+        now: i64,
+    ) -> StoreResult<Vec<FileRow>> {
         let (tenant_id, query) = (tenant_id.to_owned(), query.clone());
-        self.pool.read(move |c| files::list_files(c, &tenant_id, &query, now)).await
+        self.pool
+            .read(move |c| files::list_files(c, &tenant_id, &query, now))
+            .await
     }
 
     async fn scoped_files(&self, tenant_id: &str, scope_id: &str) -> StoreResult<Vec<FileRow>> {
         let (tenant_id, scope_id) = (tenant_id.to_owned(), scope_id.to_owned());
-        self.pool.read(move |c| files::scoped_files(c, &tenant_id, &scope_id)).await
+        self.pool
+            .read(move |c| files::scoped_files(c, &tenant_id, &scope_id))
+            .await
     }
 
     async fn replace_file(&self, file: &FileRow) -> StoreResult<bool> {
         let file = file.clone();
-        self.pool.write(move |c| files::replace_file(c, &file)).await
+        self.pool
+            .write(move |c| files::replace_file(c, &file))
+            .await
     }
 
     async fn delete_file(&self, tenant_id: &str, id: &str) -> StoreResult<bool> {
         let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
-        self.pool.write(move |c| files::delete_file(c, &tenant_id, &id)).await
+        self.pool
+            .write(move |c| files::delete_file(c, &tenant_id, &id))
+            .await
     }
 
     async fn expired_files(&self, now: i64, limit: u32) -> StoreResult<Vec<FileRow>> {
-        self.pool.read(move |c| files::expired_files(c, now, limit)).await
+        self.pool
+            .read(move |c| files::expired_files(c, now, limit))
+            .await
     }
 
     async fn insert_skill(&self, skill: &SkillRow, first: &SkillVersionRow) -> StoreResult<()> {
         let (skill, first) = (skill.clone(), first.clone());
-        self.pool.write(move |c| files::insert_skill(c, &skill, &first)).await
+        self.pool
+            .write(move |c| files::insert_skill(c, &skill, &first))
+            .await
     }
 
     async fn get_skill(&self, tenant_id: &str, id: &str) -> StoreResult<Option<SkillRow>> {
         let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
-        self.pool.read(move |c| files::get_skill(c, &tenant_id, &id)).await
+        self.pool
+            .read(move |c| files::get_skill(c, &tenant_id, &id))
+            .await
     }
 
-    async fn list_skills(&self, tenant_id: &str, query: &DocumentQuery) -> StoreResult<Vec<SkillRow>> {
+    async fn list_skills(
+        &self,
+        tenant_id: &str,
+        query: &DocumentQuery,
+    ) -> StoreResult<Vec<SkillRow>> {
         let (tenant_id, query) = (tenant_id.to_owned(), query.clone());
-        self.pool.read(move |c| files::list_skills(c, &tenant_id, &query)).await
+        self.pool
+            .read(move |c| files::list_skills(c, &tenant_id, &query))
+            .await
     }
 
     async fn add_skill_version(
@@ -554,7 +581,11 @@ impl Store for SqliteStore {
         skill_id: &str,
         version_id: &str,
     ) -> StoreResult<Option<SkillVersionRow>> {
-        let (tenant_id, skill_id, version_id) = (tenant_id.to_owned(), skill_id.to_owned(), version_id.to_owned());
+        let (tenant_id, skill_id, version_id) = (
+            tenant_id.to_owned(),
+            skill_id.to_owned(),
+            version_id.to_owned(),
+        );
         self.pool
             .read(move |c| files::get_skill_version(c, &tenant_id, &skill_id, &version_id))
             .await
@@ -566,7 +597,8 @@ impl Store for SqliteStore {
         skill_id: &str,
         query: &DocumentQuery,
     ) -> StoreResult<Vec<SkillVersionRow>> {
-        let (tenant_id, skill_id, query) = (tenant_id.to_owned(), skill_id.to_owned(), query.clone());
+        let (tenant_id, skill_id, query) =
+            (tenant_id.to_owned(), skill_id.to_owned(), query.clone());
         self.pool
             .read(move |c| files::list_skill_versions(c, &tenant_id, &skill_id, &query))
             .await
@@ -586,6 +618,8 @@ impl Store for SqliteStore {
 
     async fn delete_skill(&self, tenant_id: &str, id: &str) -> StoreResult<bool> {
         let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
-        self.pool.write(move |c| files::delete_skill(c, &tenant_id, &id)).await
+        self.pool
+            .write(move |c| files::delete_skill(c, &tenant_id, &id))
+            .await
     }
 }

@@ -172,10 +172,19 @@ pub fn change(conn: &Connection, change: &SessionChange) -> StoreResult<ChangeOu
     }
     let (stored, last_seq, _) = append(conn, &change.id, &change.events, change.now, last_seq)?;
     conn.prepare_cached(
-        "UPDATE sessions SET body = ?2, version = version + 1, updated_at = ?3, last_seq = ?4
+        "UPDATE sessions SET body = ?2, version = version + 1, updated_at = ?3, last_seq = ?4,
+             private = COALESCE(?5, private)
          WHERE id = ?1",
     )
-    .and_then(|mut s| s.execute(params![change.id, change.body, change.now, last_seq]))
+    .and_then(|mut s| {
+        s.execute(params![
+            change.id,
+            change.body,
+            change.now,
+            last_seq,
+            change.private
+        ])
+    })
     .map_err(backend)?;
     Ok(ChangeOutcome::Applied(stored))
 }

@@ -550,24 +550,76 @@ pub async fn files_are_scoped_expire_and_page(store: S) {
     for f in [&loose, &scoped, &expiring] {
         store.insert_file(f).await.unwrap();
     }
-    assert_eq!(store.get_file(&a, &loose.id, 50).await.unwrap(), Some(loose.clone()));
+    assert_eq!(
+        store.get_file(&a, &loose.id, 50).await.unwrap(),
+        Some(loose.clone())
+    );
     assert_eq!(store.get_file(&b, &loose.id, 50).await.unwrap(), None);
-    assert!(store.get_file(&a, &expiring.id, 50).await.unwrap().is_some());
-    assert!(store.get_file(&a, &expiring.id, 100).await.unwrap().is_none());
-    let all = berth_store::FileQuery { page: page(10), ..Default::default() };
-    assert_eq!(store.list_files(&a, &all, 50).await.unwrap().len(), 3);
-    assert_eq!(store.list_files(&a, &all, 200).await.unwrap().len(), 2);
-    let by_scope = berth_store::FileQuery { scope_id: Some("sesn_1".into()), page: page(10), ..Default::default() };
-    assert_eq!(store.list_files(&a, &by_scope, 50).await.unwrap(), vec![scoped.clone()]);
-    let by_ids = berth_store::FileQuery { ids: Some(vec![loose.id.clone(), "file_nope".into()]), page: page(10), ..Default::default() };
-    assert_eq!(store.list_files(&a, &by_ids, 50).await.unwrap(), vec![loose.clone()]);
-    let first = store.list_files(&a, &berth_store::FileQuery { page: page(1), ..Default::default() }, 50).await.unwrap();
-    let second_page = berth_store::FileQuery {
-        page: DocumentQuery { limit: 5, after: Some(first[0].id.clone()), ..Default::default() },
+    assert!(
+        store
+            .get_file(&a, &expiring.id, 50)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .get_file(&a, &expiring.id, 100)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let all = berth_store::FileQuery {
+        page: page(10),
         ..Default::default()
     };
-    assert_eq!(store.list_files(&a, &second_page, 50).await.unwrap().len(), 2);
-    assert_eq!(store.expired_files(150, 10).await.unwrap(), vec![expiring.clone()]);
+    assert_eq!(store.list_files(&a, &all, 50).await.unwrap().len(), 3);
+    assert_eq!(store.list_files(&a, &all, 200).await.unwrap().len(), 2);
+    let by_scope = berth_store::FileQuery {
+        scope_id: Some("sesn_1".into()),
+        page: page(10),
+        ..Default::default()
+    };
+    assert_eq!(
+        store.list_files(&a, &by_scope, 50).await.unwrap(),
+        vec![scoped.clone()]
+    );
+    let by_ids = berth_store::FileQuery {
+        ids: Some(vec![loose.id.clone(), "file_nope".into()]),
+        page: page(10),
+        ..Default::default()
+    };
+    assert_eq!(
+        store.list_files(&a, &by_ids, 50).await.unwrap(),
+        vec![loose.clone()]
+    );
+    let first = store
+        .list_files(
+            &a,
+            &berth_store::FileQuery {
+                page: page(1),
+                ..Default::default()
+            },
+            50,
+        )
+        .await
+        .unwrap();
+    let second_page = berth_store::FileQuery {
+        page: DocumentQuery {
+            limit: 5,
+            after: Some(first[0].id.clone()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    assert_eq!(
+        store.list_files(&a, &second_page, 50).await.unwrap().len(),
+        2
+    );
+    assert_eq!(
+        store.expired_files(150, 10).await.unwrap(),
+        vec![expiring.clone()]
+    );
     assert_eq!(store.scoped_files(&a, "sesn_1").await.unwrap().len(), 1);
 
     let mut output = file_row(&a, Some("sesn_1"), None);
@@ -575,10 +627,21 @@ pub async fn files_are_scoped_expire_and_page(store: S) {
     store.insert_file(&output).await.unwrap();
     let mut clash = file_row(&a, Some("sesn_1"), None);
     clash.output_path = Some("report.csv".into());
-    assert!(matches!(store.insert_file(&clash).await, Err(berth_store::StoreError::Conflict(_))));
+    assert!(matches!(
+        store.insert_file(&clash).await,
+        Err(berth_store::StoreError::Conflict(_))
+    ));
     output.size_bytes = 99;
     assert!(store.replace_file(&output).await.unwrap());
-    assert_eq!(store.get_file(&a, &output.id, 0).await.unwrap().unwrap().size_bytes, 99);
+    assert_eq!(
+        store
+            .get_file(&a, &output.id, 0)
+            .await
+            .unwrap()
+            .unwrap()
+            .size_bytes,
+        99
+    );
     assert!(!store.delete_file(&b, &output.id).await.unwrap());
     assert!(store.delete_file(&a, &output.id).await.unwrap());
     assert!(store.get_file(&a, &output.id, 0).await.unwrap().is_none());
@@ -606,25 +669,76 @@ pub async fn skills_keep_versions_and_unique_names(store: S) {
     store.insert_skill(&skill, &version("0001")).await.unwrap();
     let mut twin = skill.clone();
     twin.id = crate::fixtures::id("skill");
-    let twin_version = berth_store::SkillVersionRow { skill_id: twin.id.clone(), ..version("0001") };
-    assert!(matches!(store.insert_skill(&twin, &twin_version).await, Err(berth_store::StoreError::Conflict(_))));
-    assert!(store.get_skill(&a, &twin.id).await.unwrap().is_none(), "nothing of the refused skill is kept");
+    let twin_version = berth_store::SkillVersionRow {
+        skill_id: twin.id.clone(),
+        ..version("0001")
+    };
+    assert!(matches!(
+        store.insert_skill(&twin, &twin_version).await,
+        Err(berth_store::StoreError::Conflict(_))
+    ));
+    assert!(
+        store.get_skill(&a, &twin.id).await.unwrap().is_none(),
+        "nothing of the refused skill is kept"
+    );
 
     let mut next = skill.clone();
     next.version = 2;
     next.body = r#"{"latest":"0002"}"#.into();
-    assert!(!store.add_skill_version(&next, &version("0002"), 5).await.unwrap());
-    assert!(store.add_skill_version(&next, &version("0002"), 1).await.unwrap());
-    assert_eq!(store.get_skill(&a, &skill.id).await.unwrap().unwrap().body, next.body);
-    let versions = store.list_skill_versions(&a, &skill.id, &page(10)).await.unwrap();
-    assert_eq!(versions.iter().map(|v| v.id.as_str()).collect::<Vec<_>>(), ["0002", "0001"]);
-    assert!(store.get_skill_version(&a, &skill.id, "0001").await.unwrap().is_some());
+    assert!(
+        !store
+            .add_skill_version(&next, &version("0002"), 5)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .add_skill_version(&next, &version("0002"), 1)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.get_skill(&a, &skill.id).await.unwrap().unwrap().body,
+        next.body
+    );
+    let versions = store
+        .list_skill_versions(&a, &skill.id, &page(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        versions.iter().map(|v| v.id.as_str()).collect::<Vec<_>>(),
+        ["0002", "0001"]
+    );
+    assert!(
+        store
+            .get_skill_version(&a, &skill.id, "0001")
+            .await
+            .unwrap()
+            .is_some()
+    );
     let mut after_delete = next.clone();
     after_delete.version = 3;
-    assert!(store.delete_skill_version(&after_delete, "0001", 2).await.unwrap());
-    assert!(store.get_skill_version(&a, &skill.id, "0001").await.unwrap().is_none());
+    assert!(
+        store
+            .delete_skill_version(&after_delete, "0001", 2)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .get_skill_version(&a, &skill.id, "0001")
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(store.list_skills(&a, &page(10)).await.unwrap().len(), 1);
     assert!(store.delete_skill(&a, &skill.id).await.unwrap());
-    assert!(store.list_skill_versions(&a, &skill.id, &page(10)).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_skill_versions(&a, &skill.id, &page(10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(!store.delete_skill(&a, &skill.id).await.unwrap());
 }

@@ -424,10 +424,21 @@ pub async fn session_changes_and_deletes(store: S) {
         now: 10,
         require_idle: false,
         events: vec![event("session.updated")],
+        private: Some("{\"sealed\":1}".into()),
     };
     let ChangeOutcome::Applied(updated) = store.change_session(&change).await.unwrap() else {
         panic!("change refused")
     };
+    assert_eq!(
+        store
+            .get_session(&t, &s.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .private
+            .as_deref(),
+        Some("{\"sealed\":1}")
+    );
     assert_eq!(updated[0].seq, 1);
     assert_eq!(
         store.change_session(&change).await.unwrap(),

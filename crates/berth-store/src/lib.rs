@@ -7,15 +7,15 @@
 
 mod documents;
 mod error;
-mod keys;
 mod files;
+mod keys;
 mod model_cards;
 mod sessions;
 
 pub use documents::{Collection, DeleteOutcome, Document, DocumentQuery, SortOrder};
 pub use error::{StoreError, StoreResult};
-pub use keys::{ApiKeyRow, NewApiKey, RevokeOutcome, TenantRow};
 pub use files::{FileQuery, FileRow, SkillRow, SkillVersionRow};
+pub use keys::{ApiKeyRow, NewApiKey, RevokeOutcome, TenantRow};
 pub use model_cards::ModelCardRow;
 pub use sessions::{
     AppendOutcome, ChangeOutcome, ContextScope, DeleteSessionOutcome, EventQuery, Lease,
@@ -259,7 +259,12 @@ pub trait Store: Send + Sync + 'static {
     /// A file, unless it has expired by `now`.
     async fn get_file(&self, tenant_id: &str, id: &str, now: i64) -> StoreResult<Option<FileRow>>;
     /// A page of unexpired files, newest first unless the query says otherwise.
-    async fn list_files(&self, tenant_id: &str, query: &FileQuery, now: i64) -> StoreResult<Vec<FileRow>>;
+    async fn list_files(
+        &self,
+        tenant_id: &str,
+        query: &FileQuery,
+        now: i64,
+    ) -> StoreResult<Vec<FileRow>>;
     /// Every file of a session (outputs included), oldest first.
     async fn scoped_files(&self, tenant_id: &str, scope_id: &str) -> StoreResult<Vec<FileRow>>;
     /// Replaces a file's row (same id).
@@ -273,7 +278,11 @@ pub trait Store: Send + Sync + 'static {
     /// Inserts a skill with its first version; a name already used in the tenant is a conflict.
     async fn insert_skill(&self, skill: &SkillRow, first: &SkillVersionRow) -> StoreResult<()>;
     async fn get_skill(&self, tenant_id: &str, id: &str) -> StoreResult<Option<SkillRow>>;
-    async fn list_skills(&self, tenant_id: &str, query: &DocumentQuery) -> StoreResult<Vec<SkillRow>>;
+    async fn list_skills(
+        &self,
+        tenant_id: &str,
+        query: &DocumentQuery,
+    ) -> StoreResult<Vec<SkillRow>>;
     /// Adds a version and replaces the skill row, if the skill is still at `expected_version`.
     async fn add_skill_version(
         &self,

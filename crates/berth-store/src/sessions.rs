@@ -148,6 +148,8 @@ pub struct SessionChange {
     pub require_idle: bool,
     /// Events that record the change, appended in the same transaction.
     pub events: Vec<NewEvent>,
+    /// A new value for the session's sealed material; `None` keeps it.
+    pub private: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -97,6 +97,47 @@ impl Api {
         Self::reply(request.send().await.expect("request is sent")).await
     }
 
+    /// A multipart POST: each part is (field name, filename, content type, bytes).
+    pub async fn multipart(&self, path: &str, parts: Vec<Part>) -> Reply {
+        let mut form = reqwest::multipart::Form::new();
+        for part in parts {
+            let mut p = reqwest::multipart::Part::bytes(part.bytes);
+            if let Some(name) = part.filename {
+                p = p.file_name(name);
+            }
+            if let Some(mime) = part.content_type {
+                p = p.mime_str(&mime).expect("valid content type");
+            }
+            form = form.part(part.name, p);
+        }
+        let request = self
+            .client
+            .post(format!("{}{path}", self.base_url))
+            .header("x-api-key", &self.key)
+            .multipart(form);
+        Self::reply(request.send().await.expect("request is sent")).await
+    }
+
+    /// A GET returning raw bytes, with an `Accept` header.
+    pub async fn get_bytes(
+        &self,
+        path: &str,
+        accept: &str,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base_url))
+            .header("x-api-key", &self.key)
+            .header("accept", accept)
+            .send()
+            .await
+            .expect("request is sent");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.unwrap_or_default().to_vec();
+        (status, headers, bytes)
+    }
+
     /// A request built by the caller (custom headers, no auth, …).
     pub fn raw(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         self.client
@@ -114,5 +155,40 @@ impl Api {
             body,
             text,
         }
+    }
+}
+
+/// One part of a multipart request.
+pub struct Part {
+    pub name: String,
+    pub filename: Option<String>,
+    pub content_type: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+impl Part {
+    /// A file part.
+    pub fn file(name: &str, filename: &str, bytes: impl Into<Vec<u8>>) -> Self {
+        Self {
+            name: name.to_owned(),
+            filename: Some(filename.to_owned()),
+            content_type: None,
+            bytes: bytes.into(),
+        }
+    }
+
+    /// A text field.
+    pub fn text(name: &str, value: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            filename: None,
+            content_type: None,
+            bytes: value.as_bytes().to_vec(),
+        }
+    }
+
+    pub fn with_type(mut self, content_type: &str) -> Self {
+        self.content_type = Some(content_type.to_owned());
+        self
     }
 }

@@ -12,7 +12,7 @@ mod server;
 pub mod sessions;
 mod sse;
 
-pub use api::{Api, Reply};
+pub use api::{Api, Part, Reply};
 pub use fake_llm::{
     Block, FakeModel, FakeUsage, FrameObserver, ModelReply, RecordedRequest, ReplyRule, Wire,
 };

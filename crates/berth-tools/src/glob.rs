@@ -113,7 +113,7 @@ pub(crate) async fn run(
         .build()
         .map_err(|e| ToolError::new(format!("invalid pattern: {e}")))?
         .compile_matcher();
-    let dirs = sandbox.dirs().clone();
+    let dirs = sandbox.dirs();
     let cancel = cancel.clone();
     blocking(move || {
         if !root.host.is_dir() {

@@ -230,7 +230,7 @@ pub(crate) async fn run(
         .clone()
         .unwrap_or_else(|| berth_sandbox::paths::WORKSPACE.to_owned());
     let root = resolve(&sandbox, &base, Access::Read)?;
-    let dirs = sandbox.dirs().clone();
+    let dirs = sandbox.dirs();
     let cancel = cancel.clone();
     blocking(move || {
         let filter = file_filter(

@@ -25,7 +25,7 @@ use async_trait::async_trait;
 use berth_agent::tools::{ToolCall, ToolKind, ToolOutcome, ToolRouter, custom_tools};
 use berth_llm::ToolSpec;
 use berth_protocol::agent_tools::{BuiltinTool, PermissionPolicy, Tool, ToolConfig};
-use berth_sandbox::{HostRules, NetworkAccess, Sandbox, SandboxError, Sandboxes};
+use berth_sandbox::{HostRules, NetworkAccess, ReadOnlyMount, Sandbox, SandboxError, Sandboxes};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -43,17 +43,22 @@ pub struct ToolContext {
     /// A self-hosted environment: the customer's workers run the built-in tools and answer
     /// each call with `user.tool_result`, so the server only hands the calls out.
     pub client_executes: bool,
+    /// Files and skills bound read-only into the sandbox.
+    pub read_only: Vec<ReadOnlyMount>,
 }
 
 impl ToolContext {
     /// The session's sandbox, created on first use.
     pub fn sandbox(&self) -> Result<Arc<Sandbox>, ToolError> {
-        self.sandboxes
+        let sandbox = self
+            .sandboxes
             .open(
                 &self.session_id,
                 NetworkAccess::Proxied(self.network.clone()),
             )
-            .map_err(|e: SandboxError| ToolError::new(e.to_string()))
+            .map_err(|e: SandboxError| ToolError::new(e.to_string()))?;
+        sandbox.set_read_only(self.read_only.clone());
+        Ok(sandbox)
     }
 }
 

@@ -52,6 +52,7 @@ fn fixture_with(
         network,
         web: Arc::new(WebTools::new(egress, search).unwrap()),
         client_executes: false,
+        read_only: Vec::new(),
     };
     Fixture {
         tools: AgentTools::new(&tools, Arc::new(context)),

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use berth_server::config::{
-    DEFAULT_COMPACTION_THRESHOLD, DEFAULT_DB_MAX_CONNECTIONS, DEFAULT_MAX_BODY_BYTES, EgressPolicy,
-    RetryPolicy, SandboxLimits,
+    DEFAULT_COMPACTION_THRESHOLD, DEFAULT_DB_MAX_CONNECTIONS, DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_UPLOAD_BYTES, EgressPolicy, RetryPolicy, SandboxLimits,
 };
 use berth_server::{Server, ServerConfig};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -107,6 +107,13 @@ struct ServeArgs {
     /// Largest file a sandboxed process may write, in MiB.
     #[arg(long, env = "BERTH_SANDBOX_FILE_SIZE_MB", default_value_t = 1024)]
     sandbox_file_size_mb: u64,
+    /// Where file, skill and output bytes live: `s3://bucket/prefix` (credentials and endpoint
+    /// from `AWS_*`) or `file:///path`; default `<data-dir>/blobs`.
+    #[arg(long, env = "BERTH_BLOB_URL")]
+    blob_url: Option<String>,
+    /// Largest file upload, in bytes.
+    #[arg(long, env = "BERTH_MAX_UPLOAD_BYTES", default_value_t = DEFAULT_MAX_UPLOAD_BYTES)]
+    max_upload_bytes: u64,
     /// A SearXNG instance that serves the `web_search` tool.
     #[arg(long, env = "BERTH_SEARXNG_URL")]
     searxng_url: Option<String>,
@@ -198,6 +205,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ..SandboxLimits::default()
     };
     config.searxng_url = args.searxng_url.filter(|s| !s.is_empty());
+    config.blob_url = args.blob_url.filter(|s| !s.is_empty());
+    config.max_upload_bytes = args.max_upload_bytes;
     config.model_idle_timeout = std::time::Duration::from_secs(args.model_idle_timeout_secs.max(1));
     config.sse_keepalive = std::time::Duration::from_secs(args.sse_keepalive_secs.max(1));
     config.lease_ttl = std::time::Duration::from_secs(args.lease_ttl_secs.max(3));

@@ -40,6 +40,7 @@ pub async fn create(
     let versions = roster_versions(&state.store, &caller, request.multiagent.as_ref()).await?;
     let id = new_id(prefix::AGENT);
     let agent = create_agent(request, id, now(), &versions)?;
+    super::skills::check_references(&state, &caller, &agent.skills).await?;
     let doc = to_document(row(&caller, &agent), &agent)?;
     state
         .store
@@ -109,6 +110,9 @@ pub async fn update(
         let Some(next) = update_agent(&current, request.clone(), now(), &versions)? else {
             return Ok(json_response(StatusCode::OK, doc.body));
         };
+        if next.skills != current.skills {
+            super::skills::check_references(&state, &caller, &next.skills).await?;
+        }
         let next_doc = to_document(row(&caller, &next), &next)?;
         if state
             .store

@@ -4,13 +4,17 @@ pub mod agents;
 pub mod api_keys;
 pub mod environments;
 pub mod events;
+pub mod files;
 pub mod health;
 pub mod model_cards;
+pub mod resources;
 pub mod sessions;
+pub mod skills;
 
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 use crate::error::ApiError;
@@ -18,7 +22,67 @@ use crate::state::AppState;
 use crate::{openapi, request_id};
 
 pub fn router(state: Arc<AppState>) -> Router {
+    // Uploads stream to blob storage and check their own size; the body limit only bounds the
+    // whole multipart request.
+    let upload_limit = DefaultBodyLimit::max(
+        usize::try_from(state.config.max_upload_bytes)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1 << 20),
+    );
+    let skill_limit = DefaultBodyLimit::max(
+        usize::try_from(berth_protocol::skill::MAX_SKILL_TOTAL_BYTES).unwrap_or(usize::MAX)
+            + (1 << 20),
+    );
     let v1 = Router::new()
+        .route(
+            "/files",
+            post(files::upload).layer(upload_limit).get(files::list),
+        )
+        .route(
+            "/files/{file_id}",
+            get(files::retrieve).delete(files::remove),
+        )
+        .route("/files/{file_id}/content", get(files::content))
+        .route(
+            "/skills",
+            post(skills::create)
+                .layer(skill_limit)
+                .get(skills::list),
+        )
+        .route(
+            "/skills/{skill_id}",
+            get(skills::retrieve).delete(skills::remove),
+        )
+        .route(
+            "/skills/{skill_id}/versions",
+            post(skills::create_version)
+                .layer(skill_limit)
+                .get(skills::list_versions),
+        )
+        .route(
+            "/skills/{skill_id}/versions/{version}",
+            get(skills::retrieve_version).delete(skills::remove_version),
+        )
+        .route(
+            "/skills/{skill_id}/versions/{version}/content",
+            get(skills::version_content),
+        )
+        .route("/skills/{skill_id}/files/{*path}", get(skills::file))
+        .route("/sessions/{session_id}/outputs", get(files::outputs))
+        .route(
+            "/sessions/{session_id}/resources",
+            get(resources::list).post(resources::add),
+        )
+        .route(
+            "/sessions/{session_id}/resources/{resource_id}",
+            get(resources::retrieve)
+                .post(resources::update)
+                .delete(resources::remove),
+        )
+        .route(
+            "/sessions/{session_id}/outputs/{*filename}",
+            get(files::output),
+        )
         .route("/agents", post(agents::create).get(agents::list))
         .route(
             "/agents/{agent_id}",

@@ -18,7 +18,13 @@ pub struct RunnerHost {
     pub bus: Arc<EventBus>,
     pub lease: Lease,
     pub context: Arc<tokio::sync::Mutex<ContextCache>>,
+    pub blobs: berth_blob::BlobStore,
+    /// Files already read for this turn's requests (file id → base64 source).
+    pub files: std::sync::Mutex<std::collections::HashMap<String, serde_json::Value>>,
 }
+
+/// Largest file inlined into a model request.
+const MAX_INLINE_FILE_BYTES: u64 = 32 << 20;
 
 /// The model's view of the log, kept while the session's task runs and topped up from the log
 /// before every step. Context positions only grow, so only new rows are read; the cache is
@@ -108,6 +114,40 @@ impl TurnHost for RunnerHost {
             .ok_or(HostError::LeaseLost)?;
         self.bus.publish_events(&self.lease.session_id, &stored);
         Ok(())
+    }
+
+    async fn file_source(&self, file_id: &str) -> Result<serde_json::Value, String> {
+        if let Some(cached) = self.files.lock().ok().and_then(|f| f.get(file_id).cloned()) {
+            return Ok(cached);
+        }
+        let row = self
+            .store
+            .get_file(&self.lease.tenant_id, file_id, micros(now()))
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| "the file does not exist (or has expired)".to_owned())?;
+        let file = crate::files::object_of(&row).map_err(|e| format!("{e:?}"))?;
+        if file.size_bytes > MAX_INLINE_FILE_BYTES {
+            return Err(format!(
+                "the file is {} bytes, more than a model request can carry",
+                file.size_bytes
+            ));
+        }
+        let bytes = self
+            .blobs
+            .read(&crate::files::file_key(&self.lease.tenant_id, file_id))
+            .await
+            .map_err(|e| e.to_string())?;
+        use base64::Engine;
+        let source = serde_json::json!({
+            "type": "base64",
+            "media_type": file.mime_type,
+            "data": base64::engine::general_purpose::STANDARD.encode(&bytes),
+        });
+        if let Ok(mut files) = self.files.lock() {
+            files.insert(file_id.to_owned(), source.clone());
+        }
+        Ok(source)
     }
 
     fn publish(&self, delta: LiveDelta) {

@@ -24,6 +24,15 @@ const INTERRUPTED_TURN: &str = "The server stopped while this turn was running, 
 
 pub(super) async fn recover(runner: &Runner, lease: &Lease) {
     let session_id = &lease.session_id;
+    // What the interrupted turn wrote to its outputs folder is kept as files.
+    runner
+        .tools
+        .sync_outputs(
+            std::sync::Arc::clone(&runner.store),
+            &lease.tenant_id,
+            session_id,
+        )
+        .await;
     let log: Vec<LogEvent> = match runner
         .store
         .context_events(session_id, 0, ContextScope::All)

@@ -43,6 +43,8 @@ pub(super) async fn run(
         bus: Arc::clone(&runner.bus),
         lease: lease.clone(),
         context: Arc::clone(context),
+        blobs: runner.tools.blobs.clone(),
+        files: Default::default(),
     };
     let session = match runner
         .store
@@ -79,12 +81,16 @@ pub(super) async fn run(
         tenant_id: lease.tenant_id.clone(),
         handle: snapshot.agent.model.id.clone(),
     });
-    let tools = runner
+    let (tools, skills) = runner
         .tools
         .router(runner.store.as_ref(), &lease.tenant_id, &snapshot)
         .await;
+    let system_prompt = match (snapshot.agent.system.clone(), skills) {
+        (Some(system), Some(skills)) => Some(format!("{system}\n\n{skills}")),
+        (system, skills) => system.or(skills),
+    };
     let config = TurnConfig {
-        system_prompt: snapshot.agent.system.clone(),
+        system_prompt,
         tools,
         agent: snapshot.agent,
         model,
@@ -143,6 +149,16 @@ pub(super) async fn run(
             ]
         }
     };
+    // Outputs become files before the session says it is idle, so a client that downloads
+    // on `session.status_idle` finds them.
+    runner
+        .tools
+        .sync_outputs(
+            Arc::clone(&runner.store),
+            &lease.tenant_id,
+            &lease.session_id,
+        )
+        .await;
     finish(runner, lease, finals).await;
 }
 

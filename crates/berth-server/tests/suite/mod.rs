@@ -2,6 +2,7 @@ mod agents;
 mod conventions;
 mod environments;
 mod events;
+mod files;
 mod model_cards;
 mod openapi;
 mod providers;

@@ -1,0 +1,718 @@
+//! `/v1/skills`: custom skills uploaded as folders of files with a `SKILL.md` at the root, their
+//! versions, their bundles (zip) and single files; the built-in skills, listed but without
+//! files here.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Multipart, Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use berth_protocol::Deleted;
+use berth_protocol::ids::{new_id, prefix};
+use berth_protocol::pagination::Order;
+use berth_protocol::skill::{
+    BUILTIN_SKILLS, MAX_DISPLAY_NAME_CHARS, MAX_SKILL_FILE_BYTES, MAX_SKILL_FILES,
+    MAX_SKILL_TOTAL_BYTES, SKILL_FILE, SkillObject, SkillSourceKind, SkillSourceObject, SkillTag,
+    SkillVersionObject, SkillVersionTag, parse_skill_md, skill_paths,
+};
+use berth_store::{SkillRow, SkillVersionRow, StoreError};
+use futures::TryStreamExt;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Caller;
+use crate::documents::{micros, now};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::QueryParams;
+use crate::files::{blob_error, skill_prefix};
+use crate::listing::{document_query, json_response, page_response};
+use crate::state::AppState;
+
+type AppStateRef = State<Arc<AppState>>;
+
+const SKILL: &str = "skill";
+const UPDATE_ATTEMPTS: usize = 3;
+/// When the built-in skills say they were created.
+const BUILTIN_CREATED: &str = "2025-10-16T00:00:00Z";
+const BUILTIN_VERSION: &str = "1";
+
+/// One file of a version: its path inside the skill and where its bytes are.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ManifestEntry {
+    path: String,
+    size: u64,
+}
+
+/// An uploaded version, stored but not yet recorded.
+struct Upload {
+    version_id: String,
+    display_name: Option<String>,
+    name: String,
+    description: String,
+    manifest: Vec<ManifestEntry>,
+}
+
+fn builtin(id: &str) -> Option<(SkillObject, SkillVersionObject)> {
+    let (name, description) = BUILTIN_SKILLS.iter().find(|(n, _)| *n == id)?;
+    let created = chrono::DateTime::parse_from_rfc3339(BUILTIN_CREATED)
+        .ok()?
+        .to_utc();
+    Some((
+        SkillObject {
+            id: (*name).to_owned(),
+            kind: SkillTag,
+            display_name: (*name).to_owned(),
+            latest_version_id: BUILTIN_VERSION.to_owned(),
+            source: SkillSourceObject {
+                kind: SkillSourceKind::Anthropic,
+            },
+            created_at: created,
+            updated_at: created,
+        },
+        SkillVersionObject {
+            id: BUILTIN_VERSION.to_owned(),
+            kind: SkillVersionTag,
+            skill_id: (*name).to_owned(),
+            name: (*name).to_owned(),
+            description: format!("Create, edit and analyse {description}"),
+            created_at: created,
+        },
+    ))
+}
+
+fn refuse_builtin(id: &str) -> ApiResult<()> {
+    if builtin(id).is_some() {
+        return Err(ApiError::bad_request(format!(
+            "{id} is a built-in skill and cannot be changed or deleted"
+        ))
+        .with_code("builtin_skill"));
+    }
+    Ok(())
+}
+
+fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            berth_protocol::ErrorType::RequestTooLarge,
+            e.body_text(),
+        );
+    }
+    ApiError::bad_request(format!("malformed multipart body: {}", e.body_text()))
+}
+
+/// Streams the parts of a version upload into blob storage under the version's prefix.
+async fn receive(
+    state: &AppState,
+    tenant_id: &str,
+    skill_id: &str,
+    multipart: &mut Multipart,
+) -> ApiResult<Upload> {
+    let version_id = format!("{:016}", micros(now()));
+    let prefix = skill_prefix(tenant_id, skill_id, &version_id);
+    let mut raw_paths: Vec<String> = Vec::new();
+    let mut sizes: Vec<u64> = Vec::new();
+    let mut skill_md: Vec<(usize, Vec<u8>)> = Vec::new();
+    let mut display_name = None;
+    let mut total = 0u64;
+    let received: ApiResult<()> = async {
+        while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+            let name = field.name().unwrap_or("").to_owned();
+            match name.as_str() {
+                "files" | "files[]" | "file" => {
+                    let path = field.file_name().unwrap_or("").to_owned();
+                    if path.is_empty() {
+                        return Err(ApiError::bad_request("files: every file part needs a filename (its path in the skill)"));
+                    }
+                    if raw_paths.len() >= MAX_SKILL_FILES {
+                        return Err(ApiError::bad_request(format!("files: a skill holds at most {MAX_SKILL_FILES} files")));
+                    }
+                    let index = raw_paths.len();
+                    let left = MAX_SKILL_TOTAL_BYTES.saturating_sub(total);
+                    let limit = MAX_SKILL_FILE_BYTES.min(left);
+                    let size = if path.rsplit(['/', '\\']).next() == Some(SKILL_FILE) {
+                        let bytes = field.bytes().await.map_err(multipart_error)?;
+                        if bytes.len() as u64 > limit {
+                            return Err(ApiError::too_large(limit as usize));
+                        }
+                        skill_md.push((index, bytes.to_vec()));
+                        state.blobs.put_bytes(&format!("{prefix}/f{index}"), bytes.clone()).await.map_err(blob_error)?;
+                        bytes.len() as u64
+                    } else {
+                        let stream = field.map_err(|e| e.body_text());
+                        state
+                            .blobs
+                            .put_stream(&format!("{prefix}/f{index}"), stream, limit)
+                            .await
+                            .map_err(|e| match e {
+                                berth_blob::BlobError::TooLarge(_) => ApiError::new(
+                                    StatusCode::PAYLOAD_TOO_LARGE,
+                                    berth_protocol::ErrorType::RequestTooLarge,
+                                    format!("{path}: a skill file may be at most {MAX_SKILL_FILE_BYTES} bytes and a skill {MAX_SKILL_TOTAL_BYTES} bytes"),
+                                ),
+                                other => blob_error(other),
+                            })?
+                    };
+                    total += size;
+                    raw_paths.push(path);
+                    sizes.push(size);
+                }
+                "display_name" | "display_title" => {
+                    let text = field.text().await.map_err(multipart_error)?;
+                    display_name = Some(text);
+                }
+                _ => {
+                    let mut field = field;
+                    while field.chunk().await.map_err(multipart_error)?.is_some() {}
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    let checked: ApiResult<Upload> = async {
+        received?;
+        let inner = skill_paths(&raw_paths)?;
+        let root = inner.iter().position(|p| p == SKILL_FILE).unwrap_or(0);
+        let text = skill_md
+            .iter()
+            .find(|(i, _)| *i == root)
+            .map(|(_, b)| b.clone())
+            .unwrap_or_default();
+        let text = String::from_utf8(text)
+            .map_err(|_| ApiError::bad_request("files: SKILL.md must be UTF-8 text"))?;
+        let header = parse_skill_md(&text)?;
+        if let Some(d) = &display_name
+            && (d.trim().is_empty()
+                || d.chars().count() > MAX_DISPLAY_NAME_CHARS
+                || d.contains(['\n', '\r']))
+        {
+            return Err(ApiError::bad_request(format!(
+                "display_name: must be a single line of 1-{MAX_DISPLAY_NAME_CHARS} characters"
+            )));
+        }
+        // Blobs are stored by part index; the manifest maps paths to them.
+        let manifest = inner
+            .iter()
+            .zip(&sizes)
+            .map(|(path, size)| ManifestEntry {
+                path: path.clone(),
+                size: *size,
+            })
+            .collect();
+        Ok(Upload {
+            version_id: version_id.clone(),
+            display_name,
+            name: header.name,
+            description: header.description,
+            manifest,
+        })
+    }
+    .await;
+    if checked.is_err() {
+        let _ = state.blobs.delete_prefix(&prefix).await;
+    }
+    checked
+}
+
+/// Where a version's file is in blob storage.
+fn file_key(
+    tenant_id: &str,
+    skill_id: &str,
+    version_id: &str,
+    manifest: &[ManifestEntry],
+    path: &str,
+) -> Option<String> {
+    let index = manifest.iter().position(|e| e.path == path)?;
+    Some(format!(
+        "{}/f{index}",
+        skill_prefix(tenant_id, skill_id, version_id)
+    ))
+}
+
+fn version_row(
+    tenant_id: &str,
+    skill_id: &str,
+    upload: &Upload,
+) -> ApiResult<(SkillVersionRow, SkillVersionObject)> {
+    let created = crate::documents::from_micros(upload.version_id.parse().unwrap_or_default());
+    let object = SkillVersionObject {
+        id: upload.version_id.clone(),
+        kind: SkillVersionTag,
+        skill_id: skill_id.to_owned(),
+        name: upload.name.clone(),
+        description: upload.description.clone(),
+        created_at: created,
+    };
+    let row = SkillVersionRow {
+        skill_id: skill_id.to_owned(),
+        id: upload.version_id.clone(),
+        tenant_id: tenant_id.to_owned(),
+        created_at: micros(created),
+        body: serde_json::to_string(&object).map_err(ApiError::internal)?,
+        manifest: serde_json::to_string(&upload.manifest).map_err(ApiError::internal)?,
+    };
+    Ok((row, object))
+}
+
+#[utoipa::path(post, path = "/v1/skills", tag = "skills",
+    request_body(content_type = "multipart/form-data", description = "`files[]` (paths inside the skill, SKILL.md at the root), `display_name`"),
+    responses((status = 200, body = SkillObject), (status = 400, body = berth_protocol::ErrorBody),
+              (status = 409, body = berth_protocol::ErrorBody), (status = 413, body = berth_protocol::ErrorBody)))]
+pub async fn create(
+    State(state): AppStateRef,
+    caller: Caller,
+    mut multipart: Multipart,
+) -> ApiResult<Response> {
+    let id = new_id(prefix::SKILL);
+    let upload = receive(&state, &caller.tenant_id, &id, &mut multipart).await?;
+    let (version, _) = version_row(&caller.tenant_id, &id, &upload)?;
+    let created = crate::documents::from_micros(version.created_at);
+    let skill = SkillObject {
+        id: id.clone(),
+        kind: SkillTag,
+        display_name: upload
+            .display_name
+            .clone()
+            .unwrap_or_else(|| upload.name.clone()),
+        latest_version_id: upload.version_id.clone(),
+        source: SkillSourceObject {
+            kind: SkillSourceKind::Custom,
+        },
+        created_at: created,
+        updated_at: created,
+    };
+    let row = SkillRow {
+        id: id.clone(),
+        tenant_id: caller.tenant_id.clone(),
+        name: upload.name.clone(),
+        created_at: version.created_at,
+        updated_at: version.created_at,
+        version: 1,
+        body: serde_json::to_string(&skill).map_err(ApiError::internal)?,
+    };
+    match state.store.insert_skill(&row, &version).await {
+        Ok(()) => Ok(json_response(StatusCode::OK, row.body)),
+        Err(e) => {
+            let _ = state
+                .blobs
+                .delete_prefix(&format!("t/{}/skills/{id}", caller.tenant_id))
+                .await;
+            match e {
+                StoreError::Conflict(_) => Err(ApiError::conflict(format!(
+                    "a skill named \"{}\" already exists; upload a new version of it instead",
+                    upload.name
+                ))
+                .with_code("skill_name_taken")),
+                other => Err(other.into()),
+            }
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/v1/skills", tag = "skills",
+    params(("limit" = Option<u32>, Query), ("page" = Option<String>, Query), ("source" = Option<String>, Query)),
+    responses((status = 200, body = berth_protocol::pagination::Page<SkillObject>)))]
+pub async fn list(
+    State(state): AppStateRef,
+    caller: Caller,
+    params: QueryParams,
+) -> ApiResult<Response> {
+    let source = params.get("source");
+    let builtins: Vec<String> = BUILTIN_SKILLS
+        .iter()
+        .filter_map(|(id, _)| builtin(id))
+        .filter_map(|(skill, _)| serde_json::to_string(&skill).ok())
+        .collect();
+    match source {
+        Some("anthropic") => {
+            let body = format!(
+                "{{\"data\":[{}],\"next_page\":null,\"has_more\":false}}",
+                builtins.join(",")
+            );
+            return Ok(json_response(StatusCode::OK, body));
+        }
+        Some("custom") | None => {}
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "source: must be custom or anthropic, not \"{other}\""
+            )));
+        }
+    }
+    let (query, limit) = document_query(&params, 20, 1000, Order::Desc)?;
+    let mut rows = state.store.list_skills(&caller.tenant_id, &query).await?;
+    let last_page = rows.len() <= limit as usize;
+    let mut bodies: Vec<String> = rows
+        .iter_mut()
+        .map(|r| std::mem::take(&mut r.body))
+        .collect();
+    // Built-in skills follow the custom ones, on the last page.
+    if source.is_none() && last_page {
+        bodies.extend(builtins);
+        let limit = bodies.len() as u32;
+        return Ok(page_response(bodies, limit, String::as_str, |_| {
+            String::new()
+        }));
+    }
+    let pairs: Vec<(String, String)> = rows.iter().map(|r| r.id.clone()).zip(bodies).collect();
+    Ok(page_response(
+        pairs,
+        limit,
+        |p| p.1.as_str(),
+        |p| p.0.clone(),
+    ))
+}
+
+async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResult<SkillRow> {
+    state
+        .store
+        .get_skill(&caller.tenant_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(SKILL, id))
+}
+
+#[utoipa::path(get, path = "/v1/skills/{skill_id}", tag = "skills",
+    params(("skill_id" = String, Path)),
+    responses((status = 200, body = SkillObject), (status = 404, body = berth_protocol::ErrorBody)))]
+pub async fn retrieve(
+    State(state): AppStateRef,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    if let Some((skill, _)) = builtin(&id) {
+        return Ok(json_response(
+            StatusCode::OK,
+            serde_json::to_string(&skill).map_err(ApiError::internal)?,
+        ));
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        load(&state, &caller, &id).await?.body,
+    ))
+}
+
+#[utoipa::path(delete, path = "/v1/skills/{skill_id}", tag = "skills",
+    params(("skill_id" = String, Path)),
+    responses((status = 200, body = Deleted), (status = 400, body = berth_protocol::ErrorBody), (status = 404, body = berth_protocol::ErrorBody)))]
+pub async fn remove(
+    State(state): AppStateRef,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<Deleted>> {
+    refuse_builtin(&id)?;
+    if !state.store.delete_skill(&caller.tenant_id, &id).await? {
+        return Err(ApiError::not_found(SKILL, &id));
+    }
+    if let Err(e) = state
+        .blobs
+        .delete_prefix(&format!("t/{}/skills/{id}", caller.tenant_id))
+        .await
+    {
+        tracing::warn!(skill_id = %id, error = %e, "cannot delete a skill's files");
+    }
+    Ok(axum::Json(Deleted::new(id, "skill_deleted")))
+}
+
+#[utoipa::path(post, path = "/v1/skills/{skill_id}/versions", tag = "skills",
+    params(("skill_id" = String, Path)),
+    request_body(content_type = "multipart/form-data", description = "`files[]`, as for a new skill"),
+    responses((status = 200, body = SkillVersionObject), (status = 400, body = berth_protocol::ErrorBody)))]
+pub async fn create_version(
+    State(state): AppStateRef,
+    caller: Caller,
+    Path(id): Path<String>,
+    mut multipart: Multipart,
+) -> ApiResult<Response> {
+    refuse_builtin(&id)?;
+    load(&state, &caller, &id).await?;
+    let upload = receive(&state, &caller.tenant_id, &id, &mut multipart).await?;
+    let stored_prefix = skill_prefix(&caller.tenant_id, &id, &upload.version_id);
+    let result: ApiResult<Response> = async {
+        for _ in 0..UPDATE_ATTEMPTS {
+            let row = load(&state, &caller, &id).await?;
+            if row.name != upload.name {
+                return Err(ApiError::bad_request(format!(
+                    "files: SKILL.md names the skill \"{}\", but this skill is \"{}\"",
+                    upload.name, row.name
+                )));
+            }
+            let mut skill: SkillObject =
+                serde_json::from_str(&row.body).map_err(ApiError::internal)?;
+            let (version, object) = version_row(&caller.tenant_id, &id, &upload)?;
+            skill.latest_version_id = upload.version_id.clone();
+            skill.updated_at = object.created_at;
+            if let Some(name) = &upload.display_name {
+                skill.display_name = name.clone();
+            }
+            let next = SkillRow {
+                updated_at: version.created_at,
+                version: row.version + 1,
+                body: serde_json::to_string(&skill).map_err(ApiError::internal)?,
+                ..row.clone()
+            };
+            if state
+                .store
+                .add_skill_version(&next, &version, row.version)
+                .await?
+            {
+                return Ok(json_response(StatusCode::OK, version.body));
+            }
+        }
+        Err(ApiError::conflict(format!(
+            "skill {id} is being changed concurrently; retry"
+        )))
+    }
+    .await;
+    if result.is_err() {
+        let _ = state.blobs.delete_prefix(&stored_prefix).await;
+    }
+    result
+}
+
+#[utoipa::path(get, path = "/v1/skills/{skill_id}/versions", tag = "skills",
+    params(("skill_id" = String, Path), ("limit" = Option<u32>, Query), ("page" = Option<String>, Query)),
+    responses((status = 200, body = berth_protocol::pagination::Page<SkillVersionObject>)))]
+pub async fn list_versions(
+    State(state): AppStateRef,
+    caller: Caller,
+    Path(id): Path<String>,
+    params: QueryParams,
+) -> ApiResult<Response> {
+    if let Some((_, version)) = builtin(&id) {
+        let body = format!(
+            "{{\"data\":[{}],\"next_page\":null,\"has_more\":false}}",
+            serde_json::to_string(&version).map_err(ApiError::internal)?
+        );
+        return Ok(json_response(StatusCode::OK, body));
+    }
+    load(&state, &caller, &id).await?;
+    let (query, limit) = document_query(&params, 20, 1000, Order::Desc)?;
+    let rows = state
+        .store
+        .list_skill_versions(&caller.tenant_id, &id, &query)
+        .await?;
+    Ok(page_response(rows, limit, |r| &r.body, |r| r.id.clone()))
+}
+
+async fn load_version(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    version: &str,
+) -> ApiResult<SkillVersionRow> {
+    let version = if version == "latest" {
+        let skill: SkillObject = serde_json::from_str(&load(state, caller, id).await?.body)
+            .map_err(ApiError::internal)?;
+        skill.latest_version_id
+    } else {
+        version.to_owned()
+    };
+    state
+        .store
+        .get_skill_version(&caller.tenant_id, id, &version)
+        .await?
+        .ok_or_else(|| ApiError::not_found("skill version", &version))
+}
+
+#[utoipa::path(get, path = "/v1/skills/{skill_id}/versions/{version}", tag = "skills",
+    params(("skill_id" = String, Path), ("version" = String, Path)),
+    responses((status = 200, body = SkillVersionObject), (status = 404, body = berth_protocol::ErrorBody)))]
+pub async fn retrieve_version(
+    State(state): AppStateRef,
+    caller: Caller,
+    Path((id, version)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    if let Some((_, builtin_version)) =
+        builtin(&id).filter(|_| version == BUILTIN_VERSION || version == "latest")
+    {
+        return Ok(json_response(
+            StatusCode::OK,
+            serde_json::to_string(&builtin_version).map_err(ApiError::internal)?,
+        ));
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        load_version(&state, &caller, &id, &version).await?.body,
+    ))
+}
+
+#[utoipa::path(delete, path = "/v1/skills/{skill_id}/versions/{version}", tag = "skills",
+    params(("skill_id" = String, Path), ("version" = String, Path)),
+    responses((status = 200, body = Deleted), (status = 400, body = berth_protocol::ErrorBody), (status = 404, body = berth_protocol::ErrorBody)))]
+pub async fn remove_version(
+    State(state): AppStateRef,
+    caller: Caller,
+    Path((id, version)): Path<(String, String)>,
+) -> ApiResult<axum::Json<Deleted>> {
+    refuse_builtin(&id)?;
+    for _ in 0..UPDATE_ATTEMPTS {
+        let row = load(&state, &caller, &id).await?;
+        let target = load_version(&state, &caller, &id, &version).await?;
+        let mut skill: SkillObject = serde_json::from_str(&row.body).map_err(ApiError::internal)?;
+        if skill.latest_version_id == target.id {
+            let query = berth_store::DocumentQuery {
+                limit: 2,
+                ..Default::default()
+            };
+            let newest = state
+                .store
+                .list_skill_versions(&caller.tenant_id, &id, &query)
+                .await?;
+            let Some(next) = newest.iter().find(|v| v.id != target.id) else {
+                return Err(ApiError::bad_request(
+                    "this is the skill's only version; delete the skill instead",
+                ));
+            };
+            skill.latest_version_id = next.id.clone();
+        }
+        skill.updated_at = now();
+        let next = SkillRow {
+            updated_at: micros(skill.updated_at),
+            version: row.version + 1,
+            body: serde_json::to_string(&skill).map_err(ApiError::internal)?,
+            ..row.clone()
+        };
+        if state
+            .store
+            .delete_skill_version(&next, &target.id, row.version)
+            .await?
+        {
+            let _ = state
+                .blobs
+                .delete_prefix(&skill_prefix(&caller.tenant_id, &id, &target.id))
+                .await;
+            return Ok(axum::Json(Deleted::new(target.id, "skill_version_deleted")));
+        }
+    }
+    Err(ApiError::conflict(format!(
+        "skill {id} is being changed concurrently; retry"
+    )))
+}
+
+#[utoipa::path(get, path = "/v1/skills/{skill_id}/versions/{version}/content", tag = "skills",
+    params(("skill_id" = String, Path), ("version" = String, Path)),
+    responses((status = 200, description = "the version's files as a zip archive"), (status = 404, body = berth_protocol::ErrorBody)))]
+pub async fn version_content(
+    State(state): AppStateRef,
+    caller: Caller,
+    Path((id, version)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    if builtin(&id).is_some() {
+        return Err(ApiError::not_found("skill bundle", &id));
+    }
+    let row = load_version(&state, &caller, &id, &version).await?;
+    let object: SkillVersionObject = serde_json::from_str(&row.body).map_err(ApiError::internal)?;
+    let manifest: Vec<ManifestEntry> =
+        serde_json::from_str(&row.manifest).map_err(ApiError::internal)?;
+    // The archive is built in a temporary file, one member at a time, then streamed.
+    let spool = tempfile::tempfile().map_err(ApiError::internal)?;
+    let mut writer = zip::ZipWriter::new(spool);
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (index, entry) in manifest.iter().enumerate() {
+        let key = format!("{}/f{index}", skill_prefix(&caller.tenant_id, &id, &row.id));
+        let bytes = state.blobs.read(&key).await.map_err(blob_error)?;
+        let path = format!("{}/{}", object.name, entry.path);
+        writer = tokio::task::spawn_blocking(move || -> Result<_, zip::result::ZipError> {
+            use std::io::Write;
+            writer.start_file(path, options)?;
+            writer.write_all(&bytes)?;
+            Ok(writer)
+        })
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    }
+    let file =
+        tokio::task::spawn_blocking(move || -> Result<std::fs::File, zip::result::ZipError> {
+            use std::io::Seek;
+            let mut file = writer.finish()?;
+            file.rewind()?;
+            Ok(file)
+        })
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
+    let mut response = Response::new(Body::from_stream(stream));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/zip"),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{}.zip\"", object.name)) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
+}
+
+#[utoipa::path(get, path = "/v1/skills/{skill_id}/files/{path}", tag = "skills",
+    params(("skill_id" = String, Path), ("path" = String, Path)),
+    responses((status = 200, description = "one file of the latest version"), (status = 404, body = berth_protocol::ErrorBody)))]
+pub async fn file(
+    State(state): AppStateRef,
+    caller: Caller,
+    Path((id, path)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let row = load_version(&state, &caller, &id, "latest").await?;
+    let manifest: Vec<ManifestEntry> =
+        serde_json::from_str(&row.manifest).map_err(ApiError::internal)?;
+    let key = file_key(&caller.tenant_id, &id, &row.id, &manifest, &path)
+        .ok_or_else(|| ApiError::not_found("skill file", &path))?;
+    let blob = state.blobs.get(&key).await.map_err(blob_error)?;
+    let mut response = Response::new(Body::from_stream(blob.stream));
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(berth_protocol::file::guess_mime_type(&path)) {
+        headers.insert(header::CONTENT_TYPE, v);
+    }
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(blob.size));
+    Ok(response)
+}
+
+/// Refuses skill references that name no skill of the tenant (or no such version).
+pub async fn check_references(
+    state: &AppState,
+    caller: &Caller,
+    skills: &[berth_protocol::agent::Skill],
+) -> ApiResult<()> {
+    for (i, skill) in skills.iter().enumerate() {
+        let at = format!("skills[{i}]");
+        match skill.kind {
+            berth_protocol::agent::SkillSource::Anthropic => {
+                if builtin(&skill.skill_id).is_none() {
+                    return Err(ApiError::bad_request(format!(
+                        "{at}.skill_id: no built-in skill \"{}\"",
+                        skill.skill_id
+                    )));
+                }
+            }
+            berth_protocol::agent::SkillSource::Custom => {
+                let Some(row) = state
+                    .store
+                    .get_skill(&caller.tenant_id, &skill.skill_id)
+                    .await?
+                else {
+                    return Err(ApiError::bad_request(format!(
+                        "{at}.skill_id: no skill {}",
+                        skill.skill_id
+                    )));
+                };
+                if skill.version != berth_protocol::agent::LATEST_SKILL_VERSION
+                    && state
+                        .store
+                        .get_skill_version(&caller.tenant_id, &row.id, &skill.version)
+                        .await?
+                        .is_none()
+                {
+                    return Err(ApiError::bad_request(format!(
+                        "{at}.version: skill {} has no version {}",
+                        skill.skill_id, skill.version
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
