@@ -45,9 +45,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/files/{file_id}/content", get(files::content))
         .route(
             "/skills",
-            post(skills::create)
-                .layer(skill_limit)
-                .get(skills::list),
+            post(skills::create).layer(skill_limit).get(skills::list),
         )
         .route(
             "/skills/{skill_id}",
