@@ -1,3 +1,4 @@
+mod blobs;
 mod cli;
 mod recovery;
 mod sdk;

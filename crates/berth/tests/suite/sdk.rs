@@ -87,3 +87,8 @@ async fn python_sdk_events_and_streams() {
 async fn python_sdk_tools() {
     run_python("test_tools.py").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_sdk_files_and_skills() {
+    run_python("test_files_skills.py").await;
+}
