@@ -50,6 +50,8 @@ enum Scenario {
     /// Turns with one `echo hi` bash call in the session's sandbox: latency at concurrency 1,
     /// then turns/s at `--concurrency`.
     ToolTurns,
+    /// Upload and download throughput of a 100 MB file (local blob storage) and server RSS.
+    Files,
     /// Streaming relay cost: from a token leaving the fake provider to its delta reaching an SSE
     /// client, with `--concurrency` turns streaming at once (Anthropic, then Chat Completions).
     Relay,
@@ -85,6 +87,7 @@ fn main() -> anyhow::Result<()> {
             Scenario::Fanout { subscribers } => scenarios::fanout(&server, subscribers).await,
             Scenario::Idle { sessions } => scenarios::idle(&server, sessions).await,
             Scenario::Relay => scenarios::relay(&server, &model, &options).await,
+            Scenario::Files => scenarios::files(&server).await,
             Scenario::ToolTurns => scenarios::tool_turns(&server, &model, &options).await,
         };
         server.stop();

@@ -3,6 +3,7 @@
 mod agents;
 mod events;
 mod fanout;
+mod files;
 mod idle;
 mod relay;
 mod tool_turns;
@@ -11,6 +12,7 @@ mod turns;
 pub use agents::agents;
 pub use events::events;
 pub use fanout::fanout;
+pub use files::files;
 pub use idle::idle;
 pub use relay::relay;
 pub use tool_turns::tool_turns;
