@@ -23,6 +23,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "files_and_skills",
         include_str!("../migrations/0004_files_and_skills.sql"),
     ),
+    (5, "vaults", include_str!("../migrations/0005_vaults.sql")),
 ];
 
 /// Serialises migrations across replicas starting at the same time (an arbitrary constant).

@@ -1,4 +1,5 @@
-//! Documents: agents and environments stored as rendered JSON, plus agent version history.
+//! Documents: agents, environments and vaults stored as rendered JSON, plus agent version
+//! history.
 
 use berth_store::{Collection, DeleteOutcome, Document, DocumentQuery, SortOrder, StoreResult};
 use rusqlite::types::Value;

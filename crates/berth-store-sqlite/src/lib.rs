@@ -13,6 +13,7 @@ mod model_cards;
 mod pool;
 mod sessions;
 mod sql;
+mod vaults;
 
 use std::path::Path;
 
@@ -23,7 +24,9 @@ use berth_store::{
     RevokeOutcome, SessionChange, SessionQuery, SessionRow, Store, StoreError, StoreResult,
     StoredEvent, StreamBuffer, TenantRow, TurnEffects, TurnStart,
 };
-use berth_store::{FileQuery, FileRow, ModelCardRow, SkillRow, SkillVersionRow};
+use berth_store::{
+    CredentialInsert, CredentialRow, FileQuery, FileRow, ModelCardRow, SkillRow, SkillVersionRow,
+};
 use rusqlite::params;
 
 use crate::pool::{Pool, backend, open_connection};
@@ -487,6 +490,7 @@ impl Store for SqliteStore {
             .write(move |c| model_cards::delete(c, &tenant_id, &id))
             .await
     }
+
     async fn insert_file(&self, file: &FileRow) -> StoreResult<()> {
         let file = file.clone();
         self.pool.write(move |c| files::insert_file(c, &file)).await
@@ -620,6 +624,76 @@ impl Store for SqliteStore {
         let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
         self.pool
             .write(move |c| files::delete_skill(c, &tenant_id, &id))
+            .await
+    }
+
+    async fn insert_credential(
+        &self,
+        credential: &CredentialRow,
+        max_per_vault: u32,
+    ) -> StoreResult<CredentialInsert> {
+        let credential = credential.clone();
+        self.pool
+            .write(move |c| vaults::insert(c, &credential, max_per_vault))
+            .await
+    }
+
+    async fn get_credential(
+        &self,
+        tenant_id: &str,
+        vault_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<CredentialRow>> {
+        let (tenant_id, vault_id, id) = (tenant_id.to_owned(), vault_id.to_owned(), id.to_owned());
+        self.pool
+            .read(move |c| vaults::get(c, &tenant_id, &vault_id, &id))
+            .await
+    }
+
+    async fn list_credentials(
+        &self,
+        tenant_id: &str,
+        vault_id: &str,
+        query: &DocumentQuery,
+    ) -> StoreResult<Vec<CredentialRow>> {
+        let (tenant_id, vault_id, query) =
+            (tenant_id.to_owned(), vault_id.to_owned(), query.clone());
+        self.pool
+            .read(move |c| vaults::list(c, &tenant_id, &vault_id, &query))
+            .await
+    }
+
+    async fn replace_credential(
+        &self,
+        credential: &CredentialRow,
+        expected_version: i64,
+    ) -> StoreResult<bool> {
+        let credential = credential.clone();
+        self.pool
+            .write(move |c| vaults::replace(c, &credential, expected_version))
+            .await
+    }
+
+    async fn delete_credential(
+        &self,
+        tenant_id: &str,
+        vault_id: &str,
+        id: &str,
+    ) -> StoreResult<bool> {
+        let (tenant_id, vault_id, id) = (tenant_id.to_owned(), vault_id.to_owned(), id.to_owned());
+        self.pool
+            .write(move |c| vaults::delete(c, &tenant_id, &vault_id, &id))
+            .await
+    }
+
+    async fn vault_credentials(
+        &self,
+        tenant_id: &str,
+        vault_ids: &[String],
+    ) -> StoreResult<Vec<CredentialRow>> {
+        let (tenant_id, vault_ids) = (tenant_id.to_owned(), vault_ids.to_vec());
+        self.pool
+            .read(move |c| vaults::of_vaults(c, &tenant_id, &vault_ids))
             .await
     }
 }

@@ -9,6 +9,7 @@
 pub mod cases;
 mod fixtures;
 pub mod sessions;
+pub mod vaults;
 
 pub use berth_store::Store;
 
@@ -42,6 +43,17 @@ macro_rules! store_contract_tests {
             event_lists_filter_and_page,
             concurrent_appends_keep_seq_gapless,
         );
+        $crate::store_contract_tests!(@vaults $make;
+            vaults_are_documents,
+            credentials_round_trip_and_page,
+            vaults_hold_a_limited_number_of_credentials,
+            active_urls_are_unique_per_vault,
+            credentials_need_a_live_vault_of_the_tenant,
+            replacing_and_deleting_credentials,
+            deleting_a_vault_deletes_its_credentials,
+            vault_credentials_are_active_and_tenant_scoped,
+            concurrent_inserts_respect_the_limit,
+        );
     };
     (@sessions $make:path; $($case:ident),* $(,)?) => {
         $(
@@ -49,6 +61,15 @@ macro_rules! store_contract_tests {
             async fn $case() {
                 let Some(store) = $make().await else { return };
                 $crate::sessions::$case(store).await;
+            }
+        )*
+    };
+    (@vaults $make:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let Some(store) = $make().await else { return };
+                $crate::vaults::$case(store).await;
             }
         )*
     };

@@ -5,6 +5,8 @@
 pub enum Collection {
     Agents,
     Environments,
+    /// Deleting a vault deletes its credentials.
+    Vaults,
 }
 
 impl Collection {
@@ -12,6 +14,7 @@ impl Collection {
         match self {
             Collection::Agents => "agents",
             Collection::Environments => "environments",
+            Collection::Vaults => "vaults",
         }
     }
 
