@@ -5,17 +5,21 @@
 
 use std::collections::HashMap;
 
+use berth_protocol::agent_tools::mcp_tool_name;
 use berth_protocol::content::ContentBlock;
 use berth_protocol::event::{Confirmation, EventBody};
 use tokio_util::sync::CancellationToken;
 
-use crate::step::tool_result;
+use crate::step::result_event;
 use crate::tools::{ToolCall, ToolOutcome};
 use crate::{LogEvent, TurnConfig, TurnEnd, TurnHost};
 
+/// A call waiting for confirmation, and whether it is an MCP call.
+type Waiting = (ToolCall, bool);
+
 /// Calls waiting for confirmation that now have an answer, in the order they were made.
-fn answered(log: &[LogEvent]) -> Vec<(ToolCall, Confirmation, Option<String>)> {
-    let mut waiting: Vec<ToolCall> = Vec::new();
+fn answered(log: &[LogEvent]) -> Vec<(Waiting, Confirmation, Option<String>)> {
+    let mut waiting: Vec<Waiting> = Vec::new();
     let mut answers: HashMap<&str, (Confirmation, Option<String>)> = HashMap::new();
     for entry in log {
         match &entry.event.body {
@@ -24,14 +28,35 @@ fn answered(log: &[LogEvent]) -> Vec<(ToolCall, Confirmation, Option<String>)> {
                 input,
                 evaluated_permission,
                 ..
-            } if evaluated_permission.as_deref() == Some("ask") => waiting.push(ToolCall {
-                event_id: entry.event.id.clone(),
-                name: name.clone(),
-                input: input.clone(),
-            }),
+            } if evaluated_permission.as_deref() == Some("ask") => waiting.push((
+                ToolCall {
+                    event_id: entry.event.id.clone(),
+                    name: name.clone(),
+                    input: input.clone(),
+                },
+                false,
+            )),
+            EventBody::AgentMcpToolUse {
+                mcp_server_name,
+                name,
+                input,
+                evaluated_permission,
+                ..
+            } if evaluated_permission.as_deref() == Some("ask") => waiting.push((
+                ToolCall {
+                    event_id: entry.event.id.clone(),
+                    name: mcp_tool_name(mcp_server_name, name),
+                    input: input.clone(),
+                },
+                true,
+            )),
             EventBody::AgentToolResult { tool_use_id, .. }
-            | EventBody::UserToolResult { tool_use_id, .. } => {
-                waiting.retain(|c| c.event_id != *tool_use_id);
+            | EventBody::UserToolResult { tool_use_id, .. }
+            | EventBody::AgentMcpToolResult {
+                mcp_tool_use_id: tool_use_id,
+                ..
+            } => {
+                waiting.retain(|(c, _)| c.event_id != *tool_use_id);
             }
             EventBody::UserToolConfirmation {
                 tool_use_id,
@@ -46,7 +71,7 @@ fn answered(log: &[LogEvent]) -> Vec<(ToolCall, Confirmation, Option<String>)> {
     waiting
         .into_iter()
         .filter_map(|call| {
-            let (result, message) = answers.get(call.event_id.as_str())?.clone();
+            let (result, message) = answers.get(call.0.event_id.as_str())?.clone();
             Some((call, result, message))
         })
         .collect()
@@ -60,20 +85,22 @@ pub(crate) async fn resolve(
     cancel: &CancellationToken,
 ) -> Result<bool, TurnEnd> {
     let calls = answered(log);
-    for (call, result, deny_message) in &calls {
+    for ((call, is_mcp), result, deny_message) in &calls {
         let event = match result {
             Confirmation::Deny => {
                 let reason = deny_message
                     .as_deref()
                     .filter(|m| !m.trim().is_empty())
                     .unwrap_or("The user denied this tool call.");
-                tool_result(
+                result_event(
+                    *is_mcp,
                     &call.event_id,
                     vec![ContentBlock::text(format!("Denied: {reason}"))],
                     true,
                 )
             }
-            Confirmation::Allow if cancel.is_cancelled() => tool_result(
+            Confirmation::Allow if cancel.is_cancelled() => result_event(
+                *is_mcp,
                 &call.event_id,
                 vec![ContentBlock::text(
                     "Error: the turn was interrupted before this tool ran.",
@@ -82,7 +109,7 @@ pub(crate) async fn resolve(
             ),
             Confirmation::Allow => match config.tools.execute(call, cancel).await {
                 ToolOutcome::Done { content, is_error } => {
-                    tool_result(&call.event_id, content, is_error)
+                    result_event(*is_mcp, &call.event_id, content, is_error)
                 }
                 ToolOutcome::Pending => continue,
             },

@@ -7,6 +7,7 @@
 //! context.
 
 use berth_llm::{Message, Part, Role};
+use berth_protocol::agent_tools::mcp_tool_name;
 use berth_protocol::content::{ContentBlock, Source};
 use berth_protocol::event::EventBody;
 use serde_json::{Value, json};
@@ -172,6 +173,21 @@ pub fn project(log: &[LogEvent]) -> Vec<Message> {
             }
             EventBody::AgentToolUse { name, input, .. }
             | EventBody::AgentCustomToolUse { name, input } => b.tool_use(id, name, input),
+            EventBody::AgentMcpToolUse {
+                mcp_server_name,
+                name,
+                input,
+                ..
+            } => b.tool_use(id, &mcp_tool_name(mcp_server_name, name), input),
+            EventBody::AgentMcpToolResult {
+                mcp_tool_use_id,
+                content,
+                is_error,
+            } => b.tool_result(
+                mcp_tool_use_id,
+                content.as_deref(),
+                is_error.unwrap_or(false),
+            ),
             EventBody::AgentToolResult {
                 tool_use_id,
                 content,

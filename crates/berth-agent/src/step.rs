@@ -245,7 +245,7 @@ async fn complete(
     let mut results = Vec::new();
     for call in &calls {
         let kind = config.tools.kind(&call.name);
-        let body = match kind {
+        let body = match &kind {
             ToolKind::Custom => EventBody::AgentCustomToolUse {
                 name: call.name.clone(),
                 input: call.input.clone(),
@@ -254,6 +254,16 @@ async fn complete(
                 let (evaluated, evaluation) = evaluate(config.tools.permission(&call.name));
                 EventBody::AgentToolUse {
                     name: call.name.clone(),
+                    input: call.input.clone(),
+                    evaluated_permission: Some(evaluated.to_owned()),
+                    evaluation: Some(evaluation),
+                }
+            }
+            ToolKind::Mcp { server, tool } => {
+                let (evaluated, evaluation) = evaluate(config.tools.permission(&call.name));
+                EventBody::AgentMcpToolUse {
+                    mcp_server_name: server.clone(),
+                    name: tool.clone(),
                     input: call.input.clone(),
                     evaluated_permission: Some(evaluated.to_owned()),
                     evaluation: Some(evaluation),
@@ -299,27 +309,34 @@ async fn complete(
     }
     let mut pending = Vec::new();
     for call in &calls {
-        match config.tools.kind(&call.name) {
+        let kind = config.tools.kind(&call.name);
+        let is_mcp = matches!(kind, ToolKind::Mcp { .. });
+        match kind {
             ToolKind::Unknown => {}
             ToolKind::Custom => pending.push(call.event_id.clone()),
-            ToolKind::Server
+            ToolKind::Server | ToolKind::Mcp { .. }
                 if config.tools.permission(&call.name) == PermissionPolicy::AlwaysAsk =>
             {
                 pending.push(call.event_id.clone());
             }
-            ToolKind::Server if cancel.is_cancelled() => results.push(tool_result(
-                &call.event_id,
-                vec![ContentBlock::text(
-                    "Error: the turn was interrupted before this tool ran.",
-                )],
-                true,
-            )),
-            ToolKind::Server => match config.tools.execute(call, cancel).await {
-                ToolOutcome::Pending => pending.push(call.event_id.clone()),
-                ToolOutcome::Done { content, is_error } => {
-                    results.push(tool_result(&call.event_id, content, is_error));
+            ToolKind::Server | ToolKind::Mcp { .. } if cancel.is_cancelled() => {
+                results.push(result_event(
+                    is_mcp,
+                    &call.event_id,
+                    vec![ContentBlock::text(
+                        "Error: the turn was interrupted before this tool ran.",
+                    )],
+                    true,
+                ))
+            }
+            ToolKind::Server | ToolKind::Mcp { .. } => {
+                match config.tools.execute(call, cancel).await {
+                    ToolOutcome::Pending => pending.push(call.event_id.clone()),
+                    ToolOutcome::Done { content, is_error } => {
+                        results.push(result_event(is_mcp, &call.event_id, content, is_error));
+                    }
                 }
-            },
+            }
         }
     }
     if !results.is_empty()
@@ -359,6 +376,23 @@ pub(crate) fn tool_result(
 ) -> Emitted {
     Emitted::public(event(EventBody::AgentToolResult {
         tool_use_id: tool_use_id.to_owned(),
+        content: Some(content),
+        is_error: is_error.then_some(true),
+    }))
+}
+
+/// The result event of a call: `agent.mcp_tool_result` for MCP tools, else `agent.tool_result`.
+pub(crate) fn result_event(
+    is_mcp: bool,
+    tool_use_id: &str,
+    content: Vec<ContentBlock>,
+    is_error: bool,
+) -> Emitted {
+    if !is_mcp {
+        return tool_result(tool_use_id, content, is_error);
+    }
+    Emitted::public(event(EventBody::AgentMcpToolResult {
+        mcp_tool_use_id: tool_use_id.to_owned(),
         content: Some(content),
         is_error: is_error.then_some(true),
     }))
@@ -515,11 +549,17 @@ pub fn unanswered_calls(log: &[LogEvent]) -> Vec<String> {
     for entry in log {
         match &entry.event.body {
             EventBody::UserMessage { .. } => open.clear(),
-            EventBody::AgentToolUse { .. } | EventBody::AgentCustomToolUse { .. } => {
+            EventBody::AgentToolUse { .. }
+            | EventBody::AgentCustomToolUse { .. }
+            | EventBody::AgentMcpToolUse { .. } => {
                 open.push(entry.event.id.clone());
             }
             EventBody::AgentToolResult { tool_use_id, .. }
-            | EventBody::UserToolResult { tool_use_id, .. } => open.retain(|id| id != tool_use_id),
+            | EventBody::UserToolResult { tool_use_id, .. }
+            | EventBody::AgentMcpToolResult {
+                mcp_tool_use_id: tool_use_id,
+                ..
+            } => open.retain(|id| id != tool_use_id),
             EventBody::UserCustomToolResult {
                 custom_tool_use_id, ..
             } => open.retain(|id| id != custom_tool_use_id),

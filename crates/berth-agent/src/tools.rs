@@ -23,6 +23,8 @@ pub enum ToolKind {
     Server,
     /// Executed by the client (`agent.custom_tool_use`).
     Custom,
+    /// A tool of an MCP server, executed by the server (`agent.mcp_tool_use`).
+    Mcp { server: String, tool: String },
     /// Not a tool this agent has.
     Unknown,
 }

@@ -226,6 +226,53 @@ pub struct McpToolConfig {
     pub permission_policy: PermissionPolicy,
 }
 
+impl McpToolset {
+    /// Whether a tool of the server is offered, and under which policy; `None` when disabled.
+    pub fn policy_for(&self, tool: &str) -> Option<PermissionPolicy> {
+        let config = self.configs.iter().find(|c| c.name == tool);
+        let enabled = config.map_or(self.default_config.enabled, |c| c.enabled);
+        enabled.then(|| {
+            config.map_or(self.default_config.permission_policy, |c| {
+                c.permission_policy
+            })
+        })
+    }
+}
+
+/// Longest tool name offered to a model.
+pub const MAX_MODEL_TOOL_NAME: usize = 64;
+
+/// The name an MCP tool is offered to the model under: `mcp__<server>__<tool>`, reduced to
+/// `[A-Za-z0-9_-]`. A name longer than [`MAX_MODEL_TOOL_NAME`] keeps its start and ends in `_`
+/// and eight hex digits of a hash of the whole name, so it stays unique and stable.
+pub fn mcp_tool_name(server: &str, tool: &str) -> String {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    };
+    let full = format!("mcp__{}__{}", clean(server), clean(tool));
+    if full.len() <= MAX_MODEL_TOOL_NAME {
+        return full;
+    }
+    // FNV-1a over the original names: stable across builds and platforms.
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in server.bytes().chain([0]).chain(tool.bytes()) {
+        hash ^= u32::from(byte);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    let suffix = format!("_{hash:08x}");
+    let keep = MAX_MODEL_TOOL_NAME - suffix.len();
+    // Only ASCII remains, so any byte index is a character boundary.
+    format!("{}{suffix}", full.get(..keep).unwrap_or(&full))
+}
+
 impl AgentToolset {
     /// Whether a built-in tool is offered, and under which policy; `None` when disabled.
     pub fn policy_for(&self, tool: BuiltinTool) -> Option<PermissionPolicy> {

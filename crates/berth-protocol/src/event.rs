@@ -254,6 +254,26 @@ pub enum EventBody {
     },
     #[serde(rename = "agent.custom_tool_use")]
     AgentCustomToolUse { name: String, input: Value },
+    /// A call of a tool of one of the agent's MCP servers; `name` is the server's own name for
+    /// the tool.
+    #[serde(rename = "agent.mcp_tool_use")]
+    AgentMcpToolUse {
+        mcp_server_name: String,
+        name: String,
+        input: Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        evaluated_permission: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        evaluation: Option<Value>,
+    },
+    #[serde(rename = "agent.mcp_tool_result")]
+    AgentMcpToolResult {
+        mcp_tool_use_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        content: Option<Vec<ContentBlock>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        is_error: Option<bool>,
+    },
     #[serde(rename = "agent.thread_context_compacted")]
     AgentThreadContextCompacted {},
     #[serde(rename = "session.status_running")]
@@ -318,6 +338,8 @@ impl EventBody {
             EventBody::AgentToolUse { .. } => "agent.tool_use",
             EventBody::AgentToolResult { .. } => "agent.tool_result",
             EventBody::AgentCustomToolUse { .. } => "agent.custom_tool_use",
+            EventBody::AgentMcpToolUse { .. } => "agent.mcp_tool_use",
+            EventBody::AgentMcpToolResult { .. } => "agent.mcp_tool_result",
             EventBody::AgentThreadContextCompacted {} => "agent.thread_context_compacted",
             EventBody::SessionStatusRunning {} => "session.status_running",
             EventBody::SessionStatusIdle { .. } => "session.status_idle",

@@ -24,6 +24,7 @@ pub mod session;
 pub mod skill;
 pub mod tag;
 pub mod validation;
+pub mod vault;
 
 pub use error::{ErrorBody, ErrorDetail, ErrorType};
 pub use nullable::Nullable;

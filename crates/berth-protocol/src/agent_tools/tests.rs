@@ -69,3 +69,20 @@ fn web_fields_only_on_web_tools() {
     .unwrap_err();
     assert_eq!(err.field, "tools[0].configs[0].allowed_domains");
 }
+
+#[test]
+fn mcp_tool_names_are_clean_capped_and_unique() {
+    assert_eq!(
+        mcp_tool_name("github", "create_issue"),
+        "mcp__github__create_issue"
+    );
+    assert_eq!(mcp_tool_name("my server", "a.b/c"), "mcp__my_server__a_b_c");
+    let long = "x".repeat(80);
+    let a = mcp_tool_name("srv", &long);
+    let b = mcp_tool_name("srv", &format!("{long}y"));
+    assert_eq!(a.len(), MAX_MODEL_TOOL_NAME);
+    assert_eq!(b.len(), MAX_MODEL_TOOL_NAME);
+    assert_ne!(a, b);
+    assert_eq!(a, mcp_tool_name("srv", &long));
+    assert!(a.starts_with("mcp__srv__xxx"));
+}
