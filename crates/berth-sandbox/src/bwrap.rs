@@ -9,6 +9,7 @@ use std::ffi::OsString;
 use std::os::fd::RawFd;
 use std::path::Path;
 
+use crate::ca::{SANDBOX_CA_BUNDLE, SANDBOX_CA_CERT, SYSTEM_CA_BUNDLE};
 use crate::paths::{OUTPUTS, ReadOnlyMount, SYSTEM_DIRS, TMP, WORKSPACE};
 
 /// Drops to the sandbox's user inside the sandbox (util-linux, on every Debian-like system).
@@ -21,6 +22,13 @@ pub(crate) struct MountFds {
     pub tmp: RawFd,
 }
 
+/// The host files of the CA a sandbox trusts.
+pub(crate) struct TrustFiles<'a> {
+    /// The system bundle with the CA appended.
+    pub bundle: &'a Path,
+    pub ca_cert: &'a Path,
+}
+
 pub(crate) struct Plan<'a> {
     pub mounts: MountFds,
     /// Host paths inside the system directories to hide (the data directory, if it is there).
@@ -28,6 +36,8 @@ pub(crate) struct Plan<'a> {
     pub read_only: &'a [ReadOnlyMount],
     /// Whether the command joins a namespace of ours; otherwise bubblewrap makes an empty one.
     pub own_network: bool,
+    /// The interception CA, when the sandbox's proxy may intercept.
+    pub trust: Option<TrustFiles<'a>>,
     /// When the server runs as root: bubblewrap sets up as root, then `setpriv` becomes this
     /// user (uid, gid) with no capabilities before the command starts. Otherwise bubblewrap
     /// runs unprivileged in a user namespace of its own.
@@ -78,6 +88,9 @@ pub(crate) fn arguments(plan: &Plan<'_>) -> Vec<OsString> {
         }
     }
     push(&mut args, &["--proc", "/proc", "--dev", "/dev"]);
+    if let Some(trust) = &plan.trust {
+        trust_arguments(&mut args, trust);
+    }
     // Parents of the mount points, readable by the sandbox's user.
     push(
         &mut args,
@@ -139,6 +152,36 @@ pub(crate) fn arguments(plan: &Plan<'_>) -> Vec<OsString> {
     }
     push(&mut args, &["/bin/sh", "-c", plan.command]);
     args
+}
+
+/// Binds the CA files under `/run/berth` (outside the read-only system directories, so the
+/// mount points are made in the sandbox's own root) and over the system bundle, which exists
+/// already, so nothing on the host changes.
+fn trust_arguments(args: &mut Vec<OsString>, trust: &TrustFiles<'_>) {
+    let dir = Path::new(SANDBOX_CA_BUNDLE)
+        .parent()
+        .and_then(Path::to_str)
+        .unwrap_or("/run/berth");
+    push(
+        args,
+        &[
+            "--perms", "0755", "--dir", "/run", "--perms", "0755", "--dir", dir,
+        ],
+    );
+    let mut bind = |host: &Path, sandbox: &str| {
+        args.extend([
+            OsString::from("--ro-bind"),
+            host.as_os_str().to_owned(),
+            OsString::from(sandbox),
+        ]);
+    };
+    bind(trust.bundle, SANDBOX_CA_BUNDLE);
+    bind(trust.ca_cert, SANDBOX_CA_CERT);
+    let system_bundle_is_file =
+        std::fs::symlink_metadata(SYSTEM_CA_BUNDLE).is_ok_and(|m| m.file_type().is_file());
+    if system_bundle_is_file {
+        bind(trust.bundle, SYSTEM_CA_BUNDLE);
+    }
 }
 
 fn push(args: &mut Vec<OsString>, items: &[&str]) {

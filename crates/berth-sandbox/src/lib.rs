@@ -7,37 +7,50 @@
 //! sandbox holds nothing while idle: [`Sandboxes::reap_idle`] drops the namespace and proxy of
 //! sessions not used for a while; the next command builds them again.
 //!
+//! Secrets ([`InjectedSecret`]) reach commands only as placeholders; the proxy puts the real
+//! values into requests to the hosts each secret allows, reading HTTPS through a CA of this
+//! installation that only sandboxes trust.
+//!
 //! Without bubblewrap, commands fail with a clear error. `Isolation::Unsafe` (development only)
 //! runs commands directly on the host in the workspace directory.
 
 mod bwrap;
+mod ca;
 mod exec;
+mod forward;
 pub mod hosts;
+mod http1;
+mod intercept;
+mod launch;
 mod limits;
 mod netns;
 pub mod paths;
 mod proxy;
+mod secrets;
+mod settings;
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use berth_net::EgressPolicy;
 use nix::unistd::{Gid, Uid};
 use tokio_util::sync::CancellationToken;
 
+pub use ca::{SANDBOX_CA_BUNDLE, SANDBOX_CA_CERT};
 pub use exec::{Ended, ExecRequest, ExecResult, MAX_OUTPUT_BYTES};
 pub use hosts::HostRules;
 pub use limits::Limits;
 pub use paths::{Access, PathError, ReadOnlyMount, Resolved, SandboxDirs};
+pub use secrets::{InjectedSecret, PLACEHOLDER_PREFIX, SecretError, new_placeholder};
+pub use settings::{Isolation, SandboxSettings, find_bubblewrap};
 
-use netns::{NetNamespace, PROXY_PORT};
-use proxy::EgressRules;
+use ca::SandboxCa;
+use intercept::Interception;
+use netns::NetNamespace;
+use proxy::{EgressRules, ProxyState};
+use secrets::SharedSecrets;
 
 /// Sandboxes' users are taken from this range, one per session (by a hash of its id), so the
 /// process limit counts each session apart.
@@ -52,51 +65,8 @@ pub enum SandboxError {
     Setup(String),
     #[error("cannot start the command: {0}")]
     Spawn(String),
-}
-
-/// How commands are isolated.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Isolation {
-    /// Bubblewrap at this path.
-    Bubblewrap(PathBuf),
-    /// No isolation at all: commands run on the host (`--unsafe-no-sandbox`, development only).
-    Unsafe,
-}
-
-#[derive(Debug, Clone)]
-pub struct SandboxSettings {
-    /// Where session directories live (`<data dir>/sandboxes`).
-    pub root: PathBuf,
-    pub isolation: Isolation,
-    pub limits: Limits,
-    /// Host paths no sandbox may see even when they sit inside a system directory.
-    pub hidden: Vec<PathBuf>,
-    /// The operator's egress policy (`BERTH_ALLOW_PRIVATE_EGRESS`); loopback is refused anyway.
-    pub egress: EgressPolicy,
-    /// Sandboxes unused this long give back their namespace and proxy.
-    pub idle_ttl: Duration,
-}
-
-impl SandboxSettings {
-    pub fn new(root: PathBuf, isolation: Isolation) -> Self {
-        Self {
-            root,
-            isolation,
-            limits: Limits::default(),
-            hidden: Vec::new(),
-            egress: EgressPolicy::default(),
-            idle_ttl: Duration::from_secs(300),
-        }
-    }
-}
-
-/// Where bubblewrap is, if it is installed.
-pub fn find_bubblewrap() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/bin".into(), "/usr/local/bin".into(), "/bin".into()])
-        .map(|dir| dir.join("bwrap"))
-        .find(|candidate| candidate.is_file())
+    #[error("invalid secrets: {0}")]
+    Secrets(#[from] SecretError),
 }
 
 /// What the machine lets sandboxes have, found once at start.
@@ -119,6 +89,9 @@ pub enum NetworkAccess {
 pub struct Sandboxes {
     settings: SandboxSettings,
     capabilities: Capabilities,
+    /// `None` without network namespaces, or when the CA could not be set up (secrets then
+    /// never go out over TLS).
+    interception: Option<Arc<Interception>>,
     live: Mutex<HashMap<String, Arc<Sandbox>>>,
 }
 
@@ -155,14 +128,24 @@ impl Sandboxes {
                  per-session process limit is not applied"
             );
         }
+        let proxied = privileged
+            && unavailable.is_none()
+            && matches!(settings.isolation, Isolation::Bubblewrap(_));
+        let interception = proxied.then(|| interception(&settings)).flatten();
         Self {
             settings,
             capabilities: Capabilities {
                 unavailable,
                 privileged,
             },
+            interception,
             live: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The certificate (PEM) of the CA sandboxes trust for intercepted HTTPS, if there is one.
+    pub fn ca_certificate_pem(&self) -> Option<&str> {
+        self.interception.as_ref().map(|i| i.ca().cert_pem())
     }
 
     pub fn settings(&self) -> &SandboxSettings {
@@ -190,6 +173,7 @@ impl Sandboxes {
         let rules = EgressRules {
             hosts,
             policy: self.settings.egress.clone(),
+            loopback_ports: self.settings.loopback_ports.clone(),
         };
         let mut live = self
             .live
@@ -246,6 +230,9 @@ pub struct Sandbox {
     identity: Option<(Uid, Gid)>,
     network: Option<NetNamespace>,
     rules: Arc<RwLock<EgressRules>>,
+    secrets: SharedSecrets,
+    /// The CA files bound into the sandbox, when its proxy intercepts.
+    trust: Option<TrustFiles>,
     stop_proxy: CancellationToken,
     last_used: Mutex<Instant>,
     running: std::sync::atomic::AtomicUsize,
@@ -279,6 +266,7 @@ impl Sandbox {
         });
         prepare_dirs(&dirs, identity)?;
         let rules = Arc::new(RwLock::new(rules));
+        let secrets = SharedSecrets::default();
         let stop_proxy = CancellationToken::new();
         let network = if privileged && matches!(owner.settings.isolation, Isolation::Bubblewrap(_))
         {
@@ -286,11 +274,12 @@ impl Sandbox {
                 Ok((namespace, listener)) => {
                     let listener = tokio::net::TcpListener::from_std(listener)
                         .map_err(|e| SandboxError::Setup(format!("proxy listener: {e}")))?;
-                    tokio::spawn(proxy::serve(
-                        listener,
-                        Arc::clone(&rules),
-                        stop_proxy.clone(),
-                    ));
+                    let state = ProxyState {
+                        rules: Arc::clone(&rules),
+                        secrets: secrets.clone(),
+                        interception: owner.interception.clone(),
+                    };
+                    tokio::spawn(proxy::serve(listener, state, stop_proxy.clone()));
                     Some(namespace)
                 }
                 Err(e) => {
@@ -306,8 +295,16 @@ impl Sandbox {
             limits: owner.settings.limits,
             dirs: RwLock::new(dirs),
             identity,
+            trust: network
+                .as_ref()
+                .and(owner.interception.as_ref())
+                .map(|i| TrustFiles {
+                    bundle: i.ca().bundle_path().to_owned(),
+                    ca_cert: i.ca().cert_path().to_owned(),
+                }),
             network,
             rules,
+            secrets,
             stop_proxy,
             last_used: Mutex::new(Instant::now()),
             running: std::sync::atomic::AtomicUsize::new(0),
@@ -342,6 +339,22 @@ impl Sandbox {
         self.network.is_some()
     }
 
+    /// Replaces the sandbox's secrets: the next commands see their placeholders, and the
+    /// proxy substitutes them from its next request on. A sandbox reaped while idle comes
+    /// back without secrets: set them after every [`Sandboxes::open`], like the read-only
+    /// mounts.
+    pub fn set_secrets(&self, secrets: Vec<InjectedSecret>) -> Result<(), SandboxError> {
+        secrets::validate(&secrets)?;
+        self.secrets.replace(secrets);
+        Ok(())
+    }
+
+    /// Whether secrets reach HTTPS destinations too (the proxy intercepts TLS); plain HTTP
+    /// gets them whenever the sandbox has network.
+    pub fn intercepts_tls(&self) -> bool {
+        self.trust.is_some()
+    }
+
     fn touch(&self) {
         if let Ok(mut t) = self.last_used.lock() {
             *t = Instant::now();
@@ -358,164 +371,26 @@ impl Sandbox {
     fn busy(&self) -> bool {
         self.running.load(std::sync::atomic::Ordering::Relaxed) > 0
     }
-
-    /// The environment every command starts with.
-    fn base_env(&self) -> Vec<(String, String)> {
-        let mut env = vec![
-            (
-                "PATH".to_owned(),
-                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_owned(),
-            ),
-            ("HOME".to_owned(), paths::WORKSPACE.to_owned()),
-            ("LANG".to_owned(), "C.UTF-8".to_owned()),
-            ("TERM".to_owned(), "dumb".to_owned()),
-            ("TMPDIR".to_owned(), paths::TMP.to_owned()),
-        ];
-        if self.network.is_some() {
-            let proxy = format!("http://127.0.0.1:{PROXY_PORT}");
-            for name in [
-                "HTTP_PROXY",
-                "HTTPS_PROXY",
-                "http_proxy",
-                "https_proxy",
-                "ALL_PROXY",
-                "all_proxy",
-            ] {
-                env.push((name.to_owned(), proxy.clone()));
-            }
-            env.push(("NO_PROXY".to_owned(), "localhost,127.0.0.1".to_owned()));
-            env.push(("no_proxy".to_owned(), "localhost,127.0.0.1".to_owned()));
-        }
-        env
-    }
-
-    /// Runs one command; returns when it has ended one way or another.
-    pub async fn exec(
-        &self,
-        request: &ExecRequest,
-        cancel: &CancellationToken,
-    ) -> Result<ExecResult, SandboxError> {
-        self.touch();
-        self.running
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let result = self.exec_inner(request, cancel).await;
-        self.running
-            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-        self.touch();
-        result
-    }
-
-    async fn exec_inner(
-        &self,
-        request: &ExecRequest,
-        cancel: &CancellationToken,
-    ) -> Result<ExecResult, SandboxError> {
-        let spawn_error = |e: std::io::Error| SandboxError::Spawn(e.to_string());
-        let dirs = self.dirs();
-        let (reader, writer) = std::io::pipe().map_err(spawn_error)?;
-        let writer_err = writer.try_clone().map_err(spawn_error)?;
-        let child = {
-            let mut command = match &self.isolation {
-                Isolation::Unsafe => {
-                    let mut c = tokio::process::Command::new("/bin/sh");
-                    c.arg("-c")
-                        .arg(&request.command)
-                        .current_dir(&dirs.workspace);
-                    c
-                }
-                Isolation::Bubblewrap(bwrap) => {
-                    let mounts = MountHandles::open(&dirs)?;
-                    let plan = bwrap::Plan {
-                        mounts: mounts.raw(),
-                        hidden: &dirs.hidden,
-                        read_only: &dirs.read_only,
-                        own_network: self.network.is_some(),
-                        run_as: self.identity.map(|(u, g)| (u.as_raw(), g.as_raw())),
-                        command: &request.command,
-                    };
-                    let mut c = tokio::process::Command::new(bwrap);
-                    c.args(bwrap::arguments(&plan));
-                    self.prepare_child(&mut c, mounts);
-                    c
-                }
-            };
-            command
-                .env_clear()
-                .envs(self.base_env())
-                .envs(request.env.iter().cloned())
-                .stdin(Stdio::null())
-                .stdout(Stdio::from(writer))
-                .stderr(Stdio::from(writer_err))
-                .process_group(0)
-                .kill_on_drop(true);
-            command.spawn().map_err(spawn_error)?
-            // `command` (holding the pipe's write ends and the mount handles) drops here, so
-            // the output reaches end-of-file when the sandbox's processes are gone.
-        };
-        exec::supervise(child, OwnedFd::from(reader), request.timeout, cancel).await
-    }
-
-    /// What the child does between fork and exec: make the mount handles inheritable, enter
-    /// the namespace, take on the limits (bubblewrap and `setpriv` do the rest).
-    #[allow(unsafe_code)]
-    fn prepare_child(&self, command: &mut tokio::process::Command, mounts: MountHandles) {
-        let namespace = self
-            .network
-            .as_ref()
-            .and_then(|n| n.handle().try_clone().ok());
-        let per_session_user = self.identity.is_some();
-        let limits = self.limits;
-        let fds = mounts.raw();
-        let setup = move || -> std::io::Result<()> {
-            // The closure owns the handles, so they stay open until the child has started.
-            let _held = &mounts;
-            for fd in [fds.workspace, fds.outputs, fds.tmp] {
-                nix::fcntl::fcntl(
-                    fd,
-                    nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
-                )?;
-            }
-            if let Some(ns) = &namespace {
-                nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET)?;
-            }
-            // The process limit counts per user: it binds once `setpriv` has switched to the
-            // session's own user (root is exempt).
-            limits.apply(per_session_user)?;
-            Ok(())
-        };
-        // SAFETY: the closure runs in the forked child before exec and makes only system calls
-        // (fcntl, setns, setrlimit) on values prepared beforehand;
-        // it allocates nothing and takes no locks.
-        unsafe {
-            command.pre_exec(setup);
-        }
-    }
 }
 
-/// Open handles to a sandbox's directories, bound into it by bubblewrap.
-struct MountHandles {
-    workspace: File,
-    outputs: File,
-    tmp: File,
+/// The host paths of the CA files a sandbox trusts.
+#[derive(Debug, Clone)]
+struct TrustFiles {
+    bundle: PathBuf,
+    ca_cert: PathBuf,
 }
 
-impl MountHandles {
-    fn open(dirs: &SandboxDirs) -> Result<Self, SandboxError> {
-        let open = |p: &Path| {
-            File::open(p).map_err(|e| SandboxError::Setup(format!("{}: {e}", p.display())))
-        };
-        Ok(Self {
-            workspace: open(&dirs.workspace)?,
-            outputs: open(&dirs.outputs)?,
-            tmp: open(&dirs.tmp)?,
-        })
-    }
-
-    fn raw(&self) -> bwrap::MountFds {
-        bwrap::MountFds {
-            workspace: self.workspace.as_raw_fd(),
-            outputs: self.outputs.as_raw_fd(),
-            tmp: self.tmp.as_raw_fd(),
+/// The installation's interception, or `None` (logged) when its CA cannot be set up.
+fn interception(settings: &SandboxSettings) -> Option<Arc<Interception>> {
+    let ca = match &settings.ca_dir {
+        Some(dir) => SandboxCa::load_or_create(dir),
+        None => SandboxCa::ephemeral(&settings.root.join(".berth-ca")),
+    };
+    match ca.and_then(|ca| Interception::new(ca, &settings.upstream_roots_pem)) {
+        Ok(i) => Some(Arc::new(i)),
+        Err(e) => {
+            tracing::error!(error = %e, "no interception CA: secrets are never sent over HTTPS");
+            None
         }
     }
 }

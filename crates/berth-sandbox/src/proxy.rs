@@ -2,23 +2,28 @@
 //! (`HTTP_PROXY`/`HTTPS_PROXY` point there). It speaks just enough HTTP: `CONNECT host:port`
 //! for TLS and absolute-form requests (`GET http://host/…`) for plain HTTP. Every destination is
 //! checked twice: the host against the environment's rules, and every address it resolves to
-//! against the operator's egress policy, with loopback refused outright, so no sandbox reaches
-//! the host's own services whatever the settings. Refusals answer `403` with the reason.
+//! against the operator's egress policy, with loopback refused outright (but for the loopback
+//! ports the operator opened), so no sandbox reaches the host's own services whatever the
+//! settings. Refusals answer with the reason.
+//!
+//! Requests that may carry the sandbox's secrets (see [`crate::secrets`]) get them here: plain
+//! HTTP directly, TLS by interception ([`crate::intercept`]); tunnels to other hosts stay blind.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use berth_net::EgressPolicy;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use berth_net::{EgressError, EgressPolicy};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
+use crate::forward;
 use crate::hosts::HostRules;
+use crate::http1::{Head, HttpError, Reader};
+use crate::intercept::Interception;
+use crate::secrets::SharedSecrets;
 
-/// Longest request head accepted.
-const MAX_HEAD_BYTES: usize = 16 * 1024;
-const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What a sandbox may reach; replaced when its environment's networking changes.
@@ -26,23 +31,38 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct EgressRules {
     pub hosts: HostRules,
     pub policy: EgressPolicy,
+    /// Loopback ports the operator opened (a local gateway, tests); all others are refused.
+    pub loopback_ports: Vec<u16>,
 }
 
-/// Why a destination was refused.
+/// Everything one sandbox's proxy works with.
+#[derive(Clone)]
+pub(crate) struct ProxyState {
+    pub rules: Arc<RwLock<EgressRules>>,
+    pub secrets: SharedSecrets,
+    /// `None` when the CA could not be set up: every tunnel is blind, no secret goes over TLS.
+    pub interception: Option<Arc<Interception>>,
+}
+
+/// Why a destination was refused or could not be reached.
 #[derive(Debug, thiserror::Error)]
-enum Refusal {
+pub(crate) enum Refusal {
     #[error("{host} is not allowed by this environment's networking (allowed: {allowed})")]
     HostNotAllowed { host: String, allowed: String },
-    #[error("{host} resolves to {addr}, the host's own loopback, which sandboxes can never reach")]
+    #[error("{host} resolves to {addr}, the host's own loopback, which sandboxes cannot reach")]
     Loopback { host: String, addr: IpAddr },
     #[error("{0}")]
-    Egress(#[from] berth_net::EgressError),
+    Egress(#[from] EgressError),
     #[error("cannot connect to {host}:{port}: {message}")]
     Connect {
         host: String,
         port: u16,
         message: String,
     },
+    #[error("{host}: {message}")]
+    Upstream { host: String, message: String },
+    #[error("{0}")]
+    Http(#[from] HttpError),
     #[error("{0}")]
     BadRequest(String),
 }
@@ -51,18 +71,17 @@ impl Refusal {
     fn status(&self) -> &'static str {
         match self {
             Refusal::BadRequest(_) => "400 Bad Request",
-            Refusal::Connect { .. } => "502 Bad Gateway",
+            Refusal::Http(HttpError::BodyTooLarge) => "413 Content Too Large",
+            Refusal::Http(HttpError::HeadTooLarge) => "431 Request Header Fields Too Large",
+            Refusal::Http(_) => "400 Bad Request",
+            Refusal::Connect { .. } | Refusal::Upstream { .. } => "502 Bad Gateway",
             _ => "403 Forbidden",
         }
     }
 }
 
 /// Accepts proxy connections until `stop` fires.
-pub async fn serve(
-    listener: TcpListener,
-    rules: Arc<RwLock<EgressRules>>,
-    stop: CancellationToken,
-) {
+pub(crate) async fn serve(listener: TcpListener, state: ProxyState, stop: CancellationToken) {
     loop {
         let accepted = tokio::select! {
             () = stop.cancelled() => return,
@@ -75,44 +94,18 @@ pub async fn serve(
                 continue;
             }
         };
-        let rules = rules.read().map(|r| r.clone());
+        let rules = state.rules.read().map(|r| r.clone());
         let Ok(rules) = rules else {
             return;
         };
+        let state = state.clone();
         let stop = stop.clone();
         tokio::spawn(async move {
             tokio::select! {
                 () = stop.cancelled() => {}
-                () = handle(client, rules) => {}
+                () = handle(client, rules, state) => {}
             }
         });
-    }
-}
-
-/// Reads a request head; returns it and whatever arrived after it.
-async fn read_head(client: &mut TcpStream) -> Result<(String, Vec<u8>), Refusal> {
-    let mut buffer = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 4096];
-    loop {
-        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-            let rest = buffer.split_off(end + 4);
-            let head = String::from_utf8(buffer)
-                .map_err(|_| Refusal::BadRequest("the request head is not UTF-8".into()))?;
-            return Ok((head, rest));
-        }
-        if buffer.len() > MAX_HEAD_BYTES {
-            return Err(Refusal::BadRequest("the request head is too large".into()));
-        }
-        let n = tokio::time::timeout(HEAD_TIMEOUT, client.read(&mut chunk))
-            .await
-            .map_err(|_| Refusal::BadRequest("no request arrived".into()))?
-            .map_err(|e| Refusal::BadRequest(e.to_string()))?;
-        if n == 0 {
-            return Err(Refusal::BadRequest(
-                "the connection closed before a request".into(),
-            ));
-        }
-        buffer.extend_from_slice(chunk.get(..n).unwrap_or_default());
     }
 }
 
@@ -133,6 +126,41 @@ fn host_port(authority: &str, default_port: u16) -> Result<(String, u16), Refusa
     }
 }
 
+/// The addresses to connect to for `host:port`, after the egress checks.
+async fn resolve(rules: &EgressRules, host: &str, port: u16) -> Result<Vec<SocketAddr>, Refusal> {
+    if rules.loopback_ports.contains(&port) {
+        // An opened loopback port: a name that resolves to loopback only goes there (the
+        // egress policy is for other networks); anything else takes the usual checks.
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+            .await
+            .map(Iterator::collect)
+            .unwrap_or_default();
+        if !addrs.is_empty() && addrs.iter().all(|a| a.ip().to_canonical().is_loopback()) {
+            return Ok(addrs);
+        }
+    }
+    let url = match host.parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) => format!("http://[{v6}]:{port}/"),
+        _ => format!("http://{host}:{port}/"),
+    };
+    let addrs: Vec<SocketAddr> = rules.policy.resolve(&url).await.map_err(|e| match e {
+        EgressError::Private { host, addr } if addr.to_canonical().is_loopback() => {
+            Refusal::Loopback { host, addr }
+        }
+        e => Refusal::Egress(e),
+    })?;
+    if let Some(addr) = addrs.iter().find(|a| {
+        let ip = a.ip().to_canonical();
+        ip.is_loopback() || ip.is_unspecified()
+    }) {
+        return Err(Refusal::Loopback {
+            host: host.to_owned(),
+            addr: addr.ip(),
+        });
+    }
+    Ok(addrs)
+}
+
 /// Checks a destination and connects to it.
 async fn connect(rules: &EgressRules, host: &str, port: u16) -> Result<TcpStream, Refusal> {
     if !rules.hosts.allows(host) {
@@ -141,20 +169,7 @@ async fn connect(rules: &EgressRules, host: &str, port: u16) -> Result<TcpStream
             allowed: rules.hosts.describe(),
         });
     }
-    let url = match host.parse::<IpAddr>() {
-        Ok(IpAddr::V6(v6)) => format!("http://[{v6}]:{port}/"),
-        _ => format!("http://{host}:{port}/"),
-    };
-    let addrs: Vec<SocketAddr> = rules.policy.resolve(&url).await?;
-    if let Some(addr) = addrs
-        .iter()
-        .find(|a| a.ip().is_loopback() || a.ip().is_unspecified())
-    {
-        return Err(Refusal::Loopback {
-            host: host.to_owned(),
-            addr: addr.ip(),
-        });
-    }
+    let addrs = resolve(rules, host, port).await?;
     let attempt = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addrs.as_slice()))
         .await
         .map_err(|_| "timed out".to_owned())
@@ -166,7 +181,8 @@ async fn connect(rules: &EgressRules, host: &str, port: u16) -> Result<TcpStream
     })
 }
 
-async fn refuse(client: &mut TcpStream, refusal: &Refusal) {
+/// Answers with the refusal and closes.
+pub(crate) async fn refuse<W: AsyncWrite + Unpin>(client: &mut W, refusal: &Refusal) {
     tracing::info!(reason = %refusal, "sandbox egress refused");
     let body = format!("Berth egress proxy: {refusal}\n");
     let response = format!(
@@ -178,81 +194,78 @@ async fn refuse(client: &mut TcpStream, refusal: &Refusal) {
     let _ = client.shutdown().await;
 }
 
-async fn handle(mut client: TcpStream, rules: EgressRules) {
-    let (head, rest) = match read_head(&mut client).await {
+async fn handle(client: TcpStream, rules: EgressRules, state: ProxyState) {
+    let mut client = Reader::new(client);
+    let head = match client.read_head().await.and_then(|raw| Head::parse(&raw)) {
         Ok(h) => h,
-        Err(refusal) => return refuse(&mut client, &refusal).await,
+        Err(e) => return refuse(client.get_mut(), &Refusal::from(e)).await,
     };
-    let mut lines = head.split("\r\n");
-    let request_line = lines.next().unwrap_or("");
-    let mut parts = request_line.split(' ');
-    let (method, target, version) = (
-        parts.next().unwrap_or(""),
-        parts.next().unwrap_or(""),
-        parts.next().unwrap_or("HTTP/1.1"),
-    );
+    let (method, target, version) = head.request_line();
     if method.eq_ignore_ascii_case("CONNECT") {
-        let upstream = match host_port(target, 443) {
-            Ok((host, port)) => connect(&rules, &host, port).await,
+        let destination = match host_port(target, 443) {
+            Ok((host, port)) => connect(&rules, &host, port)
+                .await
+                .map(|upstream| (host, upstream)),
             Err(refusal) => Err(refusal),
         };
-        let mut upstream = match upstream {
-            Ok(u) => u,
-            Err(refusal) => return refuse(&mut client, &refusal).await,
+        let (host, upstream) = match destination {
+            Ok(d) => d,
+            Err(refusal) => return refuse(client.get_mut(), &refusal).await,
         };
-        if client
-            .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
-            .await
-            .is_err()
+        let (client, rest) = client.into_parts();
+        if let Some(interception) = &state.interception
+            && state.secrets.current().iter().any(|s| s.applies_to(&host))
         {
-            return;
+            if !rest.is_empty() {
+                let mut client = client;
+                let refusal =
+                    Refusal::BadRequest("data was sent before the tunnel was established".into());
+                return refuse(&mut client, &refusal).await;
+            }
+            return interception
+                .tunnel(client, upstream, &host, &state.secrets)
+                .await;
         }
-        if !rest.is_empty() && upstream.write_all(&rest).await.is_err() {
-            return;
-        }
-        let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
-        return;
+        return blind_tunnel(client, upstream, &rest).await;
     }
     let Some(after_scheme) = target.strip_prefix("http://") else {
         let refusal = Refusal::BadRequest(format!(
             "only CONNECT and absolute http:// requests are proxied, not \"{method} {target}\""
         ));
-        return refuse(&mut client, &refusal).await;
+        return refuse(client.get_mut(), &refusal).await;
     };
     let (authority, path) = match after_scheme.find('/') {
         Some(i) => after_scheme.split_at(i),
         None => (after_scheme, "/"),
     };
-    let upstream = match host_port(authority, 80) {
-        Ok((host, port)) => connect(&rules, &host, port).await,
+    let destination = match host_port(authority, 80) {
+        Ok((host, port)) => connect(&rules, &host, port)
+            .await
+            .map(|upstream| (host, upstream)),
         Err(refusal) => Err(refusal),
     };
-    let mut upstream = match upstream {
-        Ok(u) => u,
-        Err(refusal) => return refuse(&mut client, &refusal).await,
+    let (host, upstream) = match destination {
+        Ok(d) => d,
+        Err(refusal) => return refuse(client.get_mut(), &refusal).await,
     };
-    // Forward in origin form, one request per connection, without proxy headers.
-    let mut forwarded = format!("{method} {path} {version}\r\n");
-    for line in lines.filter(|l| !l.is_empty()) {
-        let name = line
-            .split(':')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        if matches!(
-            name.as_str(),
-            "proxy-connection" | "proxy-authorization" | "connection" | "keep-alive"
-        ) {
-            continue;
-        }
-        forwarded.push_str(line);
-        forwarded.push_str("\r\n");
-    }
-    forwarded.push_str("Connection: close\r\n\r\n");
-    if upstream.write_all(forwarded.as_bytes()).await.is_err()
-        || (!rest.is_empty() && upstream.write_all(&rest).await.is_err())
+    // Forwarded in origin form.
+    let start_line = format!("{method} {path} {version}");
+    let mut head = head;
+    head.start_line = start_line;
+    let secrets = state.secrets.current();
+    forward::exchange(client, head, upstream, &host, &secrets).await;
+}
+
+/// Relays a tunnel without looking inside.
+async fn blind_tunnel(mut client: TcpStream, mut upstream: TcpStream, rest: &[u8]) {
+    if client
+        .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+        .await
+        .is_err()
     {
+        return;
+    }
+    if !rest.is_empty() && upstream.write_all(rest).await.is_err() {
         return;
     }
     let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;

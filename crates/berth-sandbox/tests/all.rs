@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod suite;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

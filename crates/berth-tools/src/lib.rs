@@ -25,7 +25,9 @@ use async_trait::async_trait;
 use berth_agent::tools::{ToolCall, ToolKind, ToolOutcome, ToolRouter, custom_tools};
 use berth_llm::ToolSpec;
 use berth_protocol::agent_tools::{BuiltinTool, PermissionPolicy, Tool, ToolConfig};
-use berth_sandbox::{HostRules, NetworkAccess, ReadOnlyMount, Sandbox, SandboxError, Sandboxes};
+use berth_sandbox::{
+    HostRules, InjectedSecret, NetworkAccess, ReadOnlyMount, Sandbox, SandboxError, Sandboxes,
+};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -45,6 +47,9 @@ pub struct ToolContext {
     pub client_executes: bool,
     /// Files and skills bound read-only into the sandbox.
     pub read_only: Vec<ReadOnlyMount>,
+    /// Vault `environment_variable` credentials: placeholders in the sandbox, real values
+    /// substituted by its egress proxy.
+    pub secrets: Vec<InjectedSecret>,
 }
 
 impl ToolContext {
@@ -58,6 +63,9 @@ impl ToolContext {
             )
             .map_err(|e: SandboxError| ToolError::new(e.to_string()))?;
         sandbox.set_read_only(self.read_only.clone());
+        sandbox
+            .set_secrets(self.secrets.clone())
+            .map_err(|e| ToolError::new(e.to_string()))?;
         Ok(sandbox)
     }
 }

@@ -53,6 +53,7 @@ fn fixture_with(
         web: Arc::new(WebTools::new(egress, search).unwrap()),
         client_executes: false,
         read_only: Vec::new(),
+        secrets: Vec::new(),
     };
     Fixture {
         tools: AgentTools::new(&tools, Arc::new(context)),

@@ -1,0 +1,196 @@
+//! Starting one command in a sandbox: its environment (placeholders, proxy, CA bundle), the
+//! bubblewrap command line, and what the child does between fork and exec (enter the
+//! namespace, take on the limits).
+
+use std::fs::File;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
+use std::process::Stdio;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::netns::PROXY_PORT;
+use crate::{
+    ExecRequest, ExecResult, Isolation, SANDBOX_CA_BUNDLE, SANDBOX_CA_CERT, Sandbox, SandboxDirs,
+    SandboxError, bwrap, exec, paths,
+};
+
+impl Sandbox {
+    /// The environment every command starts with: the secrets' placeholders first, so none
+    /// can replace a variable of the sandbox's own.
+    fn base_env(&self) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = self
+            .secrets
+            .current()
+            .iter()
+            .map(|s| (s.env_name.clone(), s.placeholder.clone()))
+            .collect();
+        env.extend([
+            (
+                "PATH".to_owned(),
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_owned(),
+            ),
+            ("HOME".to_owned(), paths::WORKSPACE.to_owned()),
+            ("LANG".to_owned(), "C.UTF-8".to_owned()),
+            ("TERM".to_owned(), "dumb".to_owned()),
+            ("TMPDIR".to_owned(), paths::TMP.to_owned()),
+        ]);
+        if self.trust.is_some() {
+            for name in ["SSL_CERT_FILE", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE"] {
+                env.push((name.to_owned(), SANDBOX_CA_BUNDLE.to_owned()));
+            }
+            // Node adds these to its own built-in roots.
+            env.push(("NODE_EXTRA_CA_CERTS".to_owned(), SANDBOX_CA_CERT.to_owned()));
+        }
+        if self.network.is_some() {
+            let proxy = format!("http://127.0.0.1:{PROXY_PORT}");
+            for name in [
+                "HTTP_PROXY",
+                "HTTPS_PROXY",
+                "http_proxy",
+                "https_proxy",
+                "ALL_PROXY",
+                "all_proxy",
+            ] {
+                env.push((name.to_owned(), proxy.clone()));
+            }
+            env.push(("NO_PROXY".to_owned(), "localhost,127.0.0.1".to_owned()));
+            env.push(("no_proxy".to_owned(), "localhost,127.0.0.1".to_owned()));
+        }
+        env
+    }
+
+    /// Runs one command; returns when it has ended one way or another.
+    pub async fn exec(
+        &self,
+        request: &ExecRequest,
+        cancel: &CancellationToken,
+    ) -> Result<ExecResult, SandboxError> {
+        self.touch();
+        self.running
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let result = self.exec_inner(request, cancel).await;
+        self.running
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        self.touch();
+        result
+    }
+
+    async fn exec_inner(
+        &self,
+        request: &ExecRequest,
+        cancel: &CancellationToken,
+    ) -> Result<ExecResult, SandboxError> {
+        let spawn_error = |e: std::io::Error| SandboxError::Spawn(e.to_string());
+        let dirs = self.dirs();
+        let (reader, writer) = std::io::pipe().map_err(spawn_error)?;
+        let writer_err = writer.try_clone().map_err(spawn_error)?;
+        let child = {
+            let mut command = match &self.isolation {
+                Isolation::Unsafe => {
+                    let mut c = tokio::process::Command::new("/bin/sh");
+                    c.arg("-c")
+                        .arg(&request.command)
+                        .current_dir(&dirs.workspace);
+                    c
+                }
+                Isolation::Bubblewrap(bwrap) => {
+                    let mounts = MountHandles::open(&dirs)?;
+                    let plan = bwrap::Plan {
+                        mounts: mounts.raw(),
+                        hidden: &dirs.hidden,
+                        read_only: &dirs.read_only,
+                        own_network: self.network.is_some(),
+                        trust: self.trust.as_ref().map(|t| bwrap::TrustFiles {
+                            bundle: &t.bundle,
+                            ca_cert: &t.ca_cert,
+                        }),
+                        run_as: self.identity.map(|(u, g)| (u.as_raw(), g.as_raw())),
+                        command: &request.command,
+                    };
+                    let mut c = tokio::process::Command::new(bwrap);
+                    c.args(bwrap::arguments(&plan));
+                    self.prepare_child(&mut c, mounts);
+                    c
+                }
+            };
+            command
+                .env_clear()
+                .envs(self.base_env())
+                .envs(request.env.iter().cloned())
+                .stdin(Stdio::null())
+                .stdout(Stdio::from(writer))
+                .stderr(Stdio::from(writer_err))
+                .process_group(0)
+                .kill_on_drop(true);
+            command.spawn().map_err(spawn_error)?
+            // `command` (holding the pipe's write ends and the mount handles) drops here, so
+            // the output reaches end-of-file when the sandbox's processes are gone.
+        };
+        exec::supervise(child, OwnedFd::from(reader), request.timeout, cancel).await
+    }
+
+    /// What the child does between fork and exec: make the mount handles inheritable, enter
+    /// the namespace, take on the limits (bubblewrap and `setpriv` do the rest).
+    #[allow(unsafe_code)]
+    fn prepare_child(&self, command: &mut tokio::process::Command, mounts: MountHandles) {
+        let namespace = self
+            .network
+            .as_ref()
+            .and_then(|n| n.handle().try_clone().ok());
+        let per_session_user = self.identity.is_some();
+        let limits = self.limits;
+        let fds = mounts.raw();
+        let setup = move || -> std::io::Result<()> {
+            // The closure owns the handles, so they stay open until the child has started.
+            let _held = &mounts;
+            for fd in [fds.workspace, fds.outputs, fds.tmp] {
+                nix::fcntl::fcntl(
+                    fd,
+                    nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+                )?;
+            }
+            if let Some(ns) = &namespace {
+                nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET)?;
+            }
+            // The process limit counts per user: it binds once `setpriv` has switched to the
+            // session's own user (root is exempt).
+            limits.apply(per_session_user)?;
+            Ok(())
+        };
+        // SAFETY: the closure runs in the forked child before exec and makes only system calls
+        // (fcntl, setns, setrlimit) on values prepared beforehand;
+        // it allocates nothing and takes no locks.
+        unsafe {
+            command.pre_exec(setup);
+        }
+    }
+}
+
+/// Open handles to a sandbox's directories, bound into it by bubblewrap.
+struct MountHandles {
+    workspace: File,
+    outputs: File,
+    tmp: File,
+}
+
+impl MountHandles {
+    fn open(dirs: &SandboxDirs) -> Result<Self, SandboxError> {
+        let open = |p: &Path| {
+            File::open(p).map_err(|e| SandboxError::Setup(format!("{}: {e}", p.display())))
+        };
+        Ok(Self {
+            workspace: open(&dirs.workspace)?,
+            outputs: open(&dirs.outputs)?,
+            tmp: open(&dirs.tmp)?,
+        })
+    }
+
+    fn raw(&self) -> bwrap::MountFds {
+        bwrap::MountFds {
+            workspace: self.workspace.as_raw_fd(),
+            outputs: self.outputs.as_raw_fd(),
+            tmp: self.tmp.as_raw_fd(),
+        }
+    }
+}

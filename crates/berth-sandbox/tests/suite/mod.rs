@@ -1,0 +1,4 @@
+//! Test modules of the `all` binary beyond the basics in `all.rs`.
+
+mod secrets;
+mod upstream;
