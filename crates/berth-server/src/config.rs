@@ -55,6 +55,9 @@ pub struct ServerConfig {
     pub sandbox_limits: SandboxLimits,
     /// A sandbox unused this long gives back its network namespace and proxy.
     pub sandbox_idle_ttl: Duration,
+    /// Ports on the host's loopback that sandboxes may reach through their proxy
+    /// (`BERTH_SANDBOX_LOOPBACK_PORTS`): for a local gateway, or tests. Empty by default.
+    pub sandbox_loopback_ports: Vec<u16>,
     /// A SearXNG instance for `web_search` (`BERTH_SEARXNG_URL`).
     pub searxng_url: Option<String>,
     /// Where file, skill and output bytes live: `s3://bucket/prefix` or `file:///path`
@@ -92,6 +95,7 @@ impl ServerConfig {
             unsafe_no_sandbox: false,
             sandbox_limits: SandboxLimits::default(),
             sandbox_idle_ttl: Duration::from_secs(300),
+            sandbox_loopback_ports: Vec::new(),
             searxng_url: None,
             blob_url: None,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,

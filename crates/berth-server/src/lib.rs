@@ -7,15 +7,18 @@
 pub mod auth;
 pub mod bus;
 pub mod config;
+pub mod credentials;
 pub mod documents;
 pub mod error;
 pub mod extract;
 pub mod files;
 pub mod listing;
 pub mod log;
+pub mod mcp;
 pub mod models;
 pub mod mounts;
 pub mod openapi;
+pub mod redact;
 pub mod render;
 pub mod request_id;
 pub mod routes;
@@ -41,6 +44,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::KeyCache;
 use crate::bus::EventBus;
+use crate::credentials::Credentials;
 use crate::models::ModelResolver;
 use crate::runner::{Runner, RunnerSettings};
 use crate::state::AppState;
@@ -97,7 +101,21 @@ impl Server {
             None => berth_blob::BlobStore::local(&config.data_dir.join("blobs")),
         }
         .map_err(|e| StartError::Config(format!("BERTH_BLOB_URL: {e}")))?;
-        let tools = Arc::new(ToolServices::new(&config, blobs.clone())?);
+        let credentials = Arc::new(
+            Credentials::new(
+                Arc::clone(&started.store),
+                started.root_secret.sealing_key(Purpose::VaultCredentials),
+                config.egress.clone(),
+            )
+            .map_err(|e| {
+                StartError::Config(format!("cannot build the credential HTTP client: {e}"))
+            })?,
+        );
+        let tools = Arc::new(ToolServices::new(
+            &config,
+            blobs.clone(),
+            Arc::clone(&credentials),
+        )?);
         tokio::spawn(expire_files(
             Arc::clone(&started.store),
             blobs.clone(),
@@ -125,6 +143,7 @@ impl Server {
             models,
             tools,
             blobs,
+            credentials,
             session_secrets: started.root_secret.sealing_key(Purpose::SessionSecrets),
             shutdown,
             config,

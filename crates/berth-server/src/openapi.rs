@@ -10,7 +10,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::listing::json_response;
 use crate::routes::{
-    agents, api_keys, environments, events, files, health, model_cards, resources, sessions, skills,
+    agents, api_keys, credentials, environments, events, files, health, model_cards, resources,
+    sessions, skills, vaults,
 };
 
 #[derive(OpenApi)]
@@ -37,6 +38,19 @@ use crate::routes::{
         environments::list,
         environments::archive,
         environments::delete,
+        vaults::create,
+        vaults::retrieve,
+        vaults::update,
+        vaults::list,
+        vaults::archive,
+        vaults::delete,
+        credentials::create,
+        credentials::retrieve,
+        credentials::update,
+        credentials::list,
+        credentials::archive,
+        credentials::delete,
+        credentials::mcp_oauth_validate,
         sessions::create,
         sessions::retrieve,
         sessions::update,

@@ -136,6 +136,9 @@ pub async fn prepare_file_resource(
     file_id: &str,
     mount_path: Option<String>,
 ) -> ApiResult<String> {
+    if let Some(path) = &mount_path {
+        check_file_mount_path(at, path)?;
+    }
     let row = state
         .store
         .get_file(
@@ -148,7 +151,13 @@ pub async fn prepare_file_resource(
     let file = crate::files::object_of(&row)?;
     let mount_path =
         mount_path.unwrap_or_else(|| format!("/mnt/session/uploads/{file_id}/{}", file.filename));
-    validate_mount_path(&format!("{at}.mount_path"), &mount_path)?;
+    check_file_mount_path(at, &mount_path)?;
+    Ok(mount_path)
+}
+
+/// Where a file resource may be mounted.
+fn check_file_mount_path(at: &str, mount_path: &str) -> ApiResult<()> {
+    validate_mount_path(&format!("{at}.mount_path"), mount_path)?;
     let allowed = (mount_path.starts_with("/workspace/") || mount_path.starts_with("/mnt/"))
         && !mount_path.starts_with("/mnt/session/outputs/")
         && mount_path != "/mnt/session/outputs";
@@ -157,7 +166,7 @@ pub async fn prepare_file_resource(
             "{at}.mount_path: files can be mounted under /workspace/ or /mnt/ (not the outputs folder)"
         )));
     }
-    Ok(mount_path)
+    Ok(())
 }
 
 /// Builds the resources of a new session. Repository tokens are sealed into the returned map

@@ -27,6 +27,8 @@ pub struct AppState {
     pub blobs: berth_blob::BlobStore,
     /// Sandboxes and web access for built-in tools.
     pub tools: Arc<ToolServices>,
+    /// Vault credentials: sealing, lookup for MCP calls, OAuth refresh.
+    pub credentials: Arc<crate::credentials::Credentials>,
     /// Seals secrets a session carries (e.g. repository tokens).
     pub session_secrets: SealingKey,
     /// Fires when the server starts shutting down; long-lived streams end on it.

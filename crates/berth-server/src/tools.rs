@@ -16,18 +16,37 @@ use berth_store::{Collection, Store};
 use berth_tools::{AgentTools, SearchBackend, Searxng, ToolContext, WebTools};
 
 use crate::config::ServerConfig;
+use crate::credentials::Credentials;
+use crate::mcp::{McpConnections, McpFailure, WithMcp};
 use crate::mounts::{self, Prepared};
+use crate::redact::Redactor;
 use crate::startup::StartError;
+
+/// What a turn works with.
+pub struct TurnTools {
+    pub router: Arc<dyn ToolRouter>,
+    pub skills_prompt: Option<String>,
+    /// MCP servers left out of this turn, and why.
+    pub mcp_failures: Vec<McpFailure>,
+    /// The session's secrets, masked in everything the turn stores.
+    pub redactor: Arc<std::sync::RwLock<Redactor>>,
+}
 
 pub struct ToolServices {
     pub sandboxes: Arc<Sandboxes>,
+    /// Sessions' MCP server connections.
+    pub mcp: McpConnections,
     pub web: Arc<WebTools>,
     /// File, skill and output bytes (mounted into sandboxes, synced out of them).
     pub blobs: BlobStore,
 }
 
 impl ToolServices {
-    pub fn new(config: &ServerConfig, blobs: BlobStore) -> Result<Self, StartError> {
+    pub fn new(
+        config: &ServerConfig,
+        blobs: BlobStore,
+        credentials: Arc<Credentials>,
+    ) -> Result<Self, StartError> {
         let root = config
             .sandbox_dir
             .clone()
@@ -43,6 +62,8 @@ impl ToolServices {
         settings.limits = config.sandbox_limits;
         settings.egress = config.egress.clone();
         settings.idle_ttl = config.sandbox_idle_ttl;
+        settings.ca_dir = Some(config.data_dir.join("sandbox-ca"));
+        settings.loopback_ports = config.sandbox_loopback_ports.clone();
         // The data directory (database, root secret) is never visible, wherever it is.
         settings.hidden = vec![
             config
@@ -60,6 +81,7 @@ impl ToolServices {
             .map_err(|e| StartError::Config(format!("cannot build the web_fetch client: {e}")))?;
         Ok(Self {
             sandboxes: Arc::new(Sandboxes::new(settings)),
+            mcp: McpConnections::new(config.egress.clone(), credentials),
             web: Arc::new(web),
             blobs,
         })
@@ -71,13 +93,14 @@ impl ToolServices {
         crate::files::sync_outputs(store, &self.blobs, tenant_id, session_id, outputs).await;
     }
 
-    /// The tools of one turn of `session`, and the system prompt's section about its skills.
+    /// The tools of one turn of `session`, the system prompt's section about its skills, and
+    /// what the turn must know about its MCP servers.
     pub async fn router(
         &self,
         store: &dyn Store,
         tenant_id: &str,
         session: &SessionStatic,
-    ) -> (Arc<dyn ToolRouter>, Option<String>) {
+    ) -> TurnTools {
         let environment = match store
             .get_document(Collection::Environments, tenant_id, &session.environment_id)
             .await
@@ -132,6 +155,15 @@ impl ToolServices {
             }
         }
         let skills = mounts::skills_prompt(&prepared.skills);
+        let secrets = self
+            .mcp
+            .credentials()
+            .sandbox_secrets(tenant_id, &session.vault_ids)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(session_id = %session.id, error = %e, "cannot read the session's environment credentials");
+                Vec::new()
+            });
         let context = ToolContext {
             sandboxes: Arc::clone(&self.sandboxes),
             session_id: session.id.clone(),
@@ -139,11 +171,22 @@ impl ToolServices {
             web: Arc::clone(&self.web),
             client_executes,
             read_only: prepared.read_only,
+            secrets,
         };
-        (
-            Arc::new(AgentTools::new(&session.agent.tools, Arc::new(context))),
-            skills,
-        )
+        let builtins: Arc<dyn ToolRouter> =
+            Arc::new(AgentTools::new(&session.agent.tools, Arc::new(context)));
+        let mcp = self.mcp.for_session(tenant_id, session).await;
+        let router: Arc<dyn ToolRouter> = if session.agent.mcp_servers.is_empty() {
+            builtins
+        } else {
+            Arc::new(WithMcp::new(builtins, &session.agent.tools, &mcp.clients))
+        };
+        TurnTools {
+            router,
+            skills_prompt: skills,
+            mcp_failures: mcp.failures,
+            redactor: mcp.redactor,
+        }
     }
 }
 

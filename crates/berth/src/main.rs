@@ -104,6 +104,10 @@ struct ServeArgs {
     /// Processes a session's sandbox may run at once.
     #[arg(long, env = "BERTH_SANDBOX_PROCESSES", default_value_t = 256)]
     sandbox_processes: u64,
+    /// Loopback ports of this host that sandboxes may reach (comma-separated), for a local
+    /// gateway or tests.
+    #[arg(long, env = "BERTH_SANDBOX_LOOPBACK_PORTS", value_delimiter = ',')]
+    sandbox_loopback_ports: Vec<u16>,
     /// Largest file a sandboxed process may write, in MiB.
     #[arg(long, env = "BERTH_SANDBOX_FILE_SIZE_MB", default_value_t = 1024)]
     sandbox_file_size_mb: u64,
@@ -197,6 +201,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.compaction_threshold = args.compaction_threshold;
     config.sandbox_dir = args.sandbox_dir;
     config.unsafe_no_sandbox = args.unsafe_no_sandbox;
+    config.sandbox_loopback_ports = args.sandbox_loopback_ports;
     config.sandbox_limits = SandboxLimits {
         memory_bytes: args.sandbox_memory_mb.max(64) << 20,
         cpu_seconds: args.sandbox_cpu_secs.max(1),

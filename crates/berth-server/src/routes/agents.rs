@@ -41,6 +41,7 @@ pub async fn create(
     let id = new_id(prefix::AGENT);
     let agent = create_agent(request, id, now(), &versions)?;
     super::skills::check_references(&state, &caller, &agent.skills).await?;
+    check_mcp_urls(&state, &agent.mcp_servers)?;
     let doc = to_document(row(&caller, &agent), &agent)?;
     state
         .store
@@ -112,6 +113,7 @@ pub async fn update(
         };
         if next.skills != current.skills {
             super::skills::check_references(&state, &caller, &next.skills).await?;
+            check_mcp_urls(&state, &next.mcp_servers)?;
         }
         let next_doc = to_document(row(&caller, &next), &next)?;
         if state
@@ -281,4 +283,16 @@ async fn roster_versions(
         .await?
         .into_iter()
         .collect())
+}
+
+/// MCP servers are outbound connections a tenant chooses: a URL whose host is a loopback,
+/// private or link-local address is refused unless the operator allows it. Names are checked
+/// again when they are resolved, at connection time.
+fn check_mcp_urls(state: &AppState, servers: &[berth_protocol::agent::McpServer]) -> ApiResult<()> {
+    for (i, server) in servers.iter().enumerate() {
+        if let Err(e) = state.models.egress().check_url(&server.url) {
+            return Err(ApiError::bad_request(format!("mcp_servers[{i}].url: {e}")));
+        }
+    }
+    Ok(())
 }

@@ -2,6 +2,7 @@
 
 pub mod agents;
 pub mod api_keys;
+pub mod credentials;
 pub mod environments;
 pub mod events;
 pub mod files;
@@ -10,6 +11,7 @@ pub mod model_cards;
 pub mod resources;
 pub mod sessions;
 pub mod skills;
+pub mod vaults;
 
 use std::sync::Arc;
 
@@ -109,6 +111,34 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/environments/{environment_id}/archive",
             post(environments::archive),
+        )
+        .route("/vaults", post(vaults::create).get(vaults::list))
+        .route(
+            "/vaults/{vault_id}",
+            get(vaults::retrieve)
+                .post(vaults::update)
+                .patch(vaults::update)
+                .delete(vaults::delete),
+        )
+        .route("/vaults/{vault_id}/archive", post(vaults::archive))
+        .route(
+            "/vaults/{vault_id}/credentials",
+            post(credentials::create).get(credentials::list),
+        )
+        .route(
+            "/vaults/{vault_id}/credentials/{credential_id}",
+            get(credentials::retrieve)
+                .post(credentials::update)
+                .patch(credentials::update)
+                .delete(credentials::delete),
+        )
+        .route(
+            "/vaults/{vault_id}/credentials/{credential_id}/archive",
+            post(credentials::archive),
+        )
+        .route(
+            "/vaults/{vault_id}/credentials/{credential_id}/mcp_oauth_validate",
+            post(credentials::mcp_oauth_validate),
         )
         .route("/sessions", post(sessions::create).get(sessions::list))
         .route(

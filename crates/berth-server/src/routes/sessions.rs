@@ -66,6 +66,7 @@ pub async fn create(
     metadata::validate(&metadata)?;
     let vault_ids = request.vault_ids.unwrap_or_default();
     validate_vault_ids(&vault_ids)?;
+    check_vaults(&state, &caller, &vault_ids).await?;
     if let Some(budget) = &request.budget {
         validate_budget(budget)?;
     }
@@ -435,7 +436,9 @@ pub async fn delete(
                 caller.tenant_id.clone(),
             );
             let session_id = id.clone();
+            let tools = Arc::clone(&state.tools);
             tokio::spawn(async move {
+                tools.mcp.close_session(&session_id).await;
                 crate::files::delete_session_files(store.as_ref(), &blobs, &tenant, &session_id)
                     .await;
             });
@@ -477,3 +480,20 @@ pub async fn cancel(
 
 /// The most events one `POST …/events` may carry (also used by the events routes).
 pub const EVENTS_PER_REQUEST: usize = MAX_EVENTS_PER_REQUEST;
+
+/// Every vault a session names must be one of the tenant's, and not archived.
+async fn check_vaults(state: &AppState, caller: &Caller, vault_ids: &[String]) -> ApiResult<()> {
+    for id in vault_ids {
+        let vault = state
+            .store
+            .get_document(berth_store::Collection::Vaults, &caller.tenant_id, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("vault", id))?;
+        if vault.archived_at.is_some() {
+            return Err(ApiError::bad_request(format!(
+                "vault {id} is archived; its credentials can no longer be used"
+            )));
+        }
+    }
+    Ok(())
+}

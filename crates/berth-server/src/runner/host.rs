@@ -7,11 +7,12 @@ use async_trait::async_trait;
 use berth_agent::{Emitted, HostError, LiveDelta, LogEvent, TurnHost};
 use berth_protocol::event::ModelUsage;
 use berth_protocol::session::SessionStatus;
-use berth_store::{ContextScope, Lease, Store, StreamBuffer, TurnEffects, UsageTotals};
+use berth_store::{ContextScope, Lease, NewEvent, Store, StreamBuffer, TurnEffects, UsageTotals};
 
 use crate::bus::EventBus;
 use crate::documents::{micros, now};
 use crate::log::{from_emitted, parse};
+use crate::redact::Redactor;
 
 pub struct RunnerHost {
     pub store: Arc<dyn Store>,
@@ -21,6 +22,37 @@ pub struct RunnerHost {
     pub blobs: berth_blob::BlobStore,
     /// Files already read for this turn's requests (file id → base64 source).
     pub files: std::sync::Mutex<std::collections::HashMap<String, serde_json::Value>>,
+    /// Masks the session's secrets in everything this turn stores.
+    pub redactor: std::sync::RwLock<Arc<std::sync::RwLock<Redactor>>>,
+}
+
+impl RunnerHost {
+    pub fn set_redactor(&self, redactor: Arc<std::sync::RwLock<Redactor>>) {
+        if let Ok(mut slot) = self.redactor.write() {
+            *slot = redactor;
+        }
+    }
+
+    fn redact(&self, rows: &mut [NewEvent]) {
+        if let Ok(slot) = self.redactor.read()
+            && let Ok(redactor) = slot.read()
+        {
+            redactor.events(rows);
+        }
+    }
+
+    /// Appends events the server wrote (not the loop), redacted and fenced like the rest.
+    pub async fn append_rows(&self, mut rows: Vec<NewEvent>) -> Result<(), HostError> {
+        self.redact(&mut rows);
+        let stored = self
+            .store
+            .append_turn_events(&self.lease, &rows, &TurnEffects::default(), micros(now()))
+            .await
+            .map_err(|e| HostError::Storage(e.to_string()))?
+            .ok_or(HostError::LeaseLost)?;
+        self.bus.publish_events(&self.lease.session_id, &stored);
+        Ok(())
+    }
 }
 
 /// Largest file inlined into a model request.
@@ -77,7 +109,8 @@ impl TurnHost for RunnerHost {
         events: Vec<Emitted>,
         usage: Option<ModelUsage>,
     ) -> Result<(), HostError> {
-        let rows: Vec<_> = events.iter().map(from_emitted).collect();
+        let mut rows: Vec<_> = events.iter().map(from_emitted).collect();
+        self.redact(&mut rows);
         let effects = TurnEffects {
             usage: usage.map(usage_totals),
             status: None,
@@ -99,7 +132,8 @@ impl TurnHost for RunnerHost {
         events: Vec<Emitted>,
         status: SessionStatus,
     ) -> Result<(), HostError> {
-        let rows: Vec<_> = events.iter().map(from_emitted).collect();
+        let mut rows: Vec<_> = events.iter().map(from_emitted).collect();
+        self.redact(&mut rows);
         let effects = TurnEffects {
             usage: None,
             status: Some(status.as_str().to_owned()),

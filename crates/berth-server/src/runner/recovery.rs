@@ -102,7 +102,11 @@ pub(super) async fn recover(runner: &Runner, lease: &Lease) {
     for e in tail {
         match &e.event.body {
             EventBody::AgentToolResult { tool_use_id, .. }
-            | EventBody::UserToolResult { tool_use_id, .. } => {
+            | EventBody::UserToolResult { tool_use_id, .. }
+            | EventBody::AgentMcpToolResult {
+                mcp_tool_use_id: tool_use_id,
+                ..
+            } => {
                 answered.insert(tool_use_id);
             }
             EventBody::UserCustomToolResult {
@@ -122,6 +126,13 @@ pub(super) async fn recover(runner: &Runner, lease: &Lease) {
             EventBody::AgentToolUse { .. } => {
                 events.push(server_event(EventBody::AgentToolResult {
                     tool_use_id: e.event.id.clone(),
+                    content: Some(vec![ContentBlock::text(INTERRUPTED_TOOL)]),
+                    is_error: Some(true),
+                }))
+            }
+            EventBody::AgentMcpToolUse { .. } => {
+                events.push(server_event(EventBody::AgentMcpToolResult {
+                    mcp_tool_use_id: e.event.id.clone(),
                     content: Some(vec![ContentBlock::text(INTERRUPTED_TOOL)]),
                     is_error: Some(true),
                 }))

@@ -45,6 +45,7 @@ pub(super) async fn run(
         context: Arc::clone(context),
         blobs: runner.tools.blobs.clone(),
         files: Default::default(),
+        redactor: Default::default(),
     };
     let session = match runner
         .store
@@ -81,10 +82,31 @@ pub(super) async fn run(
         tenant_id: lease.tenant_id.clone(),
         handle: snapshot.agent.model.id.clone(),
     });
-    let (tools, skills) = runner
+    let turn_tools = runner
         .tools
         .router(runner.store.as_ref(), &lease.tenant_id, &snapshot)
         .await;
+    host.set_redactor(Arc::clone(&turn_tools.redactor));
+    if !turn_tools.mcp_failures.is_empty() {
+        let errors: Vec<_> = turn_tools
+            .mcp_failures
+            .iter()
+            .map(|f| {
+                server_event(EventBody::SessionError {
+                    error: SessionErrorObject {
+                        kind: f.kind.to_owned(),
+                        message: f.message.clone(),
+                        retry_status: RetryStatus::Terminal,
+                        mcp_server_name: Some(f.server.clone()),
+                    },
+                })
+            })
+            .collect();
+        if let Err(e) = host.append_rows(errors).await {
+            tracing::warn!(session_id = %lease.session_id, error = %e, "cannot record MCP failures");
+        }
+    }
+    let (tools, skills) = (turn_tools.router, turn_tools.skills_prompt);
     let system_prompt = match (snapshot.agent.system.clone(), skills) {
         (Some(system), Some(skills)) => Some(format!("{system}\n\n{skills}")),
         (system, skills) => system.or(skills),

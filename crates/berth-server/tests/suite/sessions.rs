@@ -73,13 +73,21 @@ async fn create_with_each_agent_form(server: &TestServer) {
     assert_eq!(pinned["agent"]["version"], 1);
     assert_eq!(pinned["agent"]["system"], "v1 prompt");
 
+    let file = api
+        .multipart(
+            "/v1/files",
+            vec![berth_test_support::Part::file("file", "notes.txt", "hi")],
+        )
+        .await
+        .expect(200);
+    let file_id = file["id"].as_str().unwrap();
     let overridden = api
         .post(
             "/v1/sessions",
             json!({"agent": {"type": "agent_with_overrides", "id": agent_id, "model": {"id": "other-model"}, "system": null,
                              "tools": [{"type": "agent_toolset_20260401"}]},
                    "environment_id": env_id,
-                   "resources": [{"type": "file", "file_id": "file_abc"},
+                   "resources": [{"type": "file", "file_id": file_id},
                                  {"type": "github_repository", "url": "https://github.com/acme/widgets.git", "authorization_token": "ghp_secret_token"},
                                  {"type": "memory_store", "memory_store_id": "memstore_x", "access": "read_only", "instructions": "be careful"}],
                    "initial_events": [{"type": "user.message", "content": [{"type": "text", "text": "hi"}]}]}),
@@ -93,7 +101,10 @@ async fn create_with_each_agent_form(server: &TestServer) {
         "agent_toolset_20260401"
     );
     let resources = overridden["resources"].as_array().unwrap();
-    assert_eq!(resources[0]["mount_path"], "/mnt/session/uploads/file_abc");
+    assert_eq!(
+        resources[0]["mount_path"],
+        format!("/mnt/session/uploads/{file_id}/notes.txt")
+    );
     assert_eq!(resources[1]["mount_path"], "/workspace/widgets");
     assert_eq!(resources[2]["access"], "read_only");
     assert!(

@@ -28,6 +28,11 @@ fn python_sdk_available() -> bool {
 
 /// Runs one pytest file against a fresh server and fails with pytest's output if it fails.
 async fn run_python(file: &str) {
+    run_python_with(file, Vec::new()).await;
+}
+
+/// Like [`run_python`], with extra environment variables for the test.
+async fn run_python_with(file: &str, extra_env: Vec<(&'static str, String)>) {
     if !python_sdk_available() {
         return;
     }
@@ -46,6 +51,7 @@ async fn run_python(file: &str) {
             .env("BERTH_URL", url)
             .env("BERTH_API_KEY", key)
             .env("FAKE_MODEL_URL", model_url)
+            .envs(extra_env)
             .env_remove("ANTHROPIC_API_KEY")
             .env_remove("ANTHROPIC_BASE_URL")
             .output()
@@ -91,4 +97,34 @@ async fn python_sdk_tools() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_sdk_files_and_skills() {
     run_python("test_files_skills.py").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_sdk_vaults_and_mcp() {
+    let token = "mcp_sdk_token_7e6d5c4b";
+    let fixture = berth_test_support::mcp_fixture::McpFixture::start_with(
+        berth_test_support::mcp_fixture::McpFixtureOptions {
+            token: Some(token.to_owned()),
+            ..Default::default()
+        },
+    )
+    .await;
+    run_python_with(
+        "test_vaults_mcp.py",
+        vec![
+            ("MCP_URL", fixture.url.clone()),
+            ("MCP_TOKEN", token.to_owned()),
+        ],
+    )
+    .await;
+    if !python_sdk_available() {
+        return;
+    }
+    assert!(
+        fixture
+            .authorizations()
+            .iter()
+            .any(|a| a.as_deref() == Some("Bearer mcp_sdk_token_7e6d5c4b")),
+        "the MCP server saw the vault's token"
+    );
 }
