@@ -50,6 +50,9 @@ enum Scenario {
     /// Turns with one `echo hi` bash call in the session's sandbox: latency at concurrency 1,
     /// then turns/s at `--concurrency`.
     ToolTurns,
+    /// What Berth adds to an MCP tool call (vault credential, redaction, stored result) over
+    /// calling the fixture server directly.
+    Mcp,
     /// Upload and download throughput of a 100 MB file (local blob storage) and server RSS.
     Files,
     /// Streaming relay cost: from a token leaving the fake provider to its delta reaching an SSE
@@ -88,6 +91,7 @@ fn main() -> anyhow::Result<()> {
             Scenario::Idle { sessions } => scenarios::idle(&server, sessions).await,
             Scenario::Relay => scenarios::relay(&server, &model, &options).await,
             Scenario::Files => scenarios::files(&server).await,
+            Scenario::Mcp => scenarios::mcp(&server, &model, &options).await,
             Scenario::ToolTurns => scenarios::tool_turns(&server, &model, &options).await,
         };
         server.stop();
