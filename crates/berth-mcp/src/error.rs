@@ -7,7 +7,8 @@
 use rmcp::service::{ClientInitializeError, ServiceError};
 use rmcp::transport::streamable_http_client::StreamableHttpError;
 
-use crate::http::HttpError;
+use crate::http::{Failure, HttpError};
+use crate::legacy_sse::SseConnectError;
 
 /// Why an MCP server could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -63,16 +64,76 @@ pub(crate) fn from_service(error: ServiceError) -> McpError {
     }
 }
 
+pub(crate) fn from_sse_connect(error: SseConnectError) -> McpError {
+    match error {
+        SseConnectError::Http(failure) => from_http(&failure),
+        SseConnectError::Stream(_)
+        | SseConnectError::ForeignEndpoint(_)
+        | SseConnectError::RefusedEndpoint(_) => McpError::Connection(chain(&error)),
+        SseConnectError::NoEndpoint | SseConnectError::InvalidEndpoint(_) => {
+            McpError::Protocol(chain(&error))
+        }
+    }
+}
+
+/// How the server refused the Streamable HTTP `initialize` POST, if it did so with a 4xx that is
+/// not about credentials or rate: by the spec's backwards-compatibility rule, it may speak only
+/// the older HTTP+SSE transport.
+pub(crate) fn streamable_http_refusal(error: &ClientInitializeError) -> Option<String> {
+    let ClientInitializeError::TransportError { error, .. } = error else {
+        return None;
+    };
+    match http_failure(error.error.as_ref())? {
+        StreamableHttpError::Client(refusal) if is_plain_refusal_status(refusal) => {
+            Some(refusal.to_string())
+        }
+        _ => None,
+    }
+}
+
+/// The server answered at its URL, but with neither transport.
+pub(crate) fn neither_transport(post_refusal: &str, sse: &SseConnectError) -> McpError {
+    let get_refusal = match sse {
+        SseConnectError::Http(StreamableHttpError::Client(refusal)) => refusal.to_string(),
+        other => other.to_string(),
+    };
+    McpError::Protocol(format!(
+        "the server speaks neither Streamable HTTP nor HTTP+SSE at this URL \
+         (POST: {post_refusal}; GET: {get_refusal})"
+    ))
+}
+
+/// A 4xx without a meaning of its own to this client (not 401, 429, or 403 with a challenge;
+/// a bare 403 counts as about credentials too).
+pub(crate) fn is_plain_refusal(failure: &Failure) -> bool {
+    matches!(failure, StreamableHttpError::Client(refusal) if is_plain_refusal_status(refusal))
+}
+
+fn is_plain_refusal_status(error: &HttpError) -> bool {
+    matches!(
+        error,
+        HttpError::Status { status, .. }
+            if status.is_client_error() && *status != http::StatusCode::FORBIDDEN
+    )
+}
+
 /// Classifies the first error from our HTTP client found in `error`'s source chain.
 fn from_transport(error: &(dyn std::error::Error + 'static)) -> McpError {
+    match http_failure(error) {
+        Some(http) => from_http(http),
+        None => McpError::Protocol(chain(error)),
+    }
+}
+
+fn http_failure<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a Failure> {
     let mut current = Some(error);
     while let Some(e) = current {
-        if let Some(http) = e.downcast_ref::<StreamableHttpError<HttpError>>() {
-            return from_http(http);
+        if let Some(http) = e.downcast_ref::<Failure>() {
+            return Some(http);
         }
         current = e.source();
     }
-    McpError::Protocol(chain(error))
+    None
 }
 
 fn from_http(error: &StreamableHttpError<HttpError>) -> McpError {
@@ -92,6 +153,9 @@ fn from_http(error: &StreamableHttpError<HttpError>) -> McpError {
             McpError::Timeout("HTTP request")
         }
         StreamableHttpError::Client(HttpError::Request(e)) => McpError::Connection(chain(e)),
+        StreamableHttpError::Client(status @ HttpError::Status { .. }) => {
+            McpError::Protocol(format!("unexpected server response: {status}"))
+        }
         StreamableHttpError::HttpStatus(status) => {
             McpError::Connection(format!("the server answered HTTP {}", status.status))
         }

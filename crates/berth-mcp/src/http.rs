@@ -10,6 +10,9 @@
 //! Credentials are not fixed at connect time: every request asks the [`Authorizer`] for the token
 //! to send, and a 401 gets one retry with a refreshed token, so a rotated secret or a refreshed
 //! OAuth token takes effect in the middle of a session. rmcp's own `auth_header` is ignored.
+//!
+//! The two requests of the older HTTP+SSE transport, on the same client and credentials, are in
+//! the submodule `legacy`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,21 +21,24 @@ use std::time::Duration;
 use berth_net::EgressPolicy;
 use bytes::Bytes;
 use futures::stream::BoxStream;
-use http::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::header::{ACCEPT, CONTENT_TYPE};
 use http::{HeaderName, HeaderValue, StatusCode};
 use reqwest::{RequestBuilder, Response};
 use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
 use rmcp::transport::streamable_http_client::{
-    AuthRequiredError, HttpStatusError, InsufficientScopeError, SseError, StreamableHttpClient,
-    StreamableHttpError, StreamableHttpPostResponse, StreamableHttpResponseLimits,
+    SseError, StreamableHttpClient, StreamableHttpError, StreamableHttpPostResponse,
+    StreamableHttpResponseLimits,
 };
 use sse_stream::Sse;
 
 use crate::{AuthError, Authorizer};
 
 mod body;
+mod legacy;
+mod refusal;
 
-use body::{content_type, media_type_is, preview, read_bounded, read_prefix, sse_events};
+use body::{content_type, media_type_is, read_bounded, sse_events};
+use refusal::{auth_required, check_forbidden, failed_post, status_error};
 
 const SESSION_ID: &str = "mcp-session-id";
 const LAST_EVENT_ID: &str = "last-event-id";
@@ -59,6 +65,11 @@ pub(crate) enum HttpError {
     InvalidToken,
     #[error("cannot encode the request: {0}")]
     Encode(#[source] serde_json::Error),
+    /// The server answered with a status this client gives no special meaning (a redirect it
+    /// does not follow, a 4xx other than 401, 429 and a 403 with a challenge). Kept apart
+    /// because a 4xx to the first POST means the server does not speak Streamable HTTP.
+    #[error("HTTP {status}{}", if body.is_empty() { String::new() } else { format!(": {body}") })]
+    Status { status: StatusCode, body: String },
 }
 
 pub(super) type Failure = StreamableHttpError<HttpError>;
@@ -409,84 +420,4 @@ fn with_protocol_headers(
 /// URLs are left out of the message: some MCP servers take an API key in the query string.
 pub(super) fn request_failed(error: reqwest::Error) -> Failure {
     Failure::Client(HttpError::Request(error.without_url()))
-}
-
-fn auth_required(response: &Response) -> Failure {
-    let challenge = response
-        .headers()
-        .get(WWW_AUTHENTICATE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    Failure::AuthRequired(AuthRequiredError::new(challenge.to_owned()))
-}
-
-/// A 403 with a challenge means the token lacks a scope the request needs.
-fn check_forbidden(response: &Response) -> Result<(), Failure> {
-    if response.status() != StatusCode::FORBIDDEN {
-        return Ok(());
-    }
-    match response
-        .headers()
-        .get(WWW_AUTHENTICATE)
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(challenge) => Err(Failure::InsufficientScope(InsufficientScopeError::new(
-            challenge.to_owned(),
-            None,
-        ))),
-        None => Ok(()),
-    }
-}
-
-/// Rate limits and server failures, as rmcp reports them (status and `Retry-After` only).
-fn status_error(response: &Response) -> Option<Failure> {
-    let status = response.status();
-    if status != StatusCode::TOO_MANY_REQUESTS && !status.is_server_error() {
-        return None;
-    }
-    let retry_after = response
-        .headers()
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    Some(Failure::HttpStatus(HttpStatusError::new(
-        status.as_u16(),
-        retry_after,
-    )))
-}
-
-/// The answer to a POST the server did not accept. A JSON-RPC error in the body is passed on
-/// (rmcp routes it to the request it answers); otherwise the status, with a prefix of the body
-/// for anything but rate limits and server failures.
-async fn failed_post(
-    response: Response,
-    is_json: bool,
-    session_id: Option<String>,
-    limits: StreamableHttpResponseLimits,
-) -> Result<StreamableHttpPostResponse, Failure> {
-    let status = response.status();
-    let status_failure = status_error(&response);
-    if is_json && status != StatusCode::TOO_MANY_REQUESTS {
-        let body = read_bounded(response, limits.max_json_response_size).await;
-        if let Ok(message @ ServerJsonRpcMessage::Error(_)) = body
-            .as_deref()
-            .map_err(|_| ())
-            .and_then(|body| serde_json::from_slice(body).map_err(|_| ()))
-        {
-            return Ok(StreamableHttpPostResponse::Json(message, session_id));
-        }
-        return Err(status_failure.unwrap_or_else(|| {
-            let body = body.unwrap_or_default();
-            Failure::UnexpectedServerResponse(
-                format!("HTTP {status}: {}", preview(&body, limits)).into(),
-            )
-        }));
-    }
-    if let Some(failure) = status_failure {
-        return Err(failure);
-    }
-    let body = read_prefix(response, limits.max_error_response_size).await;
-    Err(Failure::UnexpectedServerResponse(
-        format!("HTTP {status}: {}", preview(&body, limits)).into(),
-    ))
 }

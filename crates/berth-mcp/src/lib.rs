@@ -1,15 +1,19 @@
 //! The MCP client Berth uses to call the tools of agents' MCP servers.
 //!
-//! Built on the official `rmcp` SDK over the Streamable HTTP transport. The HTTP side is our
-//! own (module `http`): connections go through the operator's egress policy, and the bearer token
-//! is asked of an [`Authorizer`] on every request, so credentials can rotate and OAuth tokens
-//! refresh mid-session. [`McpClient::connect`] does the `initialize` handshake and lists the
-//! tools; [`McpClient::call_tool`] calls one and returns its result as Anthropic content blocks
-//! (module `content`). The model-facing names of tools are `berth_protocol::agent_tools::mcp_tool_name`.
+//! Built on the official `rmcp` SDK over the Streamable HTTP transport, falling back to the
+//! older HTTP+SSE transport (module `legacy_sse`) for servers that refuse the Streamable HTTP
+//! `initialize` with a 4xx, as the spec's backwards-compatibility section says clients should.
+//! The HTTP side is our own (module `http`): connections go through the operator's egress policy,
+//! and the bearer token is asked of an [`Authorizer`] on every request, so credentials can rotate
+//! and OAuth tokens refresh mid-session. [`McpClient::connect`] does the `initialize` handshake
+//! and lists the tools; [`McpClient::call_tool`] calls one and returns its result as Anthropic
+//! content blocks (module `content`). The model-facing names of tools are
+//! `berth_protocol::agent_tools::mcp_tool_name`.
 
 mod content;
 mod error;
 mod http;
+mod legacy_sse;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +26,11 @@ use rmcp::transport::common::client_side_sse::ExponentialBackoff;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 
 pub use error::{AuthError, McpError};
+
+/// [`McpClient::transport`] of a session over Streamable HTTP (MCP 2025-03-26 and later).
+pub const STREAMABLE_HTTP: &str = "streamable_http";
+/// [`McpClient::transport`] of a session over the older HTTP+SSE transport (MCP 2024-11-05).
+pub const SSE: &str = "sse";
 
 /// How often the server's event stream (the GET that carries server-initiated messages) is
 /// reopened after it drops, before the session goes on without it. Tool calls do not need it;
@@ -59,7 +68,8 @@ impl Authorizer for StaticToken {
 pub struct McpServer {
     /// The agent's name for the server (the `<server>` in `mcp__<server>__<tool>`).
     pub name: String,
-    /// Its Streamable HTTP endpoint.
+    /// Its MCP endpoint: the Streamable HTTP one, or for a server that speaks only the older
+    /// HTTP+SSE transport, the one its event stream is opened at.
     pub url: String,
 }
 
@@ -84,57 +94,57 @@ pub struct McpCallResult {
 /// A live session with one MCP server.
 pub struct McpClient {
     service: RunningService<RoleClient, ClientConfig>,
+    transport: &'static str,
     tools: Vec<McpTool>,
 }
 
 impl std::fmt::Debug for McpClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("McpClient")
+            .field("transport", &self.transport)
             .field("tools", &self.tools)
             .finish_non_exhaustive()
     }
 }
 
 impl McpClient {
-    /// Connects (initialize handshake) and lists every tool (following `tools/list` pagination),
-    /// all within `startup_timeout`.
+    /// Connects (initialize handshake, over Streamable HTTP or else HTTP+SSE) and lists every
+    /// tool (following `tools/list` pagination), all within `startup_timeout`.
     pub async fn connect(
         policy: &EgressPolicy,
         server: &McpServer,
         auth: Arc<dyn Authorizer>,
         startup_timeout: Duration,
     ) -> Result<Self, McpError> {
-        policy
+        let url = policy
             .check_url(&server.url)
             .map_err(|e| McpError::Connection(e.to_string()))?;
         let client = http::PolicedHttpClient::new(policy, auth)
             .map_err(|e| McpError::Connection(format!("cannot build the HTTP client: {e}")))?;
-        let mut backoff = ExponentialBackoff::default();
-        backoff.max_times = Some(EVENT_STREAM_RECONNECTS);
-        backoff.max_delay = Some(EVENT_STREAM_MAX_BACKOFF);
-        let mut config = StreamableHttpClientTransportConfig::with_uri(server.url.as_str());
-        config.retry_config = Arc::new(backoff);
-        let transport = StreamableHttpClientTransport::with_client(client, config);
 
         let startup = async {
-            let service = client_config()
-                .serve(transport)
-                .await
-                .map_err(error::from_initialize)?;
+            let (service, transport) = initialize(policy, &url, client).await?;
+            tracing::debug!(server = %server.name, transport, "MCP session initialized");
             let tools = service
                 .peer()
                 .list_all_tools()
                 .await
                 .map_err(error::from_service)?;
-            Ok::<_, McpError>((service, tools))
+            Ok::<_, McpError>((service, transport, tools))
         };
-        let (service, tools) = tokio::time::timeout(startup_timeout, startup)
+        let (service, transport, tools) = tokio::time::timeout(startup_timeout, startup)
             .await
             .map_err(|_| McpError::Timeout("startup"))??;
         Ok(Self {
             service,
+            transport,
             tools: tools.into_iter().map(mcp_tool).collect(),
         })
+    }
+
+    /// The transport the session runs over: [`STREAMABLE_HTTP`] or [`SSE`].
+    pub fn transport(&self) -> &'static str {
+        self.transport
     }
 
     pub fn tools(&self) -> &[McpTool] {
@@ -161,12 +171,48 @@ impl McpClient {
         })
     }
 
-    /// Ends the session (the server is sent a DELETE for it).
+    /// Ends the session (over Streamable HTTP the server is sent a DELETE for it; over HTTP+SSE
+    /// the event stream is closed).
     pub async fn close(self) {
         if let Err(e) = self.service.cancel().await {
             tracing::debug!(error = %e, "MCP client task failed while closing");
         }
     }
+}
+
+/// The `initialize` handshake over Streamable HTTP, or, if the server refuses that POST with a
+/// plain 4xx, over HTTP+SSE. A server that answers the GET as no HTTP+SSE server would is
+/// reported as speaking neither, with both answers.
+async fn initialize(
+    policy: &EgressPolicy,
+    url: &reqwest::Url,
+    client: http::PolicedHttpClient,
+) -> Result<(RunningService<RoleClient, ClientConfig>, &'static str), McpError> {
+    let mut backoff = ExponentialBackoff::default();
+    backoff.max_times = Some(EVENT_STREAM_RECONNECTS);
+    backoff.max_delay = Some(EVENT_STREAM_MAX_BACKOFF);
+    let mut config = StreamableHttpClientTransportConfig::with_uri(url.as_str());
+    config.retry_config = Arc::new(backoff);
+    let transport = StreamableHttpClientTransport::with_client(client.clone(), config);
+    let refusal = match client_config().serve(transport).await {
+        Ok(service) => return Ok((service, STREAMABLE_HTTP)),
+        Err(e) => match error::streamable_http_refusal(&e) {
+            Some(refusal) => refusal,
+            None => return Err(error::from_initialize(e)),
+        },
+    };
+
+    tracing::debug!(%refusal, "MCP server refused Streamable HTTP; trying HTTP+SSE");
+    let transport = match legacy_sse::LegacySseTransport::connect(client, policy, url).await {
+        Ok(transport) => transport,
+        Err(e) if e.offers_no_sse() => return Err(error::neither_transport(&refusal, &e)),
+        Err(e) => return Err(error::from_sse_connect(e)),
+    };
+    let service = client_config()
+        .serve(transport)
+        .await
+        .map_err(error::from_initialize)?;
+    Ok((service, SSE))
 }
 
 fn client_config() -> ClientConfig {

@@ -2,12 +2,14 @@
 //!
 //! [`spawn_server`] starts the real server in-process on `127.0.0.1:0` with a fresh data
 //! directory (SQLite) or a fresh PostgreSQL schema, and [`Api`] drives it over HTTP the way a
-//! client would. [`mcp_fixture`] serves fixture MCP servers for MCP client tests.
+//! client would. [`mcp_fixture`] serves fixture MCP servers for MCP client tests, and
+//! [`legacy_sse_fixture`] one that speaks only the older HTTP+SSE transport.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api;
 pub mod fake_llm;
+pub mod legacy_sse_fixture;
 pub mod mcp_fixture;
 pub mod oauth_fixture;
 mod server;

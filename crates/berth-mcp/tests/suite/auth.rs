@@ -14,14 +14,14 @@ const CALL: Duration = Duration::from_secs(10);
 
 /// Holds a current token; `refresh` swaps in the next one, if one was given. Records what was
 /// refused, as a credential store would see it.
-struct Rotating {
+pub(super) struct Rotating {
     current: Mutex<String>,
     next: Mutex<Option<String>>,
     refused: Mutex<Vec<String>>,
 }
 
 impl Rotating {
-    fn new(current: &str, next: Option<&str>) -> Arc<Self> {
+    pub(super) fn new(current: &str, next: Option<&str>) -> Arc<Self> {
         Arc::new(Self {
             current: Mutex::new(current.to_owned()),
             next: Mutex::new(next.map(str::to_owned)),
@@ -29,7 +29,7 @@ impl Rotating {
         })
     }
 
-    fn refused(&self) -> Vec<String> {
+    pub(super) fn refused(&self) -> Vec<String> {
         self.refused.lock().unwrap().clone()
     }
 }

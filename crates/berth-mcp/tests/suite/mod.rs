@@ -3,6 +3,7 @@
 mod auth;
 mod calls;
 mod failures;
+mod legacy_sse;
 
 use std::sync::Arc;
 use std::time::Duration;
