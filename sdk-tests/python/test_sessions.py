@@ -45,15 +45,16 @@ def test_agent_forms_and_overrides(client: anthropic.Anthropic, session_ids) -> 
     assert pinned.agent.version == 1 and pinned.agent.system is None
     latest = client.beta.sessions.create(agent=agent_id, environment_id=env_id)
     assert latest.agent.version == 2 and latest.agent.system == "version two"
+    uploaded = client.beta.files.upload(file=("notes.txt", b"notes", "text/plain"))
     overridden = client.beta.sessions.create(
         agent={"type": "agent_with_overrides", "id": agent_id, "model": "other-model", "system": "override"},
         environment_id=env_id,
-        resources=[{"type": "file", "file_id": "file_123"}],
+        resources=[{"type": "file", "file_id": uploaded.id}],
     )
     assert overridden.agent.model.id == "other-model"
     assert overridden.agent.system == "override"
     assert overridden.resources[0].type == "file"
-    assert overridden.resources[0].mount_path == "/mnt/session/uploads/file_123"
+    assert overridden.resources[0].mount_path == f"/mnt/session/uploads/{uploaded.id}/notes.txt"
 
 
 def test_list_filters_and_pagination(client: anthropic.Anthropic, session_ids) -> None:

@@ -19,6 +19,7 @@ on_both_backends_with_model!(
     credentials_never_cross_tenants,
     mcp_calls_ask_first_by_default,
     private_mcp_urls_are_refused,
+    servers_on_the_older_sse_transport_work_too,
 );
 
 const SECS: u64 = 20;
@@ -440,4 +441,30 @@ async fn private_mcp_urls_are_refused(server: &TestServer, _model: &FakeModel) {
             refused.error_message()
         );
     }
+}
+
+async fn servers_on_the_older_sse_transport_work_too(server: &TestServer, model: &FakeModel) {
+    use berth_test_support::legacy_sse_fixture::{LegacySseFixture, LegacySseFixtureOptions};
+    let fixture = LegacySseFixture::start_with(LegacySseFixtureOptions {
+        token: Some(TOKEN.to_owned()),
+        ..Default::default()
+    })
+    .await;
+    let api = server.api();
+    let (vault_id, _) = vault_with(
+        &api,
+        json!({"type": "static_bearer", "mcp_server_url": fixture.url, "token": TOKEN}),
+    )
+    .await;
+    let session = mcp_session(&api, &fixture.url, &[&vault_id]).await;
+    let events = echo_turn(&api, model, &session, 1, "over SSE").await;
+    assert!(by_type(&events, "session.error").is_empty(), "{events:#?}");
+    let results = by_type(&events, "agent.mcp_tool_result");
+    assert!(text_of(results[0]).contains("over SSE"));
+    assert!(
+        fixture
+            .authorizations()
+            .iter()
+            .all(|a| a.as_deref() == Some(&*format!("Bearer {TOKEN}")))
+    );
 }
