@@ -107,6 +107,10 @@ impl LegacySseFixture {
             .expect("bind legacy SSE fixture");
         let url = format!("http://{}/sse", listener.local_addr().expect("local addr"));
         tokio::spawn(async move {
+            // Small SSE frames must not wait for delayed ACKs.
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(shutdown.cancelled_owned())
                 .await;
