@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use berth_agent::live::{Audience, LiveDelta};
 use berth_store::StoredEvent;
 use bytes::Bytes;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 use crate::render::event_json;
 
@@ -58,45 +58,64 @@ pub enum BusItem {
     Live(Arc<LiveFrame>),
 }
 
+/// One session's channel and the last durable seq published on it.
+struct Channel {
+    sender: broadcast::Sender<BusItem>,
+    last_seq: i64,
+}
+
+/// A live delta leaving for other replicas: session, audience, event type, JSON.
+pub type ForwardedLive = (String, Audience, String, String);
+
 #[derive(Default)]
 pub struct EventBus {
-    channels: Mutex<HashMap<String, broadcast::Sender<BusItem>>>,
+    channels: Mutex<HashMap<String, Channel>>,
+    /// Where live deltas go to reach other replicas (set when there are any).
+    forward: std::sync::OnceLock<mpsc::UnboundedSender<ForwardedLive>>,
 }
 
 impl EventBus {
-    pub fn subscribe(&self, session_id: &str) -> broadcast::Receiver<BusItem> {
-        let mut channels = match self.channels.lock() {
+    fn channels(&self) -> std::sync::MutexGuard<'_, HashMap<String, Channel>> {
+        match self.channels.lock() {
             Ok(c) => c,
             Err(poisoned) => poisoned.into_inner(),
-        };
-        channels
-            .entry(session_id.to_owned())
-            .or_insert_with(|| broadcast::channel(CHANNEL_CAPACITY).0)
-            .subscribe()
+        }
     }
 
-    fn send(&self, session_id: &str, item: impl FnOnce() -> Vec<BusItem>) {
-        let mut channels = match self.channels.lock() {
-            Ok(c) => c,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        let Some(sender) = channels.get(session_id) else {
+    /// Subscribes to a session whose log the subscriber has seen up to `seen_seq`.
+    pub fn subscribe(&self, session_id: &str, seen_seq: i64) -> broadcast::Receiver<BusItem> {
+        let mut channels = self.channels();
+        let channel = channels
+            .entry(session_id.to_owned())
+            .or_insert_with(|| Channel {
+                sender: broadcast::channel(CHANNEL_CAPACITY).0,
+                last_seq: seen_seq,
+            });
+        channel.sender.subscribe()
+    }
+
+    fn send(&self, session_id: &str, last_seq: Option<i64>, item: impl FnOnce() -> Vec<BusItem>) {
+        let mut channels = self.channels();
+        let Some(channel) = channels.get_mut(session_id) else {
             return;
         };
-        if sender.receiver_count() == 0 {
+        if channel.sender.receiver_count() == 0 {
             channels.remove(session_id);
             return;
         }
+        if let Some(seq) = last_seq {
+            channel.last_seq = channel.last_seq.max(seq);
+        }
         for i in item() {
-            let _ = sender.send(i);
+            let _ = channel.sender.send(i);
         }
     }
 
     pub fn publish_events(&self, session_id: &str, events: &[StoredEvent]) {
-        if events.is_empty() {
+        let Some(last) = events.iter().map(|e| e.seq).max() else {
             return;
-        }
-        self.send(session_id, || {
+        };
+        self.send(session_id, Some(last), || {
             events
                 .iter()
                 .map(|e| BusItem::Durable(Arc::new(DurableFrame::new(e))))
@@ -105,19 +124,55 @@ impl EventBus {
     }
 
     pub fn publish_live(&self, session_id: &str, delta: &LiveDelta) {
-        self.send(session_id, || {
+        if let Some(forward) = self.forward.get() {
+            let _ = forward.send((
+                session_id.to_owned(),
+                delta.audience,
+                delta.event_type.to_owned(),
+                delta.json.clone(),
+            ));
+        }
+        self.publish_live_frame(session_id, delta.audience, delta.event_type, &delta.json);
+    }
+
+    /// Publishes a live delta locally only (one that came from another replica).
+    pub fn publish_live_frame(&self, session_id: &str, audience: Audience, kind: &str, json: &str) {
+        self.send(session_id, None, || {
             vec![BusItem::Live(Arc::new(LiveFrame {
-                audience: delta.audience,
-                frame: Bytes::from(format!(
-                    "event: {}\ndata: {}\n\n",
-                    delta.event_type, delta.json
-                )),
+                audience,
+                frame: Bytes::from(format!("event: {kind}\ndata: {json}\n\n")),
             }))]
         });
     }
 
+    /// Sends every later live delta to `forward` too (for other replicas).
+    pub fn forward_live(&self, forward: mpsc::UnboundedSender<ForwardedLive>) {
+        let _ = self.forward.set(forward);
+    }
+
+    /// The last durable seq published for a watched session; `None` when nobody watches it.
+    pub fn last_published(&self, session_id: &str) -> Option<i64> {
+        self.channels().get(session_id).map(|c| c.last_seq)
+    }
+
+    /// Every watched session with its last published seq.
+    pub fn watched(&self) -> Vec<(String, i64)> {
+        self.channels()
+            .iter()
+            .map(|(id, c)| (id.clone(), c.last_seq))
+            .collect()
+    }
+
     /// Sessions with at least one subscriber (for metrics and tests).
     pub fn watched_sessions(&self) -> usize {
-        self.channels.lock().map(|c| c.len()).unwrap_or(0)
+        self.channels().len()
+    }
+
+    /// Open subscriptions across all sessions.
+    pub fn subscribers(&self) -> usize {
+        self.channels()
+            .values()
+            .map(|c| c.sender.receiver_count())
+            .sum()
     }
 }

@@ -43,7 +43,7 @@ pub struct StreamRequest {
 
 pub fn response(state: Arc<AppState>, request: StreamRequest, current_seq: i64) -> Response {
     let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(CLIENT_BUFFER);
-    let subscription = state.bus.subscribe(&request.session_id);
+    let subscription = state.bus.subscribe(&request.session_id, current_seq);
     tokio::spawn(async move {
         let mut writer = Writer {
             state,
@@ -97,9 +97,9 @@ enum Flow {
 
 impl Writer {
     async fn run(&mut self, mut subscription: broadcast::Receiver<BusItem>) -> Result<(), Closed> {
-        if self.request.replay_after.is_some()
-            && let Flow::End = self.catch_up(i64::MAX).await?
-        {
+        // Whatever was appended between the caller reading the session and subscribing (here
+        // or on another replica) is read back now; the replay, if asked for, is the same read.
+        if let Flow::End = self.catch_up(i64::MAX).await? {
             return Ok(());
         }
         let mut ping = tokio::time::interval(self.state.config.sse_keepalive);

@@ -96,6 +96,27 @@ pub async fn append<C: GenericClient>(
             ctx_order,
         });
     }
+    // Delivered when the transaction commits; other replicas re-read the log from here.
+    let announce = tx
+        .prepare_cached(crate::listen::ANNOUNCE_EVENT)
+        .await
+        .map_err(pg)?;
+    tx.execute(&announce, &[&format!("{session_id}:{last_seq}")])
+        .await
+        .map_err(pg)?;
+    let interrupted = events.iter().any(|e| e.kind == "user.interrupt");
+    if queued > 0 || interrupted {
+        let wake = tx
+            .prepare_cached(crate::listen::ANNOUNCE_WAKE)
+            .await
+            .map_err(pg)?;
+        let payload = if interrupted {
+            format!("{}{session_id}", crate::listen::INTERRUPT_MARK)
+        } else {
+            session_id.to_owned()
+        };
+        tx.execute(&wake, &[&payload]).await.map_err(pg)?;
+    }
     Ok((stored, last_seq, queued))
 }
 

@@ -6,6 +6,7 @@
 mod connect;
 mod events;
 mod files;
+pub mod listen;
 mod model_cards;
 mod rows;
 mod sessions;
@@ -110,6 +111,16 @@ async fn upsert_key<C: GenericClient>(client: &C, key: &NewApiKey) -> StoreResul
 impl Store for PostgresStore {
     fn backend(&self) -> &'static str {
         "postgres"
+    }
+
+    async fn notify_live(&self, payload: &str) -> StoreResult<()> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(listen::ANNOUNCE_LIVE)
+            .await
+            .map_err(pg)?;
+        client.execute(&stmt, &[&payload]).await.map_err(pg)?;
+        Ok(())
     }
 
     async fn ping(&self) -> StoreResult<()> {

@@ -30,6 +30,12 @@ use async_trait::async_trait;
 /// Everything Berth persists. One implementation per database.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Announces a batch of live deltas to other replicas (PostgreSQL `NOTIFY`); a no-op where
+    /// there is only one process.
+    async fn notify_live(&self, _payload: &str) -> StoreResult<()> {
+        Ok(())
+    }
+
     /// The backend's name for logs and `/readyz` (`"sqlite"` or `"postgres"`).
     fn backend(&self) -> &'static str;
 
