@@ -71,6 +71,8 @@ pub struct ServerConfig {
     pub sse_keepalive: Duration,
     /// How long a runner's claim on a session lasts without renewal.
     pub lease_ttl: Duration,
+    /// Where Prometheus metrics are served (`BERTH_METRICS_LISTEN`); off when unset.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl ServerConfig {
@@ -102,6 +104,7 @@ impl ServerConfig {
             model_idle_timeout: DEFAULT_MODEL_IDLE_TIMEOUT,
             sse_keepalive: DEFAULT_SSE_KEEPALIVE,
             lease_ttl: DEFAULT_LEASE_TTL,
+            metrics_listen: None,
         }
     }
 

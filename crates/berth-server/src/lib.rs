@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod bus;
+pub mod cluster;
 pub mod config;
 pub mod credentials;
 pub mod documents;
@@ -15,6 +16,7 @@ pub mod files;
 pub mod listing;
 pub mod log;
 pub mod mcp;
+pub mod metrics;
 pub mod models;
 pub mod mounts;
 pub mod openapi;
@@ -89,6 +91,7 @@ impl Server {
         })?;
         let shutdown = CancellationToken::new();
         let bus = Arc::new(EventBus::default());
+        let metrics = Arc::new(metrics::Metrics::default());
         let models = ModelResolver::new(
             &config,
             Arc::clone(&started.store),
@@ -131,9 +134,43 @@ impl Server {
                 recover_all_leases: !config.uses_postgres(),
                 retry: config.model_retry,
                 compaction_threshold: config.compaction_threshold,
+                metrics: Arc::clone(&metrics),
             },
             shutdown.clone(),
         );
+        if let Some(addr) = config.metrics_listen {
+            let scrape = metrics::Scrape {
+                metrics: Arc::clone(&metrics),
+                store: Arc::clone(&started.store),
+                runner: Arc::clone(&runner),
+                bus: Arc::clone(&bus),
+            };
+            let bound = metrics::serve(addr, scrape, shutdown.clone())
+                .await
+                .map_err(|e| StartError::Listen {
+                    addr: addr.to_string(),
+                    message: e.to_string(),
+                })?;
+            tracing::info!(metrics_at = %bound, "serving Prometheus metrics at /metrics");
+        }
+        if let Some(url) = config
+            .database_url
+            .clone()
+            .filter(|_| config.uses_postgres())
+        {
+            cluster::Cluster::start(
+                berth_store_postgres::PostgresOptions {
+                    url,
+                    max_connections: 1,
+                    schema: None,
+                },
+                Arc::clone(&started.store),
+                Arc::clone(&bus),
+                Arc::clone(&runner),
+                berth_protocol::ids::new_id("replica"),
+                shutdown.clone(),
+            );
+        }
         let state = Arc::new(AppState {
             store: started.store,
             keys: KeyCache::default(),
@@ -144,6 +181,7 @@ impl Server {
             tools,
             blobs,
             credentials,
+            metrics,
             session_secrets: started.root_secret.sealing_key(Purpose::SessionSecrets),
             shutdown,
             config,

@@ -8,7 +8,9 @@
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request};
+use std::sync::Arc;
+
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -18,25 +20,33 @@ use berth_protocol::ids::{new_id, prefix};
 use tracing::Instrument;
 
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 
 /// The request's id, available to handlers through the request extensions.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-pub async fn middleware(mut request: Request, next: Next) -> Response {
+pub async fn middleware(
+    State(metrics): State<Arc<Metrics>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let id = new_id(prefix::REQUEST);
     request.extensions_mut().insert(RequestId(id.clone()));
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
     let span = tracing::info_span!("request", method = %request.method(), route, request_id = %id);
     let started = Instant::now();
     let response = next.run(request).instrument(span.clone()).await;
     let response = finish(response, &id);
     let status = response.status();
     let _entered = span.enter();
-    let micros = started.elapsed().as_micros() as u64;
+    let took = started.elapsed();
+    metrics.request(&route, &method, status.as_u16(), took);
+    let micros = took.as_micros() as u64;
     if status.is_server_error() {
         tracing::warn!(status = status.as_u16(), micros, "request failed");
     } else {

@@ -27,6 +27,8 @@ pub struct AppState {
     pub blobs: berth_blob::BlobStore,
     /// Sandboxes and web access for built-in tools.
     pub tools: Arc<ToolServices>,
+    /// Counters and histograms for `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Vault credentials: sealing, lookup for MCP calls, OAuth refresh.
     pub credentials: Arc<crate::credentials::Credentials>,
     /// Seals secrets a session carries (e.g. repository tokens).

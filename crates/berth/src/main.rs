@@ -133,6 +133,9 @@ struct ServeArgs {
     /// Seconds a runner's claim on a session lasts without renewal.
     #[arg(long, env = "BERTH_LEASE_TTL_SECS", default_value_t = 30)]
     lease_ttl_secs: u64,
+    /// Address for Prometheus metrics (`GET /metrics`), e.g. `127.0.0.1:9187`; off when unset.
+    #[arg(long, env = "BERTH_METRICS_LISTEN")]
+    metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl StorageArgs {
@@ -215,6 +218,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.model_idle_timeout = std::time::Duration::from_secs(args.model_idle_timeout_secs.max(1));
     config.sse_keepalive = std::time::Duration::from_secs(args.sse_keepalive_secs.max(1));
     config.lease_ttl = std::time::Duration::from_secs(args.lease_ttl_secs.max(3));
+    config.metrics_listen = args.metrics_listen;
     let server = Server::start(config).await?;
     if let Some(key) = server.bootstrap_key() {
         announce_bootstrap_key(key);

@@ -185,7 +185,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(health::readyz))
         .nest("/v1", v1)
         .fallback(unknown_route)
-        .layer(axum::middleware::from_fn(request_id::middleware))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state.metrics),
+            request_id::middleware,
+        ))
         .with_state(state)
 }
 

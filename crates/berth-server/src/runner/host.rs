@@ -24,12 +24,41 @@ pub struct RunnerHost {
     pub files: std::sync::Mutex<std::collections::HashMap<String, serde_json::Value>>,
     /// Masks the session's secrets in everything this turn stores.
     pub redactor: std::sync::RwLock<Arc<std::sync::RwLock<Redactor>>>,
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// When the model request in progress started (for its latency).
+    pub model_started: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl RunnerHost {
     pub fn set_redactor(&self, redactor: Arc<std::sync::RwLock<Redactor>>) {
         if let Ok(mut slot) = self.redactor.write() {
             *slot = redactor;
+        }
+    }
+
+    /// Model latency and tokens, from the spans the loop writes.
+    fn observe(&self, rows: &[NewEvent], usage: Option<&ModelUsage>) {
+        let Ok(mut started) = self.model_started.lock() else {
+            return;
+        };
+        for row in rows {
+            match row.kind.as_str() {
+                "span.model_request_start" => *started = Some(std::time::Instant::now()),
+                "span.model_request_end" => {
+                    if let Some(at) = started.take() {
+                        self.metrics.model_request(at.elapsed());
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(u) = usage {
+            self.metrics.tokens(
+                u.input_tokens,
+                u.output_tokens,
+                u.cache_read_input_tokens,
+                u.cache_creation_input_tokens,
+            );
         }
     }
 
@@ -111,6 +140,7 @@ impl TurnHost for RunnerHost {
     ) -> Result<(), HostError> {
         let mut rows: Vec<_> = events.iter().map(from_emitted).collect();
         self.redact(&mut rows);
+        self.observe(&rows, usage.as_ref());
         let effects = TurnEffects {
             usage: usage.map(usage_totals),
             status: None,

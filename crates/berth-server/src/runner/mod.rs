@@ -41,6 +41,7 @@ pub struct RunnerSettings {
     pub recover_all_leases: bool,
     pub retry: RetryPolicy,
     pub compaction_threshold: f64,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 struct Active {
@@ -63,6 +64,7 @@ pub struct Runner {
     wake_tx: mpsc::UnboundedSender<String>,
     shutdown: CancellationToken,
     contexts: contexts::RecentContexts,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Runner {
@@ -80,6 +82,7 @@ impl Runner {
             recover_all_leases,
             retry,
             compaction_threshold,
+            metrics,
         } = settings;
         let (wake_tx, wake_rx) = mpsc::unbounded_channel();
         let runner = Arc::new(Self {
@@ -95,6 +98,7 @@ impl Runner {
             wake_tx,
             shutdown,
             contexts: contexts::RecentContexts::default(),
+            metrics,
         });
         tokio::spawn(Arc::clone(&runner).dispatch(wake_rx, recover_all_leases));
         runner

@@ -46,7 +46,10 @@ pub(super) async fn run(
         blobs: runner.tools.blobs.clone(),
         files: Default::default(),
         redactor: Default::default(),
+        metrics: Arc::clone(&runner.metrics),
+        model_started: Default::default(),
     };
+    let started = std::time::Instant::now();
     let session = match runner
         .store
         .get_session(&lease.tenant_id, &lease.session_id)
@@ -182,6 +185,7 @@ pub(super) async fn run(
         )
         .await;
     finish(runner, lease, finals).await;
+    runner.metrics.turn(started.elapsed());
 }
 
 /// Writes the turn's last events and marks the session idle.

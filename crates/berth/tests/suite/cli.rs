@@ -130,3 +130,63 @@ fn migrate_runs_and_bad_settings_fail_clearly() {
         String::from_utf8_lossy(&out.stderr).contains("BERTH_ROOT_SECRET must be 32 random bytes")
     );
 }
+
+#[tokio::test]
+async fn metrics_are_served_on_their_own_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let key = "berth_sk_metrics_test_admin_key_0123456789abcdef";
+    let mut child = berth()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .args(["--metrics-listen", &format!("127.0.0.1:{port}")])
+        .env("BERTH_API_KEY", key)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut addr = None;
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        if line.contains("berth is listening")
+            && let Some(rest) = line.split(" addr=").nth(1)
+        {
+            addr = Some(rest.split_whitespace().next().unwrap().to_owned());
+            break;
+        }
+    }
+    let api = berth_test_support::Api::new(&format!("http://{}", addr.unwrap()), key);
+    api.get("/v1/agents").await.expect(200);
+    api.get("/v1/agents").await.expect(200);
+    assert_eq!(api.get("/v1/agents/agent_missing").await.status, 404);
+    assert_eq!(
+        api.get("/metrics").await.status,
+        404,
+        "metrics are not on the API port"
+    );
+    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for expected in [
+        "berth_http_requests_total{route=\"/v1/agents\",method=\"GET\",status=\"200\"} 2",
+        "berth_http_requests_total{route=\"/v1/agents/{agent_id}\",method=\"GET\",status=\"404\"} 1",
+        "# TYPE berth_http_request_duration_seconds histogram",
+        "berth_turn_duration_seconds_count 0",
+        "berth_model_tokens_total{kind=\"input\"} 0",
+        "berth_queue_depth 0",
+        "berth_active_leases 0",
+        "berth_sse_subscribers 0",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
