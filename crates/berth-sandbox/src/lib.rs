@@ -11,6 +11,10 @@
 //! values into requests to the hosts each secret allows, reading HTTPS through a CA of this
 //! installation that only sandboxes trust.
 //!
+//! A sandbox's own files can follow its session to another replica: [`snapshot`] packs
+//! `workspace` and `outputs` into one archive and restores one without writing outside the
+//! sandbox's directory.
+//!
 //! Without bubblewrap, commands fail with a clear error. `Isolation::Unsafe` (development only)
 //! runs commands directly on the host in the workspace directory.
 
@@ -28,6 +32,7 @@ pub mod paths;
 mod proxy;
 mod secrets;
 mod settings;
+pub mod snapshot;
 
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;

@@ -1,5 +1,9 @@
 //! The services built-in tools use (sandboxes, web access) and the router a turn gets: the
-//! agent's enabled tools and custom tools, with the network its environment allows.
+//! agent's enabled tools and custom tools, with the network its environment allows. Sandbox
+//! files follow their session across replicas through `snapshots`.
+
+mod pipe;
+mod snapshots;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,6 +25,7 @@ use crate::mcp::{McpConnections, McpFailure, WithMcp};
 use crate::mounts::{self, Prepared};
 use crate::redact::Redactor;
 use crate::startup::StartError;
+pub use snapshots::WorkspaceSnapshots;
 
 /// What a turn works with.
 pub struct TurnTools {
@@ -39,6 +44,8 @@ pub struct ToolServices {
     pub web: Arc<WebTools>,
     /// File, skill and output bytes (mounted into sandboxes, synced out of them).
     pub blobs: BlobStore,
+    /// Sandbox files in blob storage, for the next replica to run the session.
+    pub snapshots: WorkspaceSnapshots,
 }
 
 impl ToolServices {
@@ -79,18 +86,31 @@ impl ToolServices {
         };
         let web = WebTools::new(config.egress.clone(), search)
             .map_err(|e| StartError::Config(format!("cannot build the web_fetch client: {e}")))?;
+        // Only replicas sharing a database and blob storage can pick up each other's sessions;
+        // a single process keeps its sandboxes on its own disk and needs no snapshots.
+        let shared = config.uses_postgres() && config.blob_url.is_some();
         Ok(Self {
             sandboxes: Arc::new(Sandboxes::new(settings)),
             mcp: McpConnections::new(config.egress.clone(), credentials),
             web: Arc::new(web),
+            snapshots: WorkspaceSnapshots::new(blobs.clone(), shared),
             blobs,
         })
     }
 
-    /// Stores what the session's agent wrote under `/mnt/session/outputs/` as files.
+    /// Stores what the session's agent wrote under `/mnt/session/outputs/` as files, then
+    /// snapshots the sandbox's files for other replicas (when they changed). Runs before the
+    /// session goes idle, so whichever replica runs the next turn finds both.
     pub async fn sync_outputs(&self, store: Arc<dyn Store>, tenant_id: &str, session_id: &str) {
-        let outputs = self.sandboxes.dirs(session_id).outputs;
+        let dirs = self.sandboxes.dirs(session_id);
+        let outputs = dirs.outputs.clone();
         crate::files::sync_outputs(store, &self.blobs, tenant_id, session_id, outputs).await;
+        self.snapshots.save(tenant_id, session_id, dirs).await;
+    }
+
+    /// Deletes a deleted session's sandbox snapshots.
+    pub async fn delete_snapshots(&self, tenant_id: &str, session_id: &str) {
+        self.snapshots.delete(tenant_id, session_id).await;
     }
 
     /// The tools of one turn of `session`, the system prompt's section about its skills, and
@@ -139,6 +159,11 @@ impl ToolServices {
                 .open(&session.id, NetworkAccess::Proxied(network.clone()))
             {
                 Ok(sandbox) => {
+                    // Files the session made on another replica come first: mounting copies
+                    // file resources into the workspace only where nothing is yet.
+                    self.snapshots
+                        .restore(tenant_id, &session.id, &sandbox.dirs(), sandbox.owner())
+                        .await;
                     prepared = mounts::prepare(
                         store,
                         &self.blobs,

@@ -12,6 +12,7 @@ pub mod fake_llm;
 pub mod legacy_sse_fixture;
 pub mod mcp_fixture;
 pub mod oauth_fixture;
+pub mod replicas;
 mod server;
 pub mod sessions;
 mod sse;

@@ -441,6 +441,7 @@ pub async fn delete(
                 tools.mcp.close_session(&session_id).await;
                 crate::files::delete_session_files(store.as_ref(), &blobs, &tenant, &session_id)
                     .await;
+                tools.delete_snapshots(&tenant, &session_id).await;
             });
             Ok(axum::Json(Deleted::new(id, "session_deleted")))
         }

@@ -7,6 +7,8 @@ mod mcp;
 mod model_cards;
 mod openapi;
 mod providers;
+mod replicas;
+mod sandbox_snapshots;
 mod secrets;
 mod sessions;
 mod startup;
