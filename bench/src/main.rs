@@ -63,6 +63,14 @@ enum Scenario {
         #[arg(long, default_value_t = 10_000)]
         sessions: usize,
     },
+    /// Scale-out on one PostgreSQL database (needs `--database-url`): turns/s with 1, 2 and 3
+    /// replicas, event delivery latency across replicas, and failover time after `kill -9` of
+    /// the replica running a turn.
+    Replicas {
+        /// The replicas' lease TTL (`BERTH_LEASE_TTL_SECS`), which bounds failover time.
+        #[arg(long, default_value_t = 5)]
+        lease_ttl_secs: u64,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -72,6 +80,20 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
+        let options = scenarios::Options {
+            concurrency: cli.concurrency,
+            seconds: cli.seconds,
+        };
+        // Starts and stops its own replicas, each with a fake model of its own.
+        if let Scenario::Replicas { lease_ttl_secs } = cli.scenario {
+            return scenarios::replicas(
+                &cli.berth,
+                cli.database_url.as_deref(),
+                &options,
+                lease_ttl_secs,
+            )
+            .await;
+        }
         let model = berth_test_support::FakeModel::start().await;
         let server = server::BerthProcess::start(
             &cli.berth,
@@ -79,10 +101,6 @@ fn main() -> anyhow::Result<()> {
             Some(&model.base_url),
         )
         .await?;
-        let options = scenarios::Options {
-            concurrency: cli.concurrency,
-            seconds: cli.seconds,
-        };
         let result = match cli.scenario {
             Scenario::Agents => scenarios::agents(&server, &options).await,
             Scenario::Turns => scenarios::turns(&server, &model, &options).await,
@@ -93,6 +111,8 @@ fn main() -> anyhow::Result<()> {
             Scenario::Files => scenarios::files(&server).await,
             Scenario::Mcp => scenarios::mcp(&server, &model, &options).await,
             Scenario::ToolTurns => scenarios::tool_turns(&server, &model, &options).await,
+            // Handled above, before a single server is started.
+            Scenario::Replicas { .. } => Ok(()),
         };
         server.stop();
         result

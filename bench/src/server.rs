@@ -21,6 +21,21 @@ impl BerthProcess {
         database_url: Option<&str>,
         model_url: Option<&str>,
     ) -> anyhow::Result<Self> {
+        let database_url = match database_url {
+            Some(url) => Some(fresh_schema(url, &format!("bench_{}", std::process::id()))?),
+            None => None,
+        };
+        Self::start_with(binary, database_url.as_deref(), model_url, &[]).await
+    }
+
+    /// Starts a server on `database_url` exactly as given (replicas share one schema; see
+    /// [`fresh_schema`]), with `env` set on top of the usual settings.
+    pub async fn start_with(
+        binary: &str,
+        database_url: Option<&str>,
+        model_url: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let data_dir = tempfile::tempdir()?;
         let mut command = Command::new(binary);
         command
@@ -41,13 +56,10 @@ impl BerthProcess {
                 .env("ANTHROPIC_BASE_URL", url);
         }
         if let Some(url) = database_url {
-            let schema = format!("bench_{}", std::process::id());
-            reset_schema(url, &schema)?;
-            let separator = if url.contains('?') { '&' } else { '?' };
-            command.env(
-                "DATABASE_URL",
-                format!("{url}{separator}options=-c%20search_path%3D{schema}"),
-            );
+            command.env("DATABASE_URL", url);
+        }
+        for (name, value) in env {
+            command.env(name, value);
         }
         let mut child = command
             .spawn()
@@ -81,6 +93,13 @@ impl BerthProcess {
         rss_of(self.child.id())
     }
 
+    /// `kill -9`: the process gets no chance to finish anything.
+    pub fn kill(mut self) -> anyhow::Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+
     pub fn stop(mut self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
@@ -99,7 +118,8 @@ pub fn rss_of(pid: u32) -> f64 {
         .map_or(0.0, |kib| kib / 1024.0)
 }
 
-fn reset_schema(url: &str, schema: &str) -> anyhow::Result<()> {
+/// Drops and re-creates `schema` in the database at `url`; returns the URL that selects it.
+pub fn fresh_schema(url: &str, schema: &str) -> anyhow::Result<String> {
     let status = Command::new("psql")
         .arg(url)
         .args(["-q", "-c"])
@@ -111,5 +131,8 @@ fn reset_schema(url: &str, schema: &str) -> anyhow::Result<()> {
     if !status.success() {
         bail!("psql could not create schema {schema}");
     }
-    Ok(())
+    let separator = if url.contains('?') { '&' } else { '?' };
+    Ok(format!(
+        "{url}{separator}options=-c%20search_path%3D{schema}"
+    ))
 }

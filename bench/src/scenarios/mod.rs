@@ -7,6 +7,7 @@ mod files;
 mod idle;
 mod mcp;
 mod relay;
+mod replicas;
 mod tool_turns;
 mod turns;
 
@@ -17,6 +18,7 @@ pub use files::files;
 pub use idle::idle;
 pub use mcp::mcp;
 pub use relay::relay;
+pub use replicas::replicas;
 pub use tool_turns::tool_turns;
 pub use turns::turns;
 

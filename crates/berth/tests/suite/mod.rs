@@ -1,5 +1,6 @@
 mod blobs;
 mod cli;
+mod cluster;
 mod recovery;
 mod sdk;
 mod secrets;
