@@ -401,7 +401,8 @@ async fn glob_and_grep_search_the_workspace() {
     assert!(err && text.contains("invalid regular expression"), "{text}");
 }
 
-/// A tiny HTTP server answering every request with `body`, or redirects for `/redirect`.
+/// A tiny HTTP server answering one request per connection (and saying so, so clients do not
+/// reuse a connection it is about to drop) with `body`, or redirects for `/redirect`.
 async fn http_server(body: &'static str, content_type: &'static str) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -416,12 +417,12 @@ async fn http_server(body: &'static str, content_type: &'static str) -> String {
                 let n = socket.read(&mut buf).await.unwrap_or(0);
                 let request = String::from_utf8_lossy(&buf[..n]).to_string();
                 let response = if request.starts_with("GET /redirect") {
-                    "HTTP/1.1 302 Found\r\nLocation: /page\r\nContent-Length: 0\r\n\r\n".to_owned()
+                    "HTTP/1.1 302 Found\r\nLocation: /page\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned()
                 } else if request.starts_with("GET /elsewhere") {
-                    "HTTP/1.1 302 Found\r\nLocation: http://169.254.169.254/latest\r\nContent-Length: 0\r\n\r\n".to_owned()
+                    "HTTP/1.1 302 Found\r\nLocation: http://169.254.169.254/latest\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned()
                 } else {
                     format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+                        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                         body.len()
                     )
                 };
