@@ -30,6 +30,8 @@ use crate::runner::Runner;
 
 /// How long live deltas gather before they are announced to other replicas.
 pub const LIVE_FLUSH: Duration = Duration::from_millis(50);
+/// How long a replica waits before acting on another replica's wake-up.
+const REMOTE_WAKE_DELAY: Duration = Duration::from_millis(200);
 /// Events read per query while relaying.
 const RELAY_PAGE: u32 = 500;
 
@@ -106,7 +108,16 @@ impl Cluster {
             };
             match notice {
                 Notice::Event { session_id, seq } => self.relay(&session_id, seq).await,
-                Notice::Wake { session_id } => self.runner.wake(&session_id),
+                Notice::Wake { session_id } => {
+                    // The replica that took the input wakes at once; others give it a moment,
+                    // so a session tends to stay where its sandbox is warm. Whoever claims
+                    // first wins either way.
+                    let runner = Arc::clone(&self.runner);
+                    tokio::spawn(async move {
+                        tokio::time::sleep(REMOTE_WAKE_DELAY).await;
+                        runner.wake(&session_id);
+                    });
+                }
                 Notice::Interrupt { session_id } => self.runner.interrupt(&session_id),
                 Notice::Live { payload } => self.deliver_live(&payload),
                 Notice::Reconnected => {
