@@ -7,14 +7,25 @@
 //! posted at random moments over a load window, each to a random live replica (messages due
 //! within 150 ms of each other go at once, so several queue behind a running turn), and an SSE
 //! client on a random replica that reconnects with `Last-Event-ID` to a *different* replica
-//! when its replica dies, and once on purpose mid-run. During the load one replica is killed
-//! mid-turn and restarted (same data directory and settings), later another is killed mid-turn
-//! and left dead. Then, once the cluster is quiet (bounded wait), for every session: the log's
+//! when its replica dies, and once on purpose mid-run (half of them also once while the
+//! database is down). During the load one replica is killed mid-turn and restarted (same data
+//! directory and settings); then, while turns are in flight, PostgreSQL "restarts"; later
+//! another replica is killed mid-turn and left dead. Then, once the cluster is quiet (bounded
+//! wait), for every session: the log's
 //! `seq` is gapless from 1 with unique event ids; every posted message is there exactly once,
 //! with `processed_at` set; the session is idle, not stuck `running`, and a
 //! `session.status_idle` follows its last message; and its SSE client saw every durable event
 //! exactly once, in order. The second test runs the same scenario on SQLite: one process, killed
 //! mid-turn and restarted twice, its SSE clients reconnecting to the restarted process.
+//!
+//! The database restart is simulated, since the PostgreSQL server is shared with tests running
+//! in parallel: the replicas reach it through a TCP proxy (see `proxy`) that, at the restart,
+//! resets every open connection at once (pooled ones mid-query or mid-transaction, and each
+//! replica's `LISTEN` connection), then resets new connections on accept for
+//! [`DATABASE_DOWN`], then lets them through again. That is what a restart does to Berth: queries
+//! fail (requests answer 5xx, and the clients treat a failed post as unclear: they read the log
+//! before posting again), turns whose writes fail are closed on a later claim, and listeners
+//! reconnect and re-read what they watch. A 5xx while the database is up is a failure.
 //!
 //! The model is a fake provider on loopback whose echo replies stream for about half a second,
 //! so kills land mid-turn; each replica slot has its own fake, which is how the harness knows
@@ -23,7 +34,7 @@
 //! Size and running:
 //!
 //! ```sh
-//! # CI size: 6 sessions x 4 messages, about 15-20 s per test
+//! # CI size: 6 sessions x 4 messages, about 10-15 s per test
 //! BERTH_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
 //!   cargo nextest run -p berth -E 'test(cluster)'
 //! # full size: 50 sessions x 10 messages
@@ -38,6 +49,7 @@
 
 mod checks;
 mod clients;
+mod proxy;
 mod replicas;
 
 use std::fmt::Write as _;
@@ -47,7 +59,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use checks::{log_problems, stream_problems, turn_problems};
-use clients::{Followed, Http, PostOutcome, Rng, Target, follow, post_all};
+use clients::{Followed, Http, PostOutcome, Rng, Switches, Target, follow, post_all};
+use proxy::DbProxy;
 use replicas::{Cluster, LEASE_TTL_SECS, fresh_database};
 
 const DEFAULT_SESSIONS: usize = 6;
@@ -57,10 +70,19 @@ const TOGETHER: Duration = Duration::from_millis(150);
 /// A session's messages are spread over this much time per message (at least `MIN_WINDOW`): a
 /// turn takes about half a second, so messages both queue and find the session idle.
 const WINDOW_PER_MESSAGE: Duration = Duration::from_millis(800);
-const MIN_WINDOW: Duration = Duration::from_secs(6);
-/// When the kills happen, as fractions of the load window.
+const MIN_WINDOW: Duration = Duration::from_secs(8);
+/// When the kills and the database restart happen, as fractions of the load window (each also
+/// waits for the one before it to be over).
 const FIRST_KILL_AT: f64 = 0.15;
-const SECOND_KILL_AT: f64 = 0.55;
+const DATABASE_RESTART_AT: f64 = 0.35;
+const SECOND_KILL_AT: f64 = 0.7;
+/// How long the database refuses connections at its restart: a fast restart of a small
+/// PostgreSQL takes about this long.
+const DATABASE_DOWN: Duration = Duration::from_secs(2);
+/// After the database is back, before the second kill, so the two faults stay apart: the
+/// replicas' `LISTEN` connections retry with a backoff that reaches 1.6 s during the outage,
+/// so they are back within about 1.1 s of it.
+const DATABASE_SETTLE: Duration = Duration::from_millis(1500);
 /// How long a killed replica stays down before its restart.
 const RESTART_AFTER: Duration = Duration::from_secs(1);
 /// How long to wait for a replica to be mid-turn before killing one anyway.
@@ -95,6 +117,8 @@ struct Topology {
     label: &'static str,
     replicas: usize,
     database_url: Option<String>,
+    /// Between the replicas and PostgreSQL, to restart the database once.
+    proxy: Option<DbProxy>,
     /// SQLite has a single process: it must come back after the second kill too.
     restart_second_victim: bool,
 }
@@ -106,15 +130,30 @@ struct Kill {
     restarted_at: Option<Duration>,
 }
 
+struct DatabaseRestart {
+    at: Duration,
+    mid_turn: bool,
+    /// Connections reset at once.
+    cut: usize,
+}
+
+/// What the faults were and when.
+struct Chaos {
+    kills: Vec<Kill>,
+    database: Option<DatabaseRestart>,
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_of_three_postgres_replicas_survives_kill_9_under_load() {
     let Some(database) = fresh_database().await else {
         return;
     };
+    let proxy = DbProxy::start(&database.url).await;
     run(Topology {
         label: "PostgreSQL, 3 replicas",
         replicas: 3,
-        database_url: Some(database.url.clone()),
+        database_url: Some(proxy.url(&database.url)),
+        proxy: Some(proxy),
         restart_second_victim: false,
     })
     .await;
@@ -126,6 +165,7 @@ async fn cluster_of_one_sqlite_process_survives_kill_9_under_load() {
         label: "SQLite, 1 process",
         replicas: 1,
         database_url: None,
+        proxy: None,
         restart_second_victim: true,
     })
     .await;
@@ -165,12 +205,15 @@ async fn run(topology: Topology) {
     let mut followers = Vec::new();
     for session in &sessions {
         let target = Target::default();
-        let switch_after = 3 + rng.below(8);
+        let switches = Switches {
+            after_frames: 3 + rng.below(8),
+            while_database_down: rng.below(2) == 0,
+        };
         let task = tokio::spawn(follow(
             http.clone(),
             session.clone(),
             rng.split(),
-            switch_after,
+            switches,
             Arc::clone(&target),
         ));
         followers.push((task, target));
@@ -200,7 +243,7 @@ async fn run(topology: Topology) {
         )));
     }
 
-    let kills = chaos(&mut cluster, &topology, start, window).await;
+    let chaos = chaos(&mut cluster, &topology, start, window).await;
     let mut failures = Vec::new();
     let mut outcomes: Vec<PostOutcome> = Vec::new();
     for (session, poster) in sessions.iter().zip(posters) {
@@ -208,6 +251,11 @@ async fn run(topology: Topology) {
             Ok(o) => outcomes.extend(o),
             Err(e) => failures.push(format!("{session}: a poster failed: {e}")),
         }
+    }
+    for unexplained in outcomes.iter().flat_map(|o| &o.unexplained) {
+        failures.push(format!(
+            "a post was answered 5xx with the database up: {unexplained}"
+        ));
     }
     let posted_at = start.elapsed();
 
@@ -263,9 +311,9 @@ async fn run(topology: Topology) {
     }
 
     let mut summary = String::new();
+    describe_faults(&mut summary, &chaos, topology.proxy.as_ref());
     describe_run(
         &mut summary,
-        &kills,
         &outcomes,
         &followed,
         posted_at,
@@ -289,19 +337,28 @@ async fn run(topology: Topology) {
     }
 }
 
-/// Kills a replica mid-turn and restarts it; later kills another one mid-turn (restarted only
-/// when there is no other replica).
+/// Kills a replica mid-turn and restarts it; restarts the database while turns run (when there
+/// is a proxy to do it with); later kills another replica mid-turn (restarted only when there is
+/// no other replica).
 async fn chaos(
     cluster: &mut Cluster,
     topology: &Topology,
     start: tokio::time::Instant,
     window: Duration,
-) -> Vec<Kill> {
+) -> Chaos {
     tokio::time::sleep_until(start + window.mul_f64(FIRST_KILL_AT)).await;
     let mut first = kill_mid_turn(cluster, &[], start).await;
     tokio::time::sleep(RESTART_AFTER).await;
     cluster.restart(first.slot).await;
     first.restarted_at = Some(start.elapsed());
+
+    let database = match &topology.proxy {
+        Some(proxy) => {
+            tokio::time::sleep_until(start + window.mul_f64(DATABASE_RESTART_AT)).await;
+            Some(restart_database(cluster, proxy, start).await)
+        }
+        None => None,
+    };
 
     tokio::time::sleep_until(start + window.mul_f64(SECOND_KILL_AT)).await;
     let others: Vec<usize> = if topology.replicas > 1 {
@@ -315,7 +372,31 @@ async fn chaos(
         cluster.restart(second.slot).await;
         second.restarted_at = Some(start.elapsed());
     }
-    vec![first, second]
+    Chaos {
+        kills: vec![first, second],
+        database,
+    }
+}
+
+/// Restarts the database while a replica is mid-turn (or anyway, after a while), and returns
+/// once it has been back for [`DATABASE_SETTLE`].
+async fn restart_database(
+    cluster: &Cluster,
+    proxy: &DbProxy,
+    start: tokio::time::Instant,
+) -> DatabaseRestart {
+    let mid = cluster.wait_mid_turn(&[], MID_TURN_PATIENCE).await;
+    let at = start.elapsed();
+    // Known down before it goes down, so no 5xx it causes is taken for a bug.
+    let from = std::time::Instant::now();
+    cluster.live.database_outage(from, from + DATABASE_DOWN);
+    let cut = proxy.restart(DATABASE_DOWN);
+    tokio::time::sleep(DATABASE_DOWN + DATABASE_SETTLE).await;
+    DatabaseRestart {
+        at,
+        mid_turn: mid.is_some(),
+        cut,
+    }
 }
 
 async fn kill_mid_turn(
@@ -369,39 +450,65 @@ async fn wait_quiet(
     false
 }
 
+/// The kills and the database restart, in the order they happened.
+fn describe_faults(out: &mut String, chaos: &Chaos, proxy: Option<&DbProxy>) {
+    let running = |mid_turn: bool| {
+        if mid_turn {
+            "mid-turn"
+        } else {
+            "no turn was running"
+        }
+    };
+    let mut lines: Vec<(Duration, String)> = chaos
+        .kills
+        .iter()
+        .map(|kill| {
+            let after = match kill.restarted_at {
+                Some(at) => format!("restarted at {at:.2?}"),
+                None => "left dead".to_owned(),
+            };
+            let line = format!(
+                "  kill -9 of slot {} at {:.2?} ({}), {after}\n",
+                kill.slot,
+                kill.at,
+                running(kill.mid_turn)
+            );
+            (kill.at, line)
+        })
+        .collect();
+    if let (Some(restart), Some(proxy)) = (&chaos.database, proxy) {
+        let line = format!(
+            "  database restart at {:.2?} ({}): {} connections reset, down for {DATABASE_DOWN:?} \
+             ({} connection attempts reset meanwhile); {} connections relayed in all\n",
+            restart.at,
+            running(restart.mid_turn),
+            restart.cut,
+            proxy.refused(),
+            proxy.accepted()
+        );
+        lines.push((restart.at, line));
+    }
+    lines.sort_by_key(|(at, _)| *at);
+    for (_, line) in lines {
+        out.push_str(&line);
+    }
+}
+
 fn describe_run(
     out: &mut String,
-    kills: &[Kill],
     outcomes: &[PostOutcome],
     followed: &[Option<Followed>],
     posted_at: Duration,
     quiet_at: Duration,
     model_turns: usize,
 ) {
-    for kill in kills {
-        let _ = write!(
-            out,
-            "  kill -9 of slot {} at {:.2?} ({})",
-            kill.slot,
-            kill.at,
-            if kill.mid_turn {
-                "mid-turn"
-            } else {
-                "no turn was running"
-            }
-        );
-        match kill.restarted_at {
-            Some(at) => {
-                let _ = writeln!(out, ", restarted at {at:.2?}");
-            }
-            None => out.push_str(", left dead\n"),
-        }
-    }
     let ambiguous: usize = outcomes.iter().map(|o| o.ambiguous).sum();
     let stored: usize = outcomes.iter().map(|o| o.stored_anyway).sum();
+    let server_errors: usize = outcomes.iter().map(|o| o.server_errors).sum();
     let _ = writeln!(
         out,
-        "  {} messages posted by {posted_at:.2?}; {ambiguous} attempts failed without an answer, {stored} of them stored anyway",
+        "  {} messages posted by {posted_at:.2?}; {ambiguous} attempts failed without an answer \
+         ({server_errors} of them 5xx), {stored} of them stored anyway",
         outcomes.len()
     );
     let _ = writeln!(
@@ -411,10 +518,19 @@ fn describe_run(
     let present: Vec<&Followed> = followed.iter().flatten().collect();
     let _ = writeln!(
         out,
-        "  SSE: {} clients, {} connections, {} switched on purpose, {} streams ended with their replica up",
+        "  SSE: {} clients, {} connections, {} switched on purpose, {} streams ended with their \
+         replica up; {} reconnected while the database was down, refused {} times meanwhile",
         followed.len(),
         present.iter().map(|f| f.connections).sum::<usize>(),
         present.iter().filter(|f| f.switched_on_purpose).count(),
-        present.iter().map(|f| f.ended_while_up).sum::<usize>()
+        present.iter().map(|f| f.ended_while_up).sum::<usize>(),
+        present
+            .iter()
+            .filter(|f| f.reconnected_while_database_down)
+            .count(),
+        present
+            .iter()
+            .map(|f| f.refused_while_database_down)
+            .sum::<usize>()
     );
 }

@@ -2,12 +2,17 @@
 //! dies, the way a client behind a load balancer would.
 //!
 //! - [`Http::post_message`] posts a message to a random live replica. A request that fails
-//!   without an answer (the replica died, or answered 5xx) may or may not have been stored, so
-//!   the client reads the log through another replica and posts again only if it is not there:
-//!   that keeps "every posted message appears exactly once" a property of the server.
+//!   without an answer (the replica died, or answered 5xx: the database was down, or the
+//!   connection to it died with a commit in flight) may or may not have been stored, so the
+//!   client reads the log through a replica, retrying while reads fail, and posts again only if
+//!   it is not there: that keeps "every posted message appears exactly once" a property of the
+//!   server. A 5xx while the database was up is recorded as a problem.
 //! - [`follow`] reads a session's SSE stream (`include=chunks`, so every durable event is sent),
 //!   and when the stream ends reconnects with `Last-Event-ID` to a different replica (or to the
 //!   restarted process when there is only one); once per run it switches replica on purpose.
+//!   Some clients also reconnect while the database is down, as a client whose own connection
+//!   broke then would: a stream refused with a 5xx while the database is down is tried again;
+//!   any other refusal is a problem.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -63,12 +68,16 @@ pub struct Http {
 }
 
 /// How posting one message went.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct PostOutcome {
     /// Attempts that failed without a clear answer.
     pub ambiguous: usize,
     /// Of those, how many turned out to have been stored anyway.
     pub stored_anyway: usize,
+    /// Of those, how many were answered 5xx.
+    pub server_errors: usize,
+    /// 5xx answers while the database was up: a server bug.
+    pub unexplained: Vec<String>,
 }
 
 impl Http {
@@ -173,6 +182,7 @@ impl Http {
                 "could not post {text:?} within {POST_DEADLINE:?}"
             );
             let base = self.live.pick_wait(rng, None).await;
+            let sent_at = Instant::now();
             let sent = self
                 .json
                 .post(format!("{base}{path}"))
@@ -187,6 +197,17 @@ impl Http {
                     let text = r.text().await.unwrap_or_default();
                     panic!("server refused a message on {base}: {status} {text}");
                 }
+                Ok(r) if r.status().is_server_error() => {
+                    outcome.server_errors += 1;
+                    if !self.live.database_was_down(sent_at) {
+                        let status = r.status();
+                        let answer = r.text().await.unwrap_or_default();
+                        outcome
+                            .unexplained
+                            .push(format!("{status} {answer} from {base} posting {text:?}"));
+                    }
+                }
+                // The replica died (or an unexpected success status: read the log to know).
                 _ => {}
             }
             outcome.ambiguous += 1;
@@ -216,8 +237,12 @@ pub struct Followed {
     pub seen: Vec<Seen>,
     /// Streams opened (the first one included).
     pub connections: usize,
-    /// Streams that ended while their replica was still up (a server closing a live stream).
+    /// Streams that ended while their replica was still up (a server closing a live stream,
+    /// as it does when it cannot read the log).
     pub ended_while_up: usize,
+    /// Streams refused with a 5xx while the database was down, and tried again.
+    pub refused_while_database_down: usize,
+    pub reconnected_while_database_down: bool,
     pub switched_on_purpose: bool,
     /// Refused streams and undecodable bytes.
     pub errors: Vec<String>,
@@ -233,13 +258,21 @@ fn reached(target: &Target, last: i64) -> bool {
         .is_some_and(|(seq, deadline)| last >= seq || Instant::now() >= deadline)
 }
 
-/// Follows the session's stream until `target` says stop; switches replica on purpose once,
-/// after `switch_after` durable frames.
+/// When a follower leaves a working stream for another replica.
+#[derive(Debug, Clone, Copy)]
+pub struct Switches {
+    /// Once, after this many durable frames.
+    pub after_frames: usize,
+    /// Once, while the database is down.
+    pub while_database_down: bool,
+}
+
+/// Follows the session's stream until `target` says stop, switching replica as `switches` says.
 pub async fn follow(
     http: Http,
     session: String,
     mut rng: Rng,
-    switch_after: usize,
+    switches: Switches,
     target: Target,
 ) -> Followed {
     let mut out = Followed::default();
@@ -251,6 +284,7 @@ pub async fn follow(
         }
         let base = http.live.pick_wait(&mut rng, current.as_deref()).await;
         current = Some(base.clone());
+        let sent_at = Instant::now();
         let response = http
             .stream
             .get(format!(
@@ -262,6 +296,11 @@ pub async fn follow(
             .await;
         let response = match response {
             Ok(r) if r.status().is_success() => r,
+            Ok(r) if r.status().is_server_error() && http.live.database_was_down(sent_at) => {
+                out.refused_while_database_down += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
             Ok(r) => {
                 out.errors
                     .push(format!("stream on {base} refused: {}", r.status()));
@@ -307,8 +346,15 @@ pub async fn follow(
                 }
                 Err(_) => {}
             }
-            if !out.switched_on_purpose && out.seen.len() >= switch_after {
+            if !out.switched_on_purpose && out.seen.len() >= switches.after_frames {
                 out.switched_on_purpose = true;
+                continue 'connect;
+            }
+            if switches.while_database_down
+                && !out.reconnected_while_database_down
+                && http.live.database_down_since(sent_at)
+            {
+                out.reconnected_while_database_down = true;
                 continue 'connect;
             }
             if reached(&target, last) {

@@ -48,13 +48,18 @@ pub fn reply_text(text: &str) -> String {
     format!("echo: {text}{REPLY_TAIL}")
 }
 
+/// After the database is back, how long answers may still be 5xx: requests that were waiting
+/// on it finish, and a replica's first query may meet a connection that died with the restart.
+const OUTAGE_AFTERMATH: Duration = Duration::from_millis(500);
+
 /// Where clients send requests: the base URLs of the replicas, by slot, as a load balancer
-/// would know them (it learns of a death [`LB_NOTICE`] after it happened), and which URLs are
-/// known dead for good.
+/// would know them (it learns of a death [`LB_NOTICE`] after it happened), which URLs are
+/// known dead for good, and when the database was down (when a 5xx is to be expected).
 #[derive(Default)]
 pub struct Live {
     urls: Mutex<Vec<Option<String>>>,
     dead: Mutex<HashSet<String>>,
+    database_outages: Mutex<Vec<(Instant, Instant)>>,
 }
 
 impl Live {
@@ -64,6 +69,32 @@ impl Live {
             urls.resize(slot + 1, None);
         }
         urls[slot] = url;
+    }
+
+    /// The database is unreachable from `from` until `until`.
+    pub fn database_outage(&self, from: Instant, until: Instant) {
+        self.database_outages.lock().unwrap().push((from, until));
+    }
+
+    /// Whether the database went down after `since` and is down now.
+    pub fn database_down_since(&self, since: Instant) -> bool {
+        let now = Instant::now();
+        self.database_outages
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(from, until)| *from >= since && now < *until)
+    }
+
+    /// Whether a request sent at `sent` and answered now may have met the database down (or
+    /// just back): then a 5xx is the server saying so, not a bug.
+    pub fn database_was_down(&self, sent: Instant) -> bool {
+        let now = Instant::now();
+        self.database_outages
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(from, until)| sent <= *until + OUTAGE_AFTERMATH && now >= *from)
     }
 
     /// Whether the process behind `url` is still running (not what the balancer thinks).
