@@ -177,16 +177,7 @@ async fn prepare_file(
     fetch(blobs, &file_key(tenant_id, file_id), &cached).await?;
     if let Some(inside) = mount_path.strip_prefix("/workspace/") {
         // The workspace is the agent's: a copy it can change, made once.
-        let dest = dirs.workspace.join(inside);
-        if !dest.exists() {
-            if let Some(parent) = dest.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
-            }
-            std::fs::copy(&cached, &dest).map_err(|e| e.to_string())?;
-            if let Some((uid, gid)) = owner {
-                std::os::unix::fs::chown(&dest, Some(uid), Some(gid)).map_err(|e| e.to_string())?;
-            }
-        }
+        copy_into_workspace(&cached, &dirs.workspace, inside, owner)?;
         return Ok(None);
     }
     if mount_path == format!("{UPLOADS_MOUNT}/{file_id}/{}", file.filename) {
@@ -271,4 +262,95 @@ pub fn skills_prompt(skills: &[SkillInfo]) -> Option<String> {
         ));
     }
     Some(text)
+}
+
+/// Copies `source` to `<workspace>/<inside>` unless something is there already. The workspace
+/// is the agent's, and this runs as the server: no existing component of the path may be a
+/// symlink (it could point anywhere on the host), directories are created one at a time, and
+/// the file is created exclusively, which never follows a link at the final name.
+fn copy_into_workspace(
+    source: &Path,
+    workspace: &Path,
+    inside: &str,
+    owner: Option<(u32, u32)>,
+) -> Result<(), String> {
+    let parts: Vec<&str> = inside.split('/').filter(|p| !p.is_empty()).collect();
+    let Some((name, parents)) = parts.split_last() else {
+        return Err("the mount path names no file".to_owned());
+    };
+    let mut dir = workspace.to_path_buf();
+    for part in parents {
+        dir.push(part);
+        match std::fs::symlink_metadata(&dir) {
+            Ok(meta) if meta.file_type().is_symlink() || !meta.is_dir() => {
+                return Err(format!(
+                    "{} is not a directory of the workspace (a link or a file is in the way)",
+                    dir.display()
+                ));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir(&dir).map_err(|e| e.to_string())?;
+                if let Some((uid, gid)) = owner {
+                    std::os::unix::fs::chown(&dir, Some(uid), Some(gid))
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    let dest = dir.join(name);
+    let mut out = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&dest)
+    {
+        Ok(f) => f,
+        // Already there (the agent may have changed it): leave it.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(e) => return Err(e.to_string()),
+    };
+    let mut input = std::fs::File::open(source).map_err(|e| e.to_string())?;
+    std::io::copy(&mut input, &mut out).map_err(|e| e.to_string())?;
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::fchown(&out, Some(uid), Some(gid)).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod workspace_copy_tests {
+    use super::copy_into_workspace;
+
+    #[test]
+    fn copies_refuse_links_in_the_path_and_never_overwrite() {
+        let root = tempfile::tempdir().unwrap();
+        let workspace = root.path().join("workspace");
+        let outside = root.path().join("outside");
+        std::fs::create_dir_all(&workspace).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        let source = root.path().join("source.txt");
+        std::fs::write(&source, "data").unwrap();
+
+        copy_into_workspace(&source, &workspace, "a/b/file.txt", None).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(workspace.join("a/b/file.txt")).unwrap(),
+            "data"
+        );
+        // A directory link in the path: refused, nothing written outside.
+        std::os::unix::fs::symlink(&outside, workspace.join("escape")).unwrap();
+        assert!(copy_into_workspace(&source, &workspace, "escape/x.txt", None).is_err());
+        assert!(!outside.join("x.txt").exists());
+        // A dangling link at the final name: left alone, never followed.
+        std::os::unix::fs::symlink(outside.join("target"), workspace.join("dangling")).unwrap();
+        copy_into_workspace(&source, &workspace, "dangling", None).unwrap();
+        assert!(!outside.join("target").exists());
+        // An existing file is kept.
+        std::fs::write(workspace.join("kept.txt"), "mine").unwrap();
+        copy_into_workspace(&source, &workspace, "kept.txt", None).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(workspace.join("kept.txt")).unwrap(),
+            "mine"
+        );
+    }
 }
