@@ -27,6 +27,10 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(120);
 /// Connections of sessions unused this long are closed.
 const IDLE_TTL: Duration = Duration::from_secs(300);
 
+/// Failures a turn reports as `session.error` events: servers left out at the start, calls
+/// whose credentials were refused (or could not be refreshed) during it.
+pub type McpFailures = Arc<std::sync::Mutex<Vec<McpFailure>>>;
+
 /// Why a server is left out of a turn, for its `session.error`.
 #[derive(Debug, Clone)]
 pub struct McpFailure {
@@ -267,6 +271,7 @@ struct OfferedTool {
 /// The agent's other tools plus its MCP servers' enabled tools.
 pub struct WithMcp {
     inner: Arc<dyn ToolRouter>,
+    failures: McpFailures,
     tools: Vec<OfferedTool>,
     specs: Vec<ToolSpec>,
     call_timeout: Duration,
@@ -277,6 +282,7 @@ impl WithMcp {
         inner: Arc<dyn ToolRouter>,
         agent_tools: &[Tool],
         clients: &[(String, Arc<McpClient>)],
+        failures: McpFailures,
     ) -> Self {
         let mut tools = Vec::new();
         let mut specs = Vec::new();
@@ -316,6 +322,7 @@ impl WithMcp {
         }
         Self {
             inner,
+            failures,
             tools,
             specs,
             call_timeout: CALL_TIMEOUT,
@@ -374,7 +381,18 @@ impl ToolRouter for WithMcp {
                 content: result.content.into_iter().map(to_block).collect(),
                 is_error: result.is_error,
             },
-            Err(e) => error_outcome(format!("Error: MCP server \"{}\": {e}", tool.server)),
+            Err(e) => {
+                if let McpError::Authentication(_) = &e
+                    && let Ok(mut failures) = self.failures.lock()
+                {
+                    failures.push(McpFailure {
+                        server: tool.server.clone(),
+                        kind: "mcp_authentication_failed_error",
+                        message: format!("MCP server \"{}\": {e}", tool.server),
+                    });
+                }
+                error_outcome(format!("Error: MCP server \"{}\": {e}", tool.server))
+            }
         }
     }
 }

@@ -21,7 +21,7 @@ use berth_tools::{AgentTools, SearchBackend, Searxng, ToolContext, WebTools};
 
 use crate::config::ServerConfig;
 use crate::credentials::Credentials;
-use crate::mcp::{McpConnections, McpFailure, WithMcp};
+use crate::mcp::{McpConnections, McpFailures, WithMcp};
 use crate::mounts::{self, Prepared};
 use crate::redact::Redactor;
 use crate::startup::StartError;
@@ -32,7 +32,7 @@ pub struct TurnTools {
     pub router: Arc<dyn ToolRouter>,
     pub skills_prompt: Option<String>,
     /// MCP servers left out of this turn, and why.
-    pub mcp_failures: Vec<McpFailure>,
+    pub mcp_failures: McpFailures,
     /// The session's secrets, masked in everything the turn stores.
     pub redactor: Arc<std::sync::RwLock<Redactor>>,
 }
@@ -201,15 +201,21 @@ impl ToolServices {
         let builtins: Arc<dyn ToolRouter> =
             Arc::new(AgentTools::new(&session.agent.tools, Arc::new(context)));
         let mcp = self.mcp.for_session(tenant_id, session).await;
+        let failures: McpFailures = Arc::new(std::sync::Mutex::new(mcp.failures));
         let router: Arc<dyn ToolRouter> = if session.agent.mcp_servers.is_empty() {
             builtins
         } else {
-            Arc::new(WithMcp::new(builtins, &session.agent.tools, &mcp.clients))
+            Arc::new(WithMcp::new(
+                builtins,
+                &session.agent.tools,
+                &mcp.clients,
+                Arc::clone(&failures),
+            ))
         };
         TurnTools {
             router,
             skills_prompt: skills,
-            mcp_failures: mcp.failures,
+            mcp_failures: failures,
             redactor: mcp.redactor,
         }
     }

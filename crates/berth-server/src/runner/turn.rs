@@ -90,25 +90,13 @@ pub(super) async fn run(
         .router(runner.store.as_ref(), &lease.tenant_id, &snapshot)
         .await;
     host.set_redactor(Arc::clone(&turn_tools.redactor));
-    if !turn_tools.mcp_failures.is_empty() {
-        let errors: Vec<_> = turn_tools
-            .mcp_failures
-            .iter()
-            .map(|f| {
-                server_event(EventBody::SessionError {
-                    error: SessionErrorObject {
-                        kind: f.kind.to_owned(),
-                        message: f.message.clone(),
-                        retry_status: RetryStatus::Terminal,
-                        mcp_server_name: Some(f.server.clone()),
-                    },
-                })
-            })
-            .collect();
-        if let Err(e) = host.append_rows(errors).await {
-            tracing::warn!(session_id = %lease.session_id, error = %e, "cannot record MCP failures");
-        }
+    let at_start = mcp_errors(&turn_tools.mcp_failures);
+    if !at_start.is_empty()
+        && let Err(e) = host.append_rows(at_start).await
+    {
+        tracing::warn!(session_id = %lease.session_id, error = %e, "cannot record MCP failures");
     }
+    let mcp_failures = Arc::clone(&turn_tools.mcp_failures);
     let (tools, skills) = (turn_tools.router, turn_tools.skills_prompt);
     let system_prompt = match (snapshot.agent.system.clone(), skills) {
         (Some(system), Some(skills)) => Some(format!("{system}\n\n{skills}")),
@@ -124,7 +112,9 @@ pub(super) async fn run(
         retry: runner.retry,
     };
     let end = run_turn(&host, &config, cancel).await;
-    let finals = match end {
+    // Credentials refused during the turn are reported before it ends.
+    let mut finals = mcp_errors(&mcp_failures);
+    finals.extend(match end {
         TurnEnd::Idle(reason) => vec![idle(reason)],
         TurnEnd::Interrupted => vec![idle(StopReason::EndTurn)],
         TurnEnd::ModelFailed(e) => {
@@ -173,7 +163,7 @@ pub(super) async fn run(
                 idle(StopReason::EndTurn),
             ]
         }
-    };
+    });
     // Outputs become files before the session says it is idle, so a client that downloads
     // on `session.status_idle` finds them.
     runner
@@ -189,6 +179,26 @@ pub(super) async fn run(
 }
 
 /// Writes the turn's last events and marks the session idle.
+/// The recorded MCP failures as `session.error` events (taking them).
+fn mcp_errors(failures: &crate::mcp::McpFailures) -> Vec<NewEvent> {
+    let Ok(mut failures) = failures.lock() else {
+        return Vec::new();
+    };
+    failures
+        .drain(..)
+        .map(|f| {
+            server_event(EventBody::SessionError {
+                error: SessionErrorObject {
+                    kind: f.kind.to_owned(),
+                    message: f.message,
+                    retry_status: RetryStatus::Terminal,
+                    mcp_server_name: Some(f.server),
+                },
+            })
+        })
+        .collect()
+}
+
 pub(super) async fn finish(runner: &Runner, lease: &Lease, events: Vec<NewEvent>) {
     let effects = TurnEffects {
         usage: None,

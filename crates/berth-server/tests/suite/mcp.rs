@@ -20,6 +20,7 @@ on_both_backends_with_model!(
     mcp_calls_ask_first_by_default,
     private_mcp_urls_are_refused,
     servers_on_the_older_sse_transport_work_too,
+    a_refused_refresh_mid_session_is_an_authentication_error,
 );
 
 const SECS: u64 = 20;
@@ -467,4 +468,45 @@ async fn servers_on_the_older_sse_transport_work_too(server: &TestServer, model:
             .iter()
             .all(|a| a.as_deref() == Some(&*format!("Bearer {TOKEN}")))
     );
+}
+
+async fn a_refused_refresh_mid_session_is_an_authentication_error(
+    server: &TestServer,
+    model: &FakeModel,
+) {
+    let fixture = McpFixture::start_with(McpFixtureOptions {
+        token: Some("at_works_555555".to_owned()),
+        ..Default::default()
+    })
+    .await;
+    // The endpoint knows another refresh token, so every refresh is refused.
+    let endpoint = TokenEndpoint::start("rt_other_777777", "at_never_888888").await;
+    let api = server.api();
+    let (vault_id, _) = vault_with(
+        &api,
+        json!({"type": "mcp_oauth", "mcp_server_url": fixture.url,
+               "access_token": "at_works_555555",
+               "refresh": {"client_id": "c", "refresh_token": "rt_mine_666666",
+                           "token_endpoint": endpoint.url, "token_endpoint_auth": {"type": "none"}}}),
+    )
+    .await;
+    let session = mcp_session(&api, &fixture.url, &[&vault_id]).await;
+    echo_turn(&api, model, &session, 1, "first").await;
+    // The server stops accepting the token; the refresh is refused.
+    fixture.set_token(Some("at_rotated_999999"));
+    let events = echo_turn(&api, model, &session, 2, "second").await;
+    let results = by_type(&events, "agent.mcp_tool_result");
+    assert_eq!(results[1]["is_error"], true, "{:#?}", results[1]);
+    let errors = by_type(&events, "session.error");
+    assert_eq!(errors.len(), 1, "{events:#?}");
+    assert_eq!(
+        errors[0]["error"]["type"],
+        "mcp_authentication_failed_error"
+    );
+    assert_eq!(errors[0]["error"]["mcp_server_name"], "fixture");
+    assert_eq!(endpoint.request_count(), 1);
+    let stored = serde_json::to_string(&events).unwrap();
+    for secret in ["at_works_555555", "rt_mine_666666"] {
+        assert!(!stored.contains(secret));
+    }
 }
