@@ -15,6 +15,7 @@ pub mod error;
 pub mod event;
 pub mod file;
 pub mod ids;
+pub mod memory;
 pub mod metadata;
 pub mod model_card;
 pub mod multiagent;

@@ -7,6 +7,8 @@ mod connect;
 mod events;
 mod files;
 pub mod listen;
+mod memories;
+mod memory_versions;
 mod model_cards;
 mod rows;
 mod sessions;
@@ -22,6 +24,10 @@ use berth_store::{
 };
 use berth_store::{
     CredentialInsert, CredentialRow, FileQuery, FileRow, ModelCardRow, SkillRow, SkillVersionRow,
+};
+use berth_store::{
+    DeleteMemory, MemoryChange, MemoryQuery, MemoryRow, MemoryVersionQuery, MemoryVersionRow,
+    MemoryVersionStamp, MemoryWrite, NewMemory, RedactVersion,
 };
 use deadpool_postgres::{GenericClient, Pool};
 
@@ -863,5 +869,143 @@ impl Store for PostgresStore {
         vault_ids: &[String],
     ) -> StoreResult<Vec<CredentialRow>> {
         vaults::of_vaults(&self.client().await?, tenant_id, vault_ids).await
+    }
+
+    async fn create_memory(
+        &self,
+        memory: &NewMemory,
+        version: &MemoryVersionStamp,
+        max_per_store: u32,
+    ) -> StoreResult<MemoryWrite> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let outcome = memories::create(&tx, memory, version, max_per_store).await?;
+        // Anything but a write wrote nothing; dropping the transaction rolls it back.
+        if matches!(outcome, MemoryWrite::Written(_)) {
+            tx.commit().await.map_err(pg)?;
+        }
+        Ok(outcome)
+    }
+
+    async fn update_memory(
+        &self,
+        tenant_id: &str,
+        store_id: &str,
+        id: &str,
+        change: &MemoryChange,
+        expected_sha256: Option<&str>,
+        version: &MemoryVersionStamp,
+    ) -> StoreResult<MemoryWrite> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let outcome = memories::update(
+            &tx,
+            tenant_id,
+            store_id,
+            id,
+            change,
+            expected_sha256,
+            version,
+        )
+        .await?;
+        if matches!(outcome, MemoryWrite::Written(_)) {
+            tx.commit().await.map_err(pg)?;
+        }
+        Ok(outcome)
+    }
+
+    async fn delete_memory(
+        &self,
+        tenant_id: &str,
+        store_id: &str,
+        id: &str,
+        expected_sha256: Option<&str>,
+        version: &MemoryVersionStamp,
+    ) -> StoreResult<DeleteMemory> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let outcome =
+            memories::delete(&tx, tenant_id, store_id, id, expected_sha256, version).await?;
+        if outcome == DeleteMemory::Deleted {
+            tx.commit().await.map_err(pg)?;
+        }
+        Ok(outcome)
+    }
+
+    async fn get_memory(
+        &self,
+        tenant_id: &str,
+        store_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<MemoryRow>> {
+        memories::get(&self.client().await?, tenant_id, store_id, id).await
+    }
+
+    async fn get_memory_by_path(
+        &self,
+        tenant_id: &str,
+        store_id: &str,
+        path: &str,
+    ) -> StoreResult<Option<MemoryRow>> {
+        memories::get_by_path(&self.client().await?, tenant_id, store_id, path).await
+    }
+
+    async fn list_memories(
+        &self,
+        tenant_id: &str,
+        store_id: &str,
+        query: &MemoryQuery,
+    ) -> StoreResult<Vec<MemoryRow>> {
+        memories::list(&self.client().await?, tenant_id, store_id, query).await
+    }
+
+    async fn count_memories(&self, tenant_id: &str, store_id: &str) -> StoreResult<u64> {
+        memories::count(&self.client().await?, tenant_id, store_id).await
+    }
+
+    async fn recent_memories(
+        &self,
+        tenant_id: &str,
+        store_id: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<MemoryRow>> {
+        memories::recent(&self.client().await?, tenant_id, store_id, limit).await
+    }
+
+    async fn list_memory_versions(
+        &self,
+        tenant_id: &str,
+        store_id: &str,
+        query: &MemoryVersionQuery,
+    ) -> StoreResult<Vec<MemoryVersionRow>> {
+        memory_versions::list(&self.client().await?, tenant_id, store_id, query).await
+    }
+
+    async fn get_memory_version(
+        &self,
+        tenant_id: &str,
+        store_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<MemoryVersionRow>> {
+        memory_versions::get(&self.client().await?, tenant_id, store_id, id).await
+    }
+
+    async fn redact_memory_version(
+        &self,
+        tenant_id: &str,
+        store_id: &str,
+        id: &str,
+        by: &str,
+        at: i64,
+    ) -> StoreResult<RedactVersion> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let outcome = memory_versions::redact(&tx, tenant_id, store_id, id, by, at).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(outcome)
+    }
+
+    async fn prune_memory_versions(&self, older_than: i64) -> StoreResult<u64> {
+        memory_versions::prune(&self.client().await?, older_than).await
     }
 }

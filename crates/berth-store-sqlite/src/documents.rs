@@ -1,5 +1,5 @@
-//! Documents: agents, environments and vaults stored as rendered JSON, plus agent version
-//! history.
+//! Documents: agents, environments, vaults and memory stores stored as rendered JSON, plus
+//! agent version history.
 
 use berth_store::{Collection, DeleteOutcome, Document, DocumentQuery, SortOrder, StoreResult};
 use rusqlite::types::Value;
@@ -110,7 +110,7 @@ pub fn list(
 }
 
 /// Adds archive, creation-time and cursor conditions plus ORDER/LIMIT, binding values in order.
-fn push_filters(sql: &mut String, values: &mut Vec<Value>, query: &DocumentQuery, key: &str) {
+pub fn push_filters(sql: &mut String, values: &mut Vec<Value>, query: &DocumentQuery, key: &str) {
     if !query.include_archived {
         sql.push_str(" AND archived_at IS NULL");
     }

@@ -24,6 +24,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0004_files_and_skills.sql"),
     ),
     (5, "vaults", include_str!("../migrations/0005_vaults.sql")),
+    (6, "memory", include_str!("../migrations/0006_memory.sql")),
 ];
 
 /// Applies every migration the database has not seen yet; returns how many ran.

@@ -8,6 +8,10 @@
 
 pub mod cases;
 mod fixtures;
+pub mod memories;
+mod memory_fixtures;
+pub mod memory_reads;
+pub mod memory_versions;
 pub mod sessions;
 pub mod vaults;
 
@@ -54,6 +58,29 @@ macro_rules! store_contract_tests {
             vault_credentials_are_active_and_tenant_scoped,
             concurrent_inserts_respect_the_limit,
         );
+        $crate::store_contract_tests!(@memories $make;
+            memories_round_trip_with_their_first_version,
+            creating_needs_a_live_store_of_the_tenant,
+            paths_are_unique_per_store,
+            stores_hold_a_limited_number_of_memories,
+            updates_rename_edit_and_record_versions,
+            update_outcomes,
+            deleting_keeps_the_versions,
+        );
+        $crate::store_contract_tests!(@memory_reads $make;
+            memory_stores_are_documents,
+            memory_lists_page_by_path,
+            recent_memories_come_newest_first,
+            deleting_a_store_deletes_its_memories_and_versions,
+            memories_are_tenant_scoped,
+        );
+        $crate::store_contract_tests!(@memory_versions $make;
+            versions_list_newest_first_and_page,
+            redaction_keeps_the_record,
+            pruning_keeps_each_memorys_newest_version,
+            concurrent_updates_queue_and_all_record_versions,
+            concurrent_path_claims_have_one_winner,
+        );
     };
     (@sessions $make:path; $($case:ident),* $(,)?) => {
         $(
@@ -70,6 +97,33 @@ macro_rules! store_contract_tests {
             async fn $case() {
                 let Some(store) = $make().await else { return };
                 $crate::vaults::$case(store).await;
+            }
+        )*
+    };
+    (@memories $make:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let Some(store) = $make().await else { return };
+                $crate::memories::$case(store).await;
+            }
+        )*
+    };
+    (@memory_reads $make:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let Some(store) = $make().await else { return };
+                $crate::memory_reads::$case(store).await;
+            }
+        )*
+    };
+    (@memory_versions $make:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let Some(store) = $make().await else { return };
+                $crate::memory_versions::$case(store).await;
             }
         )*
     };

@@ -7,6 +7,8 @@ pub enum Collection {
     Environments,
     /// Deleting a vault deletes its credentials.
     Vaults,
+    /// Deleting a memory store deletes its memories and their versions.
+    MemoryStores,
 }
 
 impl Collection {
@@ -15,6 +17,7 @@ impl Collection {
             Collection::Agents => "agents",
             Collection::Environments => "environments",
             Collection::Vaults => "vaults",
+            Collection::MemoryStores => "memory_stores",
         }
     }
 
