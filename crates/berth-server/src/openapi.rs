@@ -10,8 +10,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::listing::json_response;
 use crate::routes::{
-    agents, api_keys, credentials, environments, events, files, health, model_cards, resources,
-    sessions, skills, vaults,
+    agents, api_keys, credentials, environments, events, files, health, memory, model_cards,
+    resources, sessions, skills, vaults,
 };
 
 #[derive(OpenApi)]
@@ -95,6 +95,21 @@ use crate::routes::{
         model_cards::update,
         model_cards::list,
         model_cards::delete,
+        memory::create_store,
+        memory::retrieve_store,
+        memory::update_store,
+        memory::list_stores,
+        memory::archive_store,
+        memory::delete_store,
+        memory::entries,
+        memory::create_memory,
+        memory::retrieve_memory,
+        memory::update_memory,
+        memory::list_memories,
+        memory::delete_memory,
+        memory::list_versions,
+        memory::retrieve_version,
+        memory::redact_version,
     ),
     modifiers(&Security),
     security(("api_key" = []), ("bearer" = []))

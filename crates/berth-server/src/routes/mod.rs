@@ -7,6 +7,7 @@ pub mod environments;
 pub mod events;
 pub mod files;
 pub mod health;
+pub mod memory;
 pub mod model_cards;
 pub mod resources;
 pub mod sessions;
@@ -139,6 +140,48 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/vaults/{vault_id}/credentials/{credential_id}/mcp_oauth_validate",
             post(credentials::mcp_oauth_validate),
+        )
+        .route(
+            "/memory_stores",
+            post(memory::create_store).get(memory::list_stores),
+        )
+        .route(
+            "/memory_stores/{memory_store_id}",
+            get(memory::retrieve_store)
+                .post(memory::update_store)
+                .patch(memory::update_store)
+                .delete(memory::delete_store),
+        )
+        .route(
+            "/memory_stores/{memory_store_id}/archive",
+            post(memory::archive_store),
+        )
+        .route(
+            "/memory_stores/{memory_store_id}/entries",
+            get(memory::entries),
+        )
+        .route(
+            "/memory_stores/{memory_store_id}/memories",
+            post(memory::create_memory).get(memory::list_memories),
+        )
+        .route(
+            "/memory_stores/{memory_store_id}/memories/{memory_id}",
+            get(memory::retrieve_memory)
+                .post(memory::update_memory)
+                .patch(memory::update_memory)
+                .delete(memory::delete_memory),
+        )
+        .route(
+            "/memory_stores/{memory_store_id}/memory_versions",
+            get(memory::list_versions),
+        )
+        .route(
+            "/memory_stores/{memory_store_id}/memory_versions/{memory_version_id}",
+            get(memory::retrieve_version),
+        )
+        .route(
+            "/memory_stores/{memory_store_id}/memory_versions/{memory_version_id}/redact",
+            post(memory::redact_version),
         )
         .route("/sessions", post(sessions::create).get(sessions::list))
         .route(

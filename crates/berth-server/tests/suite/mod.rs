@@ -4,6 +4,7 @@ mod environments;
 mod events;
 mod files;
 mod mcp;
+mod memory;
 mod model_cards;
 mod openapi;
 mod providers;
