@@ -11,7 +11,9 @@ mod memories;
 mod memory_versions;
 mod model_cards;
 mod rows;
+mod runner;
 mod sessions;
+mod store_impl;
 pub mod testing;
 mod vaults;
 
@@ -57,62 +59,6 @@ impl PostgresStore {
     }
 }
 
-async fn insert_version<C: GenericClient>(client: &C, doc: &Document) -> StoreResult<()> {
-    let stmt = client
-        .prepare_cached(
-            "INSERT INTO agent_versions (agent_id, tenant_id, version, created_at, updated_at, body)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .await
-        .map_err(pg)?;
-    client
-        .execute(
-            &stmt,
-            &[
-                &doc.id,
-                &doc.tenant_id,
-                &doc.version,
-                &doc.created_at,
-                &doc.updated_at,
-                &doc.body,
-            ],
-        )
-        .await
-        .map_err(pg)?;
-    Ok(())
-}
-
-async fn upsert_key<C: GenericClient>(client: &C, key: &NewApiKey) -> StoreResult<String> {
-    let stmt = client
-        .prepare_cached(
-            "INSERT INTO api_keys (id, tenant_id, name, prefix, hash, is_admin, source, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             ON CONFLICT (hash) DO UPDATE SET
-                 revoked_at = NULL, tenant_id = excluded.tenant_id, is_admin = excluded.is_admin,
-                 source = excluded.source, name = excluded.name
-             RETURNING id",
-        )
-        .await
-        .map_err(pg)?;
-    let row = client
-        .query_one(
-            &stmt,
-            &[
-                &key.id,
-                &key.tenant_id,
-                &key.name,
-                &key.prefix,
-                &key.hash,
-                &key.is_admin,
-                &key.source,
-                &key.created_at,
-            ],
-        )
-        .await
-        .map_err(pg)?;
-    Ok(row.get(0))
-}
-
 #[async_trait]
 impl Store for PostgresStore {
     fn backend(&self) -> &'static str {
@@ -155,51 +101,23 @@ impl Store for PostgresStore {
     }
 
     async fn create_tenant(&self, tenant: &TenantRow, first_key: &NewApiKey) -> StoreResult<()> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg)?;
-        tx.execute(
-            "INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)",
-            &[&tenant.id, &tenant.name, &tenant.created_at],
-        )
-        .await
-        .map_err(pg)?;
-        upsert_key(&tx, first_key).await?;
-        tx.commit().await.map_err(pg)
+        self.create_tenant_inner(tenant, first_key).await
     }
 
     async fn get_tenant(&self, id: &str) -> StoreResult<Option<TenantRow>> {
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached("SELECT id, name, created_at FROM tenants WHERE id = $1")
-            .await
-            .map_err(pg)?;
-        let row = client.query_opt(&stmt, &[&id]).await.map_err(pg)?;
-        Ok(row.as_ref().map(rows::tenant))
+        self.get_tenant_inner(id).await
     }
 
     async fn list_tenants(&self, query: &DocumentQuery) -> StoreResult<Vec<TenantRow>> {
-        let client = self.client().await?;
-        let mut sql = String::from("SELECT id, name, created_at FROM tenants WHERE TRUE");
-        let mut params: Vec<Param> = Vec::new();
-        push_filters(&mut sql, &mut params, query, "id", false, false);
-        let rows = client.query(&sql, &refs(&params)).await.map_err(pg)?;
-        Ok(rows.iter().map(rows::tenant).collect())
+        self.list_tenants_inner(query).await
     }
 
     async fn upsert_api_key(&self, key: &NewApiKey) -> StoreResult<String> {
-        upsert_key(&self.client().await?, key).await
+        store_impl::upsert_key(&self.client().await?, key).await
     }
 
     async fn find_api_key(&self, hash: &[u8]) -> StoreResult<Option<ApiKeyRow>> {
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(&format!(
-                "SELECT {KEY_COLUMNS} FROM api_keys WHERE hash = $1 AND revoked_at IS NULL"
-            ))
-            .await
-            .map_err(pg)?;
-        let row = client.query_opt(&stmt, &[&hash]).await.map_err(pg)?;
-        Ok(row.as_ref().map(rows::api_key))
+        self.find_api_key_inner(hash).await
     }
 
     async fn list_api_keys(
@@ -207,14 +125,7 @@ impl Store for PostgresStore {
         tenant_id: &str,
         query: &DocumentQuery,
     ) -> StoreResult<Vec<ApiKeyRow>> {
-        let client = self.client().await?;
-        let mut sql = format!(
-            "SELECT {KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 AND revoked_at IS NULL"
-        );
-        let mut params: Vec<Param> = vec![Box::new(tenant_id.to_owned())];
-        push_filters(&mut sql, &mut params, query, "id", false, false);
-        let rows = client.query(&sql, &refs(&params)).await.map_err(pg)?;
-        Ok(rows.iter().map(rows::api_key).collect())
+        self.list_api_keys_inner(tenant_id, query).await
     }
 
     async fn revoke_api_key(
@@ -223,32 +134,7 @@ impl Store for PostgresStore {
         id: &str,
         now: i64,
     ) -> StoreResult<RevokeOutcome> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg)?;
-        // Lock the tenant's active keys so two concurrent revocations cannot both pass the
-        // last-key check.
-        let active = tx
-            .query(
-                "SELECT id FROM api_keys WHERE tenant_id = $1 AND revoked_at IS NULL FOR UPDATE",
-                &[&tenant_id],
-            )
-            .await
-            .map_err(pg)?;
-        let outcome = if !active.iter().any(|r| r.get::<_, &str>(0) == id) {
-            RevokeOutcome::NotFound
-        } else if active.len() <= 1 {
-            RevokeOutcome::LastActiveKey
-        } else {
-            tx.execute(
-                "UPDATE api_keys SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2",
-                &[&tenant_id, &id, &now],
-            )
-            .await
-            .map_err(pg)?;
-            RevokeOutcome::Revoked
-        };
-        tx.commit().await.map_err(pg)?;
-        Ok(outcome)
+        self.revoke_api_key_inner(tenant_id, id, now).await
     }
 
     async fn revoke_keys_from_source(
@@ -258,55 +144,16 @@ impl Store for PostgresStore {
         keep_id: &str,
         now: i64,
     ) -> StoreResult<u64> {
-        self.client()
-            .await?
-            .execute(
-                "UPDATE api_keys SET revoked_at = $4
-                 WHERE tenant_id = $1 AND source = $2 AND id <> $3 AND revoked_at IS NULL",
-                &[&tenant_id, &source, &keep_id, &now],
-            )
+        self.revoke_keys_from_source_inner(tenant_id, source, keep_id, now)
             .await
-            .map_err(pg)
     }
 
     async fn touch_api_key(&self, id: &str, now: i64) -> StoreResult<()> {
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached("UPDATE api_keys SET last_used_at = $2 WHERE id = $1")
-            .await
-            .map_err(pg)?;
-        client.execute(&stmt, &[&id, &now]).await.map_err(pg)?;
-        Ok(())
+        self.touch_api_key_inner(id, now).await
     }
 
     async fn insert_document(&self, collection: Collection, doc: &Document) -> StoreResult<()> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg)?;
-        let stmt = tx
-            .prepare_cached(&format!(
-                "INSERT INTO {} ({DOC_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                collection.table()
-            ))
-            .await
-            .map_err(pg)?;
-        tx.execute(
-            &stmt,
-            &[
-                &doc.id,
-                &doc.tenant_id,
-                &doc.version,
-                &doc.created_at,
-                &doc.updated_at,
-                &doc.archived_at,
-                &doc.body,
-            ],
-        )
-        .await
-        .map_err(pg)?;
-        if collection.keeps_history() {
-            insert_version(&tx, doc).await?;
-        }
-        tx.commit().await.map_err(pg)
+        self.insert_document_inner(collection, doc).await
     }
 
     async fn get_document(
@@ -315,19 +162,7 @@ impl Store for PostgresStore {
         tenant_id: &str,
         id: &str,
     ) -> StoreResult<Option<Document>> {
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(&format!(
-                "SELECT {DOC_COLUMNS} FROM {} WHERE id = $1 AND tenant_id = $2",
-                collection.table()
-            ))
-            .await
-            .map_err(pg)?;
-        let row = client
-            .query_opt(&stmt, &[&id, &tenant_id])
-            .await
-            .map_err(pg)?;
-        Ok(row.as_ref().map(rows::document))
+        self.get_document_inner(collection, tenant_id, id).await
     }
 
     async fn list_documents(
@@ -336,16 +171,8 @@ impl Store for PostgresStore {
         tenant_id: &str,
         query: &DocumentQuery,
     ) -> StoreResult<Vec<Document>> {
-        let client = self.client().await?;
-        let mut sql = format!(
-            "SELECT {DOC_COLUMNS} FROM {} WHERE tenant_id = $1",
-            collection.table()
-        );
-        let mut params: Vec<Param> = vec![Box::new(tenant_id.to_owned())];
-        push_filters(&mut sql, &mut params, query, "id", false, true);
-        let stmt = client.prepare_cached(&sql).await.map_err(pg)?;
-        let rows = client.query(&stmt, &refs(&params)).await.map_err(pg)?;
-        Ok(rows.iter().map(rows::document).collect())
+        self.list_documents_inner(collection, tenant_id, query)
+            .await
     }
 
     async fn replace_document(
@@ -354,49 +181,8 @@ impl Store for PostgresStore {
         doc: &Document,
         expected_version: i64,
     ) -> StoreResult<bool> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg)?;
-        let stmt = tx
-            .prepare_cached(&format!(
-                "UPDATE {} SET version = $3, updated_at = $4, archived_at = $5, body = $6
-                 WHERE id = $1 AND tenant_id = $2 AND version = $7",
-                collection.table()
-            ))
+        self.replace_document_inner(collection, doc, expected_version)
             .await
-            .map_err(pg)?;
-        let changed = tx
-            .execute(
-                &stmt,
-                &[
-                    &doc.id,
-                    &doc.tenant_id,
-                    &doc.version,
-                    &doc.updated_at,
-                    &doc.archived_at,
-                    &doc.body,
-                    &expected_version,
-                ],
-            )
-            .await
-            .map_err(pg)?;
-        if changed == 0 {
-            return Ok(false);
-        }
-        if collection.keeps_history() {
-            if doc.version != expected_version {
-                insert_version(&tx, doc).await?;
-            } else {
-                tx.execute(
-                    "UPDATE agent_versions SET body = $3, updated_at = $4
-                     WHERE agent_id = $1 AND version = $2",
-                    &[&doc.id, &doc.version, &doc.body, &doc.updated_at],
-                )
-                .await
-                .map_err(pg)?;
-            }
-        }
-        tx.commit().await.map_err(pg)?;
-        Ok(true)
     }
 
     async fn delete_document(
@@ -405,48 +191,7 @@ impl Store for PostgresStore {
         tenant_id: &str,
         id: &str,
     ) -> StoreResult<DeleteOutcome> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg)?;
-        if collection == Collection::Environments {
-            // Lock the environment so no session can be created on it meanwhile.
-            let exists = tx
-                .query_opt(
-                    "SELECT 1 FROM environments WHERE id = $1 AND tenant_id = $2 FOR UPDATE",
-                    &[&id, &tenant_id],
-                )
-                .await
-                .map_err(pg)?;
-            if exists.is_none() {
-                return Ok(DeleteOutcome::NotFound);
-            }
-            let in_use = tx
-                .query_opt(
-                    "SELECT 1 FROM sessions WHERE environment_id = $1 AND tenant_id = $2
-                       AND archived_at IS NULL AND deleted_at IS NULL LIMIT 1",
-                    &[&id, &tenant_id],
-                )
-                .await
-                .map_err(pg)?;
-            if in_use.is_some() {
-                return Ok(DeleteOutcome::InUse);
-            }
-        }
-        let n = tx
-            .execute(
-                &format!(
-                    "DELETE FROM {} WHERE id = $1 AND tenant_id = $2",
-                    collection.table()
-                ),
-                &[&id, &tenant_id],
-            )
-            .await
-            .map_err(pg)?;
-        tx.commit().await.map_err(pg)?;
-        Ok(if n == 0 {
-            DeleteOutcome::NotFound
-        } else {
-            DeleteOutcome::Deleted
-        })
+        self.delete_document_inner(collection, tenant_id, id).await
     }
 
     async fn get_agent_version(
@@ -455,20 +200,7 @@ impl Store for PostgresStore {
         id: &str,
         version: i64,
     ) -> StoreResult<Option<Document>> {
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(
-                "SELECT v.agent_id, v.tenant_id, v.version, v.created_at, v.updated_at, a.archived_at, v.body
-                 FROM agent_versions v JOIN agents a ON a.id = v.agent_id
-                 WHERE v.agent_id = $1 AND v.tenant_id = $2 AND v.version = $3",
-            )
-            .await
-            .map_err(pg)?;
-        let row = client
-            .query_opt(&stmt, &[&id, &tenant_id, &version])
-            .await
-            .map_err(pg)?;
-        Ok(row.as_ref().map(rows::document))
+        self.get_agent_version_inner(tenant_id, id, version).await
     }
 
     async fn list_agent_versions(
@@ -477,15 +209,7 @@ impl Store for PostgresStore {
         id: &str,
         query: &DocumentQuery,
     ) -> StoreResult<Vec<Document>> {
-        let client = self.client().await?;
-        let mut sql = String::from(
-            "SELECT agent_id, tenant_id, version, created_at, updated_at, NULL::BIGINT, body
-             FROM agent_versions WHERE agent_id = $1 AND tenant_id = $2",
-        );
-        let mut params: Vec<Param> = vec![Box::new(id.to_owned()), Box::new(tenant_id.to_owned())];
-        push_filters(&mut sql, &mut params, query, "version", true, false);
-        let rows = client.query(&sql, &refs(&params)).await.map_err(pg)?;
-        Ok(rows.iter().map(rows::document).collect())
+        self.list_agent_versions_inner(tenant_id, id, query).await
     }
 
     async fn current_agent_versions(
@@ -493,16 +217,7 @@ impl Store for PostgresStore {
         tenant_id: &str,
         ids: &[String],
     ) -> StoreResult<Vec<(String, i64)>> {
-        let rows = self
-            .client()
-            .await?
-            .query(
-                "SELECT id, version FROM agents WHERE tenant_id = $1 AND id = ANY($2)",
-                &[&tenant_id, &ids],
-            )
-            .await
-            .map_err(pg)?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        self.current_agent_versions_inner(tenant_id, ids).await
     }
 
     async fn create_session(
@@ -510,11 +225,7 @@ impl Store for PostgresStore {
         row: &SessionRow,
         events: &[NewEvent],
     ) -> StoreResult<Vec<StoredEvent>> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg)?;
-        let stored = sessions::create(&tx, row, events).await?;
-        tx.commit().await.map_err(pg)?;
-        Ok(stored)
+        self.create_session_inner(row, events).await
     }
 
     async fn get_session(&self, tenant_id: &str, id: &str) -> StoreResult<Option<SessionRow>> {
@@ -530,11 +241,7 @@ impl Store for PostgresStore {
     }
 
     async fn change_session(&self, change: &SessionChange) -> StoreResult<ChangeOutcome> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg)?;
-        let outcome = sessions::change(&tx, change).await?;
-        tx.commit().await.map_err(pg)?;
-        Ok(outcome)
+        self.change_session_inner(change).await
     }
 
     async fn archive_session(&self, tenant_id: &str, id: &str, now: i64) -> StoreResult<bool> {
@@ -548,11 +255,7 @@ impl Store for PostgresStore {
         now: i64,
         events: &[NewEvent],
     ) -> StoreResult<DeleteSessionOutcome> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg)?;
-        let outcome = sessions::delete(&tx, tenant_id, id, now, events).await?;
-        tx.commit().await.map_err(pg)?;
-        Ok(outcome)
+        self.delete_session_inner(tenant_id, id, now, events).await
     }
 
     async fn append_client_events(
@@ -562,11 +265,8 @@ impl Store for PostgresStore {
         events: &[NewEvent],
         now: i64,
     ) -> StoreResult<AppendOutcome> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg)?;
-        let outcome = events::append_client(&tx, tenant_id, session_id, events, now).await?;
-        tx.commit().await.map_err(pg)?;
-        Ok(outcome)
+        self.append_client_events_inner(tenant_id, session_id, events, now)
+            .await
     }
 
     async fn list_events(
@@ -605,7 +305,7 @@ impl Store for PostgresStore {
     }
 
     async fn runnable_sessions(&self, lease_cutoff: i64, limit: u32) -> StoreResult<Vec<String>> {
-        events::runnable(&self.client().await?, lease_cutoff, limit).await
+        runner::runnable(&self.client().await?, lease_cutoff, limit).await
     }
 
     async fn claim_session(
@@ -615,22 +315,16 @@ impl Store for PostgresStore {
         lease_cutoff: i64,
         expires_at: i64,
     ) -> StoreResult<Option<Lease>> {
-        events::claim(
-            &self.client().await?,
-            session_id,
-            owner,
-            lease_cutoff,
-            expires_at,
-        )
-        .await
+        self.claim_session_inner(session_id, owner, lease_cutoff, expires_at)
+            .await
     }
 
     async fn renew_lease(&self, lease: &Lease, expires_at: i64) -> StoreResult<bool> {
-        events::renew(&self.client().await?, lease, expires_at).await
+        runner::renew(&self.client().await?, lease, expires_at).await
     }
 
     async fn release_lease(&self, lease: &Lease) -> StoreResult<()> {
-        events::release(&self.client().await?, lease).await
+        runner::release(&self.client().await?, lease).await
     }
 
     async fn begin_turn(
@@ -639,11 +333,7 @@ impl Store for PostgresStore {
         now: i64,
         opening: &[NewEvent],
     ) -> StoreResult<TurnStart> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg)?;
-        let outcome = events::begin_turn(&tx, lease, now, opening).await?;
-        tx.commit().await.map_err(pg)?;
-        Ok(outcome)
+        self.begin_turn_inner(lease, now, opening).await
     }
 
     async fn append_turn_events(
@@ -653,22 +343,16 @@ impl Store for PostgresStore {
         effects: &TurnEffects,
         now: i64,
     ) -> StoreResult<Option<Vec<StoredEvent>>> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg)?;
-        let outcome = events::append_turn(&tx, lease, events, effects, now).await?;
-        tx.commit().await.map_err(pg)?;
-        Ok(outcome)
+        self.append_turn_events_inner(lease, events, effects, now)
+            .await
     }
 
     async fn save_stream_buffer(&self, lease: &Lease, buffer: &StreamBuffer) -> StoreResult<()> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg)?;
-        events::save_buffer(&tx, lease, buffer).await?;
-        tx.commit().await.map_err(pg)
+        self.save_stream_buffer_inner(lease, buffer).await
     }
 
     async fn stream_buffers(&self, session_id: &str) -> StoreResult<Vec<StreamBuffer>> {
-        events::buffers(&self.client().await?, session_id).await
+        runner::buffers(&self.client().await?, session_id).await
     }
 
     async fn insert_model_card(&self, card: &ModelCardRow) -> StoreResult<()> {
@@ -742,10 +426,7 @@ impl Store for PostgresStore {
     }
 
     async fn insert_skill(&self, skill: &SkillRow, first: &SkillVersionRow) -> StoreResult<()> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg)?;
-        files::insert_skill(&tx, skill, first).await?;
-        tx.commit().await.map_err(pg)
+        self.insert_skill_inner(skill, first).await
     }
 
     async fn get_skill(&self, tenant_id: &str, id: &str) -> StoreResult<Option<SkillRow>> {
@@ -766,11 +447,8 @@ impl Store for PostgresStore {
         version: &SkillVersionRow,
         expected_version: i64,
     ) -> StoreResult<bool> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg)?;
-        let done = files::add_skill_version(&tx, skill, version, expected_version).await?;
-        tx.commit().await.map_err(pg)?;
-        Ok(done)
+        self.add_skill_version_inner(skill, version, expected_version)
+            .await
     }
 
     async fn get_skill_version(
@@ -797,19 +475,12 @@ impl Store for PostgresStore {
         version_id: &str,
         expected_version: i64,
     ) -> StoreResult<bool> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg)?;
-        let done = files::delete_skill_version(&tx, skill, version_id, expected_version).await?;
-        tx.commit().await.map_err(pg)?;
-        Ok(done)
+        self.delete_skill_version_inner(skill, version_id, expected_version)
+            .await
     }
 
     async fn delete_skill(&self, tenant_id: &str, id: &str) -> StoreResult<bool> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg)?;
-        let done = files::delete_skill(&tx, tenant_id, id).await?;
-        tx.commit().await.map_err(pg)?;
-        Ok(done)
+        self.delete_skill_inner(tenant_id, id).await
     }
 
     async fn insert_credential(
@@ -817,15 +488,8 @@ impl Store for PostgresStore {
         credential: &CredentialRow,
         max_per_vault: u32,
     ) -> StoreResult<CredentialInsert> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg)?;
-        let outcome = vaults::insert(&tx, credential, max_per_vault).await?;
-        // Anything but an insert wrote nothing (or aborted the transaction on the unique
-        // index); dropping the transaction rolls it back.
-        if outcome == CredentialInsert::Inserted {
-            tx.commit().await.map_err(pg)?;
-        }
-        Ok(outcome)
+        self.insert_credential_inner(credential, max_per_vault)
+            .await
     }
 
     async fn get_credential(
@@ -877,14 +541,8 @@ impl Store for PostgresStore {
         version: &MemoryVersionStamp,
         max_per_store: u32,
     ) -> StoreResult<MemoryWrite> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg)?;
-        let outcome = memories::create(&tx, memory, version, max_per_store).await?;
-        // Anything but a write wrote nothing; dropping the transaction rolls it back.
-        if matches!(outcome, MemoryWrite::Written(_)) {
-            tx.commit().await.map_err(pg)?;
-        }
-        Ok(outcome)
+        self.create_memory_inner(memory, version, max_per_store)
+            .await
     }
 
     async fn update_memory(
@@ -896,22 +554,8 @@ impl Store for PostgresStore {
         expected_sha256: Option<&str>,
         version: &MemoryVersionStamp,
     ) -> StoreResult<MemoryWrite> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg)?;
-        let outcome = memories::update(
-            &tx,
-            tenant_id,
-            store_id,
-            id,
-            change,
-            expected_sha256,
-            version,
-        )
-        .await?;
-        if matches!(outcome, MemoryWrite::Written(_)) {
-            tx.commit().await.map_err(pg)?;
-        }
-        Ok(outcome)
+        self.update_memory_inner(tenant_id, store_id, id, change, expected_sha256, version)
+            .await
     }
 
     async fn delete_memory(
@@ -922,14 +566,8 @@ impl Store for PostgresStore {
         expected_sha256: Option<&str>,
         version: &MemoryVersionStamp,
     ) -> StoreResult<DeleteMemory> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg)?;
-        let outcome =
-            memories::delete(&tx, tenant_id, store_id, id, expected_sha256, version).await?;
-        if outcome == DeleteMemory::Deleted {
-            tx.commit().await.map_err(pg)?;
-        }
-        Ok(outcome)
+        self.delete_memory_inner(tenant_id, store_id, id, expected_sha256, version)
+            .await
     }
 
     async fn get_memory(
@@ -998,11 +636,8 @@ impl Store for PostgresStore {
         by: &str,
         at: i64,
     ) -> StoreResult<RedactVersion> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg)?;
-        let outcome = memory_versions::redact(&tx, tenant_id, store_id, id, by, at).await?;
-        tx.commit().await.map_err(pg)?;
-        Ok(outcome)
+        self.redact_memory_version_inner(tenant_id, store_id, id, by, at)
+            .await
     }
 
     async fn prune_memory_versions(&self, older_than: i64) -> StoreResult<u64> {

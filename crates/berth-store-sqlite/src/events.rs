@@ -1,8 +1,8 @@
-//! The event log and the runner's side of it: appending, reading, leases and turns.
+//! The event log: appending, reading and context (the runner's side is in `runner.rs`).
 
 use berth_store::{
-    AppendOutcome, ContextScope, EventQuery, Lease, MODEL_CONTEXT_TYPES, NewEvent, SortOrder,
-    StoreResult, StoredEvent, StreamBuffer, TurnEffects, TurnStart,
+    AppendOutcome, ContextScope, EventQuery, MODEL_CONTEXT_TYPES, NewEvent, SortOrder, StoreResult,
+    StoredEvent,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -10,17 +10,17 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use crate::pool::backend;
 use crate::sql::Sql;
 
-const COLUMNS: &str =
+pub(crate) const COLUMNS: &str =
     "session_id, seq, id, type, body, private, created_at, processed_at, cancelled_at, ctx_order";
 
 /// Inputs that answer a pending tool call; several queued in a row resume one turn together.
-const TOOL_ANSWERS: [&str; 3] = [
+pub(crate) const TOOL_ANSWERS: [&str; 3] = [
     "user.tool_confirmation",
     "user.custom_tool_result",
     "user.tool_result",
 ];
 
-fn event(row: &Row<'_>) -> rusqlite::Result<StoredEvent> {
+pub(crate) fn event(row: &Row<'_>) -> rusqlite::Result<StoredEvent> {
     Ok(StoredEvent {
         session_id: row.get(0)?,
         seq: row.get(1)?,
@@ -247,270 +247,6 @@ pub fn context(
     let mut stmt = conn.prepare_cached(&sql.text).map_err(backend)?;
     let rows = stmt
         .query_map(rusqlite::params_from_iter(sql.values), event)
-        .map_err(backend)?;
-    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
-}
-
-// ----------------------------------------------------------------- runner
-
-pub fn runnable(conn: &Connection, lease_cutoff: i64, limit: u32) -> StoreResult<Vec<String>> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT id FROM sessions
-             WHERE deleted_at IS NULL AND (pending_inputs > 0 OR status IN ('running', 'rescheduling'))
-               AND (lease_owner IS NULL OR lease_expires_at < ?1)
-             LIMIT ?2",
-        )
-        .map_err(backend)?;
-    let rows = stmt
-        .query_map(params![lease_cutoff, limit], |r| r.get(0))
-        .map_err(backend)?;
-    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
-}
-
-pub fn claim(
-    conn: &Connection,
-    session_id: &str,
-    owner: &str,
-    lease_cutoff: i64,
-    expires_at: i64,
-) -> StoreResult<Option<Lease>> {
-    conn.prepare_cached(
-        "UPDATE sessions SET lease_owner = ?2, lease_expires_at = ?4,
-             lease_generation = lease_generation + 1
-         WHERE id = ?1 AND deleted_at IS NULL
-           AND (lease_owner IS NULL OR lease_expires_at < ?3)
-         RETURNING tenant_id, lease_generation, status",
-    )
-    .and_then(|mut s| {
-        s.query_row(params![session_id, owner, lease_cutoff, expires_at], |r| {
-            Ok(Lease {
-                session_id: session_id.to_owned(),
-                tenant_id: r.get(0)?,
-                owner: owner.to_owned(),
-                generation: r.get(1)?,
-                status_at_claim: r.get(2)?,
-            })
-        })
-        .optional()
-    })
-    .map_err(backend)
-}
-
-pub fn renew(conn: &Connection, lease: &Lease, expires_at: i64) -> StoreResult<bool> {
-    let n = conn
-        .prepare_cached(
-            "UPDATE sessions SET lease_expires_at = ?4
-             WHERE id = ?1 AND lease_owner = ?2 AND lease_generation = ?3",
-        )
-        .and_then(|mut s| {
-            s.execute(params![
-                lease.session_id,
-                lease.owner,
-                lease.generation,
-                expires_at
-            ])
-        })
-        .map_err(backend)?;
-    Ok(n > 0)
-}
-
-pub fn release(conn: &Connection, lease: &Lease) -> StoreResult<()> {
-    conn.prepare_cached(
-        "UPDATE sessions SET lease_owner = NULL, lease_expires_at = NULL
-         WHERE id = ?1 AND lease_owner = ?2 AND lease_generation = ?3",
-    )
-    .and_then(|mut s| s.execute(params![lease.session_id, lease.owner, lease.generation]))
-    .map_err(backend)?;
-    Ok(())
-}
-
-/// The session row's live state, read under a lease.
-struct Held {
-    last_seq: i64,
-    pending: i64,
-    status: String,
-    turn_started_at: Option<i64>,
-}
-
-/// The session's live state if `lease` still holds.
-fn held(conn: &Connection, lease: &Lease) -> StoreResult<Option<Held>> {
-    conn.prepare_cached(
-        "SELECT last_seq, pending_inputs, status, turn_started_at FROM sessions
-         WHERE id = ?1 AND lease_owner = ?2 AND lease_generation = ?3 AND deleted_at IS NULL",
-    )
-    .and_then(|mut s| {
-        s.query_row(
-            params![lease.session_id, lease.owner, lease.generation],
-            |r| {
-                Ok(Held {
-                    last_seq: r.get(0)?,
-                    pending: r.get(1)?,
-                    status: r.get(2)?,
-                    turn_started_at: r.get(3)?,
-                })
-            },
-        )
-        .optional()
-    })
-    .map_err(backend)
-}
-
-pub fn begin_turn(
-    conn: &Connection,
-    lease: &Lease,
-    now: i64,
-    opening: &[NewEvent],
-) -> StoreResult<TurnStart> {
-    let Some(Held {
-        last_seq, pending, ..
-    }) = held(conn, lease)?
-    else {
-        return Ok(TurnStart::LeaseLost);
-    };
-    let candidates: Vec<(i64, String)> = {
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT seq, type FROM session_events
-                 WHERE session_id = ?1 AND processed_at IS NULL AND cancelled_at IS NULL
-                 ORDER BY seq LIMIT 64",
-            )
-            .map_err(backend)?;
-        let rows = stmt
-            .query_map(params![lease.session_id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(backend)?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(backend)?
-    };
-    let Some((first_seq, first_kind)) = candidates.first() else {
-        return Ok(TurnStart::NothingPending);
-    };
-    let mut seqs = vec![*first_seq];
-    if TOOL_ANSWERS.contains(&first_kind.as_str()) {
-        seqs.extend(
-            candidates
-                .iter()
-                .skip(1)
-                .take_while(|(_, kind)| TOOL_ANSWERS.contains(&kind.as_str()))
-                .map(|(seq, _)| *seq),
-        );
-    }
-    let ctx_order = 2 * last_seq + 1;
-    let mut promoted = Vec::with_capacity(seqs.len());
-    for seq in &seqs {
-        let row = conn
-            .prepare_cached(&format!(
-                "UPDATE session_events SET processed_at = ?3, ctx_order = ?4
-                 WHERE session_id = ?1 AND seq = ?2 RETURNING {COLUMNS}"
-            ))
-            .and_then(|mut s| s.query_row(params![lease.session_id, seq, now, ctx_order], event))
-            .map_err(backend)?;
-        promoted.push(row);
-    }
-    let (appended, last_seq, _) = append(conn, &lease.session_id, opening, now, last_seq)?;
-    conn.prepare_cached(
-        "UPDATE sessions SET status = 'running', turn_started_at = COALESCE(turn_started_at, ?2),
-             pending_inputs = ?3, last_seq = ?4, updated_at = ?2
-         WHERE id = ?1",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            lease.session_id,
-            now,
-            pending - seqs.len() as i64,
-            last_seq
-        ])
-    })
-    .map_err(backend)?;
-    Ok(TurnStart::Started { promoted, appended })
-}
-
-pub fn append_turn(
-    conn: &Connection,
-    lease: &Lease,
-    events: &[NewEvent],
-    effects: &TurnEffects,
-    now: i64,
-) -> StoreResult<Option<Vec<StoredEvent>>> {
-    let Some(Held {
-        last_seq,
-        status,
-        turn_started_at,
-        ..
-    }) = held(conn, lease)?
-    else {
-        return Ok(None);
-    };
-    let (stored, last_seq, _) = append(conn, &lease.session_id, events, now, last_seq)?;
-    let usage = effects.usage.unwrap_or_default();
-    let status = effects.status.clone().unwrap_or(status);
-    let (active_add, turn_started_at) = if effects.end_turn {
-        (turn_started_at.map_or(0, |t| (now - t).max(0)), None)
-    } else {
-        (0, turn_started_at)
-    };
-    conn.prepare_cached(
-        "UPDATE sessions SET last_seq = ?2, status = ?3, updated_at = ?4,
-             usage_input = usage_input + ?5, usage_output = usage_output + ?6,
-             usage_cache_read = usage_cache_read + ?7, usage_cache_write = usage_cache_write + ?8,
-             active_micros = active_micros + ?9, turn_started_at = ?10
-         WHERE id = ?1",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            lease.session_id,
-            last_seq,
-            status,
-            now,
-            usage.input_tokens,
-            usage.output_tokens,
-            usage.cache_read_input_tokens,
-            usage.cache_creation_input_tokens,
-            active_add,
-            turn_started_at
-        ])
-    })
-    .map_err(backend)?;
-    if effects.clear_stream_buffers {
-        conn.prepare_cached("DELETE FROM stream_buffers WHERE session_id = ?1")
-            .and_then(|mut s| s.execute(params![lease.session_id]))
-            .map_err(backend)?;
-    }
-    Ok(Some(stored))
-}
-
-pub fn save_buffer(conn: &Connection, lease: &Lease, buffer: &StreamBuffer) -> StoreResult<()> {
-    if held(conn, lease)?.is_none() {
-        return Ok(());
-    }
-    conn.prepare_cached(
-        "INSERT INTO stream_buffers (session_id, event_id, kind, text) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (session_id, event_id) DO UPDATE SET text = excluded.text",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            lease.session_id,
-            buffer.event_id,
-            buffer.kind,
-            buffer.text
-        ])
-    })
-    .map_err(backend)?;
-    Ok(())
-}
-
-pub fn buffers(conn: &Connection, session_id: &str) -> StoreResult<Vec<StreamBuffer>> {
-    let mut stmt = conn
-        .prepare_cached("SELECT event_id, kind, text FROM stream_buffers WHERE session_id = ?1")
-        .map_err(backend)?;
-    let rows = stmt
-        .query_map(params![session_id], |r| {
-            Ok(StreamBuffer {
-                event_id: r.get(0)?,
-                kind: r.get(1)?,
-                text: r.get(2)?,
-            })
-        })
         .map_err(backend)?;
     rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
 }

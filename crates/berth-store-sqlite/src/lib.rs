@@ -13,8 +13,10 @@ mod memory_versions;
 mod migrations;
 mod model_cards;
 mod pool;
+mod runner;
 mod sessions;
 mod sql;
+mod store_impl;
 mod vaults;
 
 use std::path::Path;
@@ -89,36 +91,23 @@ impl Store for SqliteStore {
     }
 
     async fn create_tenant(&self, tenant: &TenantRow, first_key: &NewApiKey) -> StoreResult<()> {
-        let (tenant, key) = (tenant.clone(), first_key.clone());
-        self.pool
-            .write(move |c| {
-                keys::insert_tenant(c, &tenant)?;
-                keys::upsert_api_key(c, &key)?;
-                Ok(())
-            })
-            .await
+        self.create_tenant_inner(tenant, first_key).await
     }
 
     async fn get_tenant(&self, id: &str) -> StoreResult<Option<TenantRow>> {
-        let id = id.to_owned();
-        self.pool.read(move |c| keys::get_tenant(c, &id)).await
+        self.get_tenant_inner(id).await
     }
 
     async fn list_tenants(&self, query: &DocumentQuery) -> StoreResult<Vec<TenantRow>> {
-        let query = query.clone();
-        self.pool.read(move |c| keys::list_tenants(c, &query)).await
+        self.list_tenants_inner(query).await
     }
 
     async fn upsert_api_key(&self, key: &NewApiKey) -> StoreResult<String> {
-        let key = key.clone();
-        self.pool
-            .write(move |c| keys::upsert_api_key(c, &key))
-            .await
+        self.upsert_api_key_inner(key).await
     }
 
     async fn find_api_key(&self, hash: &[u8]) -> StoreResult<Option<ApiKeyRow>> {
-        let hash = hash.to_vec();
-        self.pool.read(move |c| keys::find_api_key(c, &hash)).await
+        self.find_api_key_inner(hash).await
     }
 
     async fn list_api_keys(
@@ -126,10 +115,7 @@ impl Store for SqliteStore {
         tenant_id: &str,
         query: &DocumentQuery,
     ) -> StoreResult<Vec<ApiKeyRow>> {
-        let (tenant_id, query) = (tenant_id.to_owned(), query.clone());
-        self.pool
-            .read(move |c| keys::list_api_keys(c, &tenant_id, &query))
-            .await
+        self.list_api_keys_inner(tenant_id, query).await
     }
 
     async fn revoke_api_key(
@@ -138,10 +124,7 @@ impl Store for SqliteStore {
         id: &str,
         now: i64,
     ) -> StoreResult<RevokeOutcome> {
-        let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
-        self.pool
-            .write(move |c| keys::revoke_api_key(c, &tenant_id, &id, now))
-            .await
+        self.revoke_api_key_inner(tenant_id, id, now).await
     }
 
     async fn revoke_keys_from_source(
@@ -151,25 +134,16 @@ impl Store for SqliteStore {
         keep_id: &str,
         now: i64,
     ) -> StoreResult<u64> {
-        let (tenant_id, source, keep_id) =
-            (tenant_id.to_owned(), source.to_owned(), keep_id.to_owned());
-        self.pool
-            .write(move |c| keys::revoke_keys_from_source(c, &tenant_id, &source, &keep_id, now))
+        self.revoke_keys_from_source_inner(tenant_id, source, keep_id, now)
             .await
     }
 
     async fn touch_api_key(&self, id: &str, now: i64) -> StoreResult<()> {
-        let id = id.to_owned();
-        self.pool
-            .write(move |c| keys::touch_api_key(c, &id, now))
-            .await
+        self.touch_api_key_inner(id, now).await
     }
 
     async fn insert_document(&self, collection: Collection, doc: &Document) -> StoreResult<()> {
-        let doc = doc.clone();
-        self.pool
-            .write(move |c| documents::insert(c, collection, &doc))
-            .await
+        self.insert_document_inner(collection, doc).await
     }
 
     async fn get_document(
@@ -178,10 +152,7 @@ impl Store for SqliteStore {
         tenant_id: &str,
         id: &str,
     ) -> StoreResult<Option<Document>> {
-        let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
-        self.pool
-            .read(move |c| documents::get(c, collection, &tenant_id, &id))
-            .await
+        self.get_document_inner(collection, tenant_id, id).await
     }
 
     async fn list_documents(
@@ -190,9 +161,7 @@ impl Store for SqliteStore {
         tenant_id: &str,
         query: &DocumentQuery,
     ) -> StoreResult<Vec<Document>> {
-        let (tenant_id, query) = (tenant_id.to_owned(), query.clone());
-        self.pool
-            .read(move |c| documents::list(c, collection, &tenant_id, &query))
+        self.list_documents_inner(collection, tenant_id, query)
             .await
     }
 
@@ -202,9 +171,7 @@ impl Store for SqliteStore {
         doc: &Document,
         expected_version: i64,
     ) -> StoreResult<bool> {
-        let doc = doc.clone();
-        self.pool
-            .write(move |c| documents::replace(c, collection, &doc, expected_version))
+        self.replace_document_inner(collection, doc, expected_version)
             .await
     }
 
@@ -214,10 +181,7 @@ impl Store for SqliteStore {
         tenant_id: &str,
         id: &str,
     ) -> StoreResult<DeleteOutcome> {
-        let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
-        self.pool
-            .write(move |c| documents::delete(c, collection, &tenant_id, &id))
-            .await
+        self.delete_document_inner(collection, tenant_id, id).await
     }
 
     async fn get_agent_version(
@@ -226,10 +190,7 @@ impl Store for SqliteStore {
         id: &str,
         version: i64,
     ) -> StoreResult<Option<Document>> {
-        let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
-        self.pool
-            .read(move |c| documents::get_version(c, &tenant_id, &id, version))
-            .await
+        self.get_agent_version_inner(tenant_id, id, version).await
     }
 
     async fn list_agent_versions(
@@ -238,10 +199,7 @@ impl Store for SqliteStore {
         id: &str,
         query: &DocumentQuery,
     ) -> StoreResult<Vec<Document>> {
-        let (tenant_id, id, query) = (tenant_id.to_owned(), id.to_owned(), query.clone());
-        self.pool
-            .read(move |c| documents::list_versions(c, &tenant_id, &id, &query))
-            .await
+        self.list_agent_versions_inner(tenant_id, id, query).await
     }
 
     async fn current_agent_versions(
@@ -249,10 +207,7 @@ impl Store for SqliteStore {
         tenant_id: &str,
         ids: &[String],
     ) -> StoreResult<Vec<(String, i64)>> {
-        let (tenant_id, ids) = (tenant_id.to_owned(), ids.to_vec());
-        self.pool
-            .read(move |c| documents::current_versions(c, &tenant_id, &ids))
-            .await
+        self.current_agent_versions_inner(tenant_id, ids).await
     }
 
     async fn create_session(
@@ -260,17 +215,11 @@ impl Store for SqliteStore {
         row: &SessionRow,
         events: &[NewEvent],
     ) -> StoreResult<Vec<StoredEvent>> {
-        let (row, events) = (row.clone(), events.to_vec());
-        self.pool
-            .write(move |c| sessions::create(c, &row, &events))
-            .await
+        self.create_session_inner(row, events).await
     }
 
     async fn get_session(&self, tenant_id: &str, id: &str) -> StoreResult<Option<SessionRow>> {
-        let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
-        self.pool
-            .read(move |c| sessions::get(c, &tenant_id, &id))
-            .await
+        self.get_session_inner(tenant_id, id).await
     }
 
     async fn list_sessions(
@@ -278,22 +227,15 @@ impl Store for SqliteStore {
         tenant_id: &str,
         query: &SessionQuery,
     ) -> StoreResult<Vec<SessionRow>> {
-        let (tenant_id, query) = (tenant_id.to_owned(), query.clone());
-        self.pool
-            .read(move |c| sessions::list(c, &tenant_id, &query))
-            .await
+        self.list_sessions_inner(tenant_id, query).await
     }
 
     async fn change_session(&self, change: &SessionChange) -> StoreResult<ChangeOutcome> {
-        let change = change.clone();
-        self.pool.write(move |c| sessions::change(c, &change)).await
+        self.change_session_inner(change).await
     }
 
     async fn archive_session(&self, tenant_id: &str, id: &str, now: i64) -> StoreResult<bool> {
-        let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
-        self.pool
-            .write(move |c| sessions::archive(c, &tenant_id, &id, now))
-            .await
+        self.archive_session_inner(tenant_id, id, now).await
     }
 
     async fn delete_session(
@@ -303,10 +245,7 @@ impl Store for SqliteStore {
         now: i64,
         events: &[NewEvent],
     ) -> StoreResult<DeleteSessionOutcome> {
-        let (tenant_id, id, events) = (tenant_id.to_owned(), id.to_owned(), events.to_vec());
-        self.pool
-            .write(move |c| sessions::delete(c, &tenant_id, &id, now, &events))
-            .await
+        self.delete_session_inner(tenant_id, id, now, events).await
     }
 
     async fn append_client_events(
@@ -316,10 +255,7 @@ impl Store for SqliteStore {
         events: &[NewEvent],
         now: i64,
     ) -> StoreResult<AppendOutcome> {
-        let (tenant_id, session_id, events) =
-            (tenant_id.to_owned(), session_id.to_owned(), events.to_vec());
-        self.pool
-            .write(move |c| events::append_client(c, &tenant_id, &session_id, &events, now))
+        self.append_client_events_inner(tenant_id, session_id, events, now)
             .await
     }
 
@@ -329,11 +265,7 @@ impl Store for SqliteStore {
         session_id: &str,
         query: &EventQuery,
     ) -> StoreResult<Vec<StoredEvent>> {
-        let (tenant_id, session_id, query) =
-            (tenant_id.to_owned(), session_id.to_owned(), query.clone());
-        self.pool
-            .read(move |c| events::list(c, &tenant_id, &session_id, &query))
-            .await
+        self.list_events_inner(tenant_id, session_id, query).await
     }
 
     async fn read_events(
@@ -342,10 +274,7 @@ impl Store for SqliteStore {
         after_seq: i64,
         limit: u32,
     ) -> StoreResult<Vec<StoredEvent>> {
-        let session_id = session_id.to_owned();
-        self.pool
-            .read(move |c| events::read(c, &session_id, after_seq, limit))
-            .await
+        self.read_events_inner(session_id, after_seq, limit).await
     }
 
     async fn get_event(
@@ -353,10 +282,7 @@ impl Store for SqliteStore {
         session_id: &str,
         event_id: &str,
     ) -> StoreResult<Option<StoredEvent>> {
-        let (session_id, event_id) = (session_id.to_owned(), event_id.to_owned());
-        self.pool
-            .read(move |c| events::get(c, &session_id, &event_id))
-            .await
+        self.get_event_inner(session_id, event_id).await
     }
 
     async fn context_events(
@@ -365,16 +291,11 @@ impl Store for SqliteStore {
         after: i64,
         scope: ContextScope,
     ) -> StoreResult<Vec<StoredEvent>> {
-        let session_id = session_id.to_owned();
-        self.pool
-            .read(move |c| events::context(c, &session_id, after, scope))
-            .await
+        self.context_events_inner(session_id, after, scope).await
     }
 
     async fn runnable_sessions(&self, lease_cutoff: i64, limit: u32) -> StoreResult<Vec<String>> {
-        self.pool
-            .read(move |c| events::runnable(c, lease_cutoff, limit))
-            .await
+        self.runnable_sessions_inner(lease_cutoff, limit).await
     }
 
     async fn claim_session(
@@ -384,22 +305,16 @@ impl Store for SqliteStore {
         lease_cutoff: i64,
         expires_at: i64,
     ) -> StoreResult<Option<Lease>> {
-        let (session_id, owner) = (session_id.to_owned(), owner.to_owned());
-        self.pool
-            .write(move |c| events::claim(c, &session_id, &owner, lease_cutoff, expires_at))
+        self.claim_session_inner(session_id, owner, lease_cutoff, expires_at)
             .await
     }
 
     async fn renew_lease(&self, lease: &Lease, expires_at: i64) -> StoreResult<bool> {
-        let lease = lease.clone();
-        self.pool
-            .write(move |c| events::renew(c, &lease, expires_at))
-            .await
+        self.renew_lease_inner(lease, expires_at).await
     }
 
     async fn release_lease(&self, lease: &Lease) -> StoreResult<()> {
-        let lease = lease.clone();
-        self.pool.write(move |c| events::release(c, &lease)).await
+        self.release_lease_inner(lease).await
     }
 
     async fn begin_turn(
@@ -408,10 +323,7 @@ impl Store for SqliteStore {
         now: i64,
         opening: &[NewEvent],
     ) -> StoreResult<TurnStart> {
-        let (lease, opening) = (lease.clone(), opening.to_vec());
-        self.pool
-            .write(move |c| events::begin_turn(c, &lease, now, &opening))
-            .await
+        self.begin_turn_inner(lease, now, opening).await
     }
 
     async fn append_turn_events(
@@ -421,38 +333,24 @@ impl Store for SqliteStore {
         effects: &TurnEffects,
         now: i64,
     ) -> StoreResult<Option<Vec<StoredEvent>>> {
-        let (lease, events, effects) = (lease.clone(), events.to_vec(), effects.clone());
-        self.pool
-            .write(move |c| events::append_turn(c, &lease, &events, &effects, now))
+        self.append_turn_events_inner(lease, events, effects, now)
             .await
     }
 
     async fn save_stream_buffer(&self, lease: &Lease, buffer: &StreamBuffer) -> StoreResult<()> {
-        let (lease, buffer) = (lease.clone(), buffer.clone());
-        self.pool
-            .write(move |c| events::save_buffer(c, &lease, &buffer))
-            .await
+        self.save_stream_buffer_inner(lease, buffer).await
     }
 
     async fn stream_buffers(&self, session_id: &str) -> StoreResult<Vec<StreamBuffer>> {
-        let session_id = session_id.to_owned();
-        self.pool
-            .read(move |c| events::buffers(c, &session_id))
-            .await
+        self.stream_buffers_inner(session_id).await
     }
 
     async fn insert_model_card(&self, card: &ModelCardRow) -> StoreResult<()> {
-        let card = card.clone();
-        self.pool
-            .write(move |c| model_cards::insert(c, &card))
-            .await
+        self.insert_model_card_inner(card).await
     }
 
     async fn get_model_card(&self, tenant_id: &str, id: &str) -> StoreResult<Option<ModelCardRow>> {
-        let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
-        self.pool
-            .read(move |c| model_cards::get(c, &tenant_id, &id))
-            .await
+        self.get_model_card_inner(tenant_id, id).await
     }
 
     async fn find_model_card(
@@ -460,10 +358,7 @@ impl Store for SqliteStore {
         tenant_id: &str,
         model_id: &str,
     ) -> StoreResult<Option<ModelCardRow>> {
-        let (tenant_id, model_id) = (tenant_id.to_owned(), model_id.to_owned());
-        self.pool
-            .read(move |c| model_cards::find(c, &tenant_id, &model_id))
-            .await
+        self.find_model_card_inner(tenant_id, model_id).await
     }
 
     async fn list_model_cards(
@@ -472,10 +367,7 @@ impl Store for SqliteStore {
         provider: Option<&str>,
         query: &DocumentQuery,
     ) -> StoreResult<Vec<ModelCardRow>> {
-        let (tenant_id, query) = (tenant_id.to_owned(), query.clone());
-        let provider = provider.map(str::to_owned);
-        self.pool
-            .read(move |c| model_cards::list(c, &tenant_id, provider.as_deref(), &query))
+        self.list_model_cards_inner(tenant_id, provider, query)
             .await
     }
 
@@ -484,29 +376,19 @@ impl Store for SqliteStore {
         card: &ModelCardRow,
         expected_version: i64,
     ) -> StoreResult<bool> {
-        let card = card.clone();
-        self.pool
-            .write(move |c| model_cards::replace(c, &card, expected_version))
-            .await
+        self.replace_model_card_inner(card, expected_version).await
     }
 
     async fn delete_model_card(&self, tenant_id: &str, id: &str) -> StoreResult<bool> {
-        let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
-        self.pool
-            .write(move |c| model_cards::delete(c, &tenant_id, &id))
-            .await
+        self.delete_model_card_inner(tenant_id, id).await
     }
 
     async fn insert_file(&self, file: &FileRow) -> StoreResult<()> {
-        let file = file.clone();
-        self.pool.write(move |c| files::insert_file(c, &file)).await
+        self.insert_file_inner(file).await
     }
 
     async fn get_file(&self, tenant_id: &str, id: &str, now: i64) -> StoreResult<Option<FileRow>> {
-        let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
-        self.pool
-            .read(move |c| files::get_file(c, &tenant_id, &id, now))
-            .await
+        self.get_file_inner(tenant_id, id, now).await
     }
 
     async fn list_files(
@@ -515,51 +397,31 @@ impl Store for SqliteStore {
         query: &FileQuery,
         now: i64,
     ) -> StoreResult<Vec<FileRow>> {
-        let (tenant_id, query) = (tenant_id.to_owned(), query.clone());
-        self.pool
-            .read(move |c| files::list_files(c, &tenant_id, &query, now))
-            .await
+        self.list_files_inner(tenant_id, query, now).await
     }
 
     async fn scoped_files(&self, tenant_id: &str, scope_id: &str) -> StoreResult<Vec<FileRow>> {
-        let (tenant_id, scope_id) = (tenant_id.to_owned(), scope_id.to_owned());
-        self.pool
-            .read(move |c| files::scoped_files(c, &tenant_id, &scope_id))
-            .await
+        self.scoped_files_inner(tenant_id, scope_id).await
     }
 
     async fn replace_file(&self, file: &FileRow) -> StoreResult<bool> {
-        let file = file.clone();
-        self.pool
-            .write(move |c| files::replace_file(c, &file))
-            .await
+        self.replace_file_inner(file).await
     }
 
     async fn delete_file(&self, tenant_id: &str, id: &str) -> StoreResult<bool> {
-        let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
-        self.pool
-            .write(move |c| files::delete_file(c, &tenant_id, &id))
-            .await
+        self.delete_file_inner(tenant_id, id).await
     }
 
     async fn expired_files(&self, now: i64, limit: u32) -> StoreResult<Vec<FileRow>> {
-        self.pool
-            .read(move |c| files::expired_files(c, now, limit))
-            .await
+        self.expired_files_inner(now, limit).await
     }
 
     async fn insert_skill(&self, skill: &SkillRow, first: &SkillVersionRow) -> StoreResult<()> {
-        let (skill, first) = (skill.clone(), first.clone());
-        self.pool
-            .write(move |c| files::insert_skill(c, &skill, &first))
-            .await
+        self.insert_skill_inner(skill, first).await
     }
 
     async fn get_skill(&self, tenant_id: &str, id: &str) -> StoreResult<Option<SkillRow>> {
-        let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
-        self.pool
-            .read(move |c| files::get_skill(c, &tenant_id, &id))
-            .await
+        self.get_skill_inner(tenant_id, id).await
     }
 
     async fn list_skills(
@@ -567,10 +429,7 @@ impl Store for SqliteStore {
         tenant_id: &str,
         query: &DocumentQuery,
     ) -> StoreResult<Vec<SkillRow>> {
-        let (tenant_id, query) = (tenant_id.to_owned(), query.clone());
-        self.pool
-            .read(move |c| files::list_skills(c, &tenant_id, &query))
-            .await
+        self.list_skills_inner(tenant_id, query).await
     }
 
     async fn add_skill_version(
@@ -579,9 +438,7 @@ impl Store for SqliteStore {
         version: &SkillVersionRow,
         expected_version: i64,
     ) -> StoreResult<bool> {
-        let (skill, version) = (skill.clone(), version.clone());
-        self.pool
-            .write(move |c| files::add_skill_version(c, &skill, &version, expected_version))
+        self.add_skill_version_inner(skill, version, expected_version)
             .await
     }
 
@@ -591,13 +448,7 @@ impl Store for SqliteStore {
         skill_id: &str,
         version_id: &str,
     ) -> StoreResult<Option<SkillVersionRow>> {
-        let (tenant_id, skill_id, version_id) = (
-            tenant_id.to_owned(),
-            skill_id.to_owned(),
-            version_id.to_owned(),
-        );
-        self.pool
-            .read(move |c| files::get_skill_version(c, &tenant_id, &skill_id, &version_id))
+        self.get_skill_version_inner(tenant_id, skill_id, version_id)
             .await
     }
 
@@ -607,10 +458,7 @@ impl Store for SqliteStore {
         skill_id: &str,
         query: &DocumentQuery,
     ) -> StoreResult<Vec<SkillVersionRow>> {
-        let (tenant_id, skill_id, query) =
-            (tenant_id.to_owned(), skill_id.to_owned(), query.clone());
-        self.pool
-            .read(move |c| files::list_skill_versions(c, &tenant_id, &skill_id, &query))
+        self.list_skill_versions_inner(tenant_id, skill_id, query)
             .await
     }
 
@@ -620,17 +468,12 @@ impl Store for SqliteStore {
         version_id: &str,
         expected_version: i64,
     ) -> StoreResult<bool> {
-        let (skill, version_id) = (skill.clone(), version_id.to_owned());
-        self.pool
-            .write(move |c| files::delete_skill_version(c, &skill, &version_id, expected_version))
+        self.delete_skill_version_inner(skill, version_id, expected_version)
             .await
     }
 
     async fn delete_skill(&self, tenant_id: &str, id: &str) -> StoreResult<bool> {
-        let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
-        self.pool
-            .write(move |c| files::delete_skill(c, &tenant_id, &id))
-            .await
+        self.delete_skill_inner(tenant_id, id).await
     }
 
     async fn insert_credential(
@@ -638,9 +481,7 @@ impl Store for SqliteStore {
         credential: &CredentialRow,
         max_per_vault: u32,
     ) -> StoreResult<CredentialInsert> {
-        let credential = credential.clone();
-        self.pool
-            .write(move |c| vaults::insert(c, &credential, max_per_vault))
+        self.insert_credential_inner(credential, max_per_vault)
             .await
     }
 
@@ -650,10 +491,7 @@ impl Store for SqliteStore {
         vault_id: &str,
         id: &str,
     ) -> StoreResult<Option<CredentialRow>> {
-        let (tenant_id, vault_id, id) = (tenant_id.to_owned(), vault_id.to_owned(), id.to_owned());
-        self.pool
-            .read(move |c| vaults::get(c, &tenant_id, &vault_id, &id))
-            .await
+        self.get_credential_inner(tenant_id, vault_id, id).await
     }
 
     async fn list_credentials(
@@ -662,10 +500,7 @@ impl Store for SqliteStore {
         vault_id: &str,
         query: &DocumentQuery,
     ) -> StoreResult<Vec<CredentialRow>> {
-        let (tenant_id, vault_id, query) =
-            (tenant_id.to_owned(), vault_id.to_owned(), query.clone());
-        self.pool
-            .read(move |c| vaults::list(c, &tenant_id, &vault_id, &query))
+        self.list_credentials_inner(tenant_id, vault_id, query)
             .await
     }
 
@@ -674,9 +509,7 @@ impl Store for SqliteStore {
         credential: &CredentialRow,
         expected_version: i64,
     ) -> StoreResult<bool> {
-        let credential = credential.clone();
-        self.pool
-            .write(move |c| vaults::replace(c, &credential, expected_version))
+        self.replace_credential_inner(credential, expected_version)
             .await
     }
 
@@ -686,10 +519,7 @@ impl Store for SqliteStore {
         vault_id: &str,
         id: &str,
     ) -> StoreResult<bool> {
-        let (tenant_id, vault_id, id) = (tenant_id.to_owned(), vault_id.to_owned(), id.to_owned());
-        self.pool
-            .write(move |c| vaults::delete(c, &tenant_id, &vault_id, &id))
-            .await
+        self.delete_credential_inner(tenant_id, vault_id, id).await
     }
 
     async fn vault_credentials(
@@ -697,10 +527,7 @@ impl Store for SqliteStore {
         tenant_id: &str,
         vault_ids: &[String],
     ) -> StoreResult<Vec<CredentialRow>> {
-        let (tenant_id, vault_ids) = (tenant_id.to_owned(), vault_ids.to_vec());
-        self.pool
-            .read(move |c| vaults::of_vaults(c, &tenant_id, &vault_ids))
-            .await
+        self.vault_credentials_inner(tenant_id, vault_ids).await
     }
 
     async fn create_memory(
@@ -709,9 +536,7 @@ impl Store for SqliteStore {
         version: &MemoryVersionStamp,
         max_per_store: u32,
     ) -> StoreResult<MemoryWrite> {
-        let (memory, version) = (memory.clone(), version.clone());
-        self.pool
-            .write(move |c| memories::create(c, &memory, &version, max_per_store))
+        self.create_memory_inner(memory, version, max_per_store)
             .await
     }
 
@@ -724,24 +549,7 @@ impl Store for SqliteStore {
         expected_sha256: Option<&str>,
         version: &MemoryVersionStamp,
     ) -> StoreResult<MemoryWrite> {
-        let (tenant_id, store_id, id) = (tenant_id.to_owned(), store_id.to_owned(), id.to_owned());
-        let (change, expected, version) = (
-            change.clone(),
-            expected_sha256.map(str::to_owned),
-            version.clone(),
-        );
-        self.pool
-            .write(move |c| {
-                memories::update(
-                    c,
-                    &tenant_id,
-                    &store_id,
-                    &id,
-                    &change,
-                    expected.as_deref(),
-                    &version,
-                )
-            })
+        self.update_memory_inner(tenant_id, store_id, id, change, expected_sha256, version)
             .await
     }
 
@@ -753,12 +561,7 @@ impl Store for SqliteStore {
         expected_sha256: Option<&str>,
         version: &MemoryVersionStamp,
     ) -> StoreResult<DeleteMemory> {
-        let (tenant_id, store_id, id) = (tenant_id.to_owned(), store_id.to_owned(), id.to_owned());
-        let (expected, version) = (expected_sha256.map(str::to_owned), version.clone());
-        self.pool
-            .write(move |c| {
-                memories::delete(c, &tenant_id, &store_id, &id, expected.as_deref(), &version)
-            })
+        self.delete_memory_inner(tenant_id, store_id, id, expected_sha256, version)
             .await
     }
 
@@ -768,10 +571,7 @@ impl Store for SqliteStore {
         store_id: &str,
         id: &str,
     ) -> StoreResult<Option<MemoryRow>> {
-        let (tenant_id, store_id, id) = (tenant_id.to_owned(), store_id.to_owned(), id.to_owned());
-        self.pool
-            .read(move |c| memories::get(c, &tenant_id, &store_id, &id))
-            .await
+        self.get_memory_inner(tenant_id, store_id, id).await
     }
 
     async fn get_memory_by_path(
@@ -780,10 +580,7 @@ impl Store for SqliteStore {
         store_id: &str,
         path: &str,
     ) -> StoreResult<Option<MemoryRow>> {
-        let (tenant_id, store_id, path) =
-            (tenant_id.to_owned(), store_id.to_owned(), path.to_owned());
-        self.pool
-            .read(move |c| memories::get_by_path(c, &tenant_id, &store_id, &path))
+        self.get_memory_by_path_inner(tenant_id, store_id, path)
             .await
     }
 
@@ -793,18 +590,11 @@ impl Store for SqliteStore {
         store_id: &str,
         query: &MemoryQuery,
     ) -> StoreResult<Vec<MemoryRow>> {
-        let (tenant_id, store_id, query) =
-            (tenant_id.to_owned(), store_id.to_owned(), query.clone());
-        self.pool
-            .read(move |c| memories::list(c, &tenant_id, &store_id, &query))
-            .await
+        self.list_memories_inner(tenant_id, store_id, query).await
     }
 
     async fn count_memories(&self, tenant_id: &str, store_id: &str) -> StoreResult<u64> {
-        let (tenant_id, store_id) = (tenant_id.to_owned(), store_id.to_owned());
-        self.pool
-            .read(move |c| memories::count(c, &tenant_id, &store_id))
-            .await
+        self.count_memories_inner(tenant_id, store_id).await
     }
 
     async fn recent_memories(
@@ -813,10 +603,7 @@ impl Store for SqliteStore {
         store_id: &str,
         limit: u32,
     ) -> StoreResult<Vec<MemoryRow>> {
-        let (tenant_id, store_id) = (tenant_id.to_owned(), store_id.to_owned());
-        self.pool
-            .read(move |c| memories::recent(c, &tenant_id, &store_id, limit))
-            .await
+        self.recent_memories_inner(tenant_id, store_id, limit).await
     }
 
     async fn list_memory_versions(
@@ -825,10 +612,7 @@ impl Store for SqliteStore {
         store_id: &str,
         query: &MemoryVersionQuery,
     ) -> StoreResult<Vec<MemoryVersionRow>> {
-        let (tenant_id, store_id, query) =
-            (tenant_id.to_owned(), store_id.to_owned(), query.clone());
-        self.pool
-            .read(move |c| memory_versions::list(c, &tenant_id, &store_id, &query))
+        self.list_memory_versions_inner(tenant_id, store_id, query)
             .await
     }
 
@@ -838,10 +622,7 @@ impl Store for SqliteStore {
         store_id: &str,
         id: &str,
     ) -> StoreResult<Option<MemoryVersionRow>> {
-        let (tenant_id, store_id, id) = (tenant_id.to_owned(), store_id.to_owned(), id.to_owned());
-        self.pool
-            .read(move |c| memory_versions::get(c, &tenant_id, &store_id, &id))
-            .await
+        self.get_memory_version_inner(tenant_id, store_id, id).await
     }
 
     async fn redact_memory_version(
@@ -852,20 +633,11 @@ impl Store for SqliteStore {
         by: &str,
         at: i64,
     ) -> StoreResult<RedactVersion> {
-        let (tenant_id, store_id, id, by) = (
-            tenant_id.to_owned(),
-            store_id.to_owned(),
-            id.to_owned(),
-            by.to_owned(),
-        );
-        self.pool
-            .write(move |c| memory_versions::redact(c, &tenant_id, &store_id, &id, &by, at))
+        self.redact_memory_version_inner(tenant_id, store_id, id, by, at)
             .await
     }
 
     async fn prune_memory_versions(&self, older_than: i64) -> StoreResult<u64> {
-        self.pool
-            .write(move |c| memory_versions::prune(c, older_than))
-            .await
+        self.prune_memory_versions_inner(older_than).await
     }
 }
