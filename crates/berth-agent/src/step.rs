@@ -1,12 +1,11 @@
 //! One step of a turn: a model request, streamed, then the durable events it produced and the
 //! results of the tools it called.
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
+mod streamed;
 
 use berth_llm::{
-    ModelError, ModelRequest, OutputBlock, ResponseBuilder, StopReason as ModelStop, StreamEvent,
-    ThinkingConfig, Usage,
+    ModelError, ModelRequest, OutputBlock, StopReason as ModelStop, StreamEvent, ThinkingConfig,
+    Usage,
 };
 use berth_protocol::agent::EffortLevel;
 use berth_protocol::agent_tools::PermissionPolicy;
@@ -16,14 +15,12 @@ use berth_protocol::ids::{new_id, prefix};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::live::{LiveDelta, StreamStatus};
+use crate::live::StreamStatus;
 use crate::tools::{ToolCall, ToolKind, ToolOutcome};
 use crate::{
     DEFAULT_MAX_TOKENS, Emitted, LogEvent, ResolvedModel, TurnConfig, TurnEnd, TurnHost, context,
 };
-
-/// How often streamed text is checkpointed for crash recovery.
-const PARTIAL_SAVE_INTERVAL: Duration = Duration::from_millis(250);
+use streamed::Streamed;
 
 pub(crate) enum StepOutcome {
     Continue,
@@ -396,151 +393,6 @@ pub(crate) fn result_event(
         content: Some(content),
         is_error: is_error.then_some(true),
     }))
-}
-
-/// Tracks what has streamed so far: ids handed out to live subscribers, and the text to
-/// checkpoint.
-struct Streamed<'a> {
-    host: &'a dyn TurnHost,
-    builder: ResponseBuilder,
-    /// The id the step's `agent.message` will have (previews announce it early).
-    message_id: String,
-    message_started: bool,
-    /// Provider block index → ordinal among text blocks (the preview's `index`).
-    text_ordinals: HashMap<usize, usize>,
-    /// Provider block index → the `agent.thinking` event id.
-    thinking_ids: HashMap<usize, String>,
-    /// Provider block index → (provider tool id, event id).
-    tool_ids: HashMap<usize, (String, String)>,
-    last_saved: Instant,
-    saved_len: usize,
-}
-
-impl<'a> Streamed<'a> {
-    fn new(host: &'a dyn TurnHost) -> Self {
-        Self {
-            host,
-            builder: ResponseBuilder::new(),
-            message_id: new_id(prefix::EVENT),
-            message_started: false,
-            text_ordinals: HashMap::new(),
-            thinking_ids: HashMap::new(),
-            tool_ids: HashMap::new(),
-            last_saved: Instant::now(),
-            saved_len: 0,
-        }
-    }
-
-    async fn observe(&mut self, ev: &StreamEvent) {
-        self.builder.apply(ev);
-        match ev {
-            StreamEvent::TextStart { index } => {
-                let ordinal = self.text_ordinals.len();
-                self.text_ordinals.insert(*index, ordinal);
-                if !self.message_started {
-                    self.message_started = true;
-                    self.host
-                        .publish(LiveDelta::preview_start("agent.message", &self.message_id));
-                    self.host
-                        .publish(LiveDelta::message_stream_start(&self.message_id));
-                }
-            }
-            StreamEvent::TextDelta { index, text } => {
-                if !self.message_started {
-                    self.message_started = true;
-                    self.host
-                        .publish(LiveDelta::preview_start("agent.message", &self.message_id));
-                    self.host
-                        .publish(LiveDelta::message_stream_start(&self.message_id));
-                }
-                let next = self.text_ordinals.len();
-                let ordinal = *self.text_ordinals.entry(*index).or_insert(next);
-                self.host
-                    .publish(LiveDelta::preview_delta(&self.message_id, ordinal, text));
-                self.host
-                    .publish(LiveDelta::message_chunk(&self.message_id, text));
-                self.checkpoint().await;
-            }
-            StreamEvent::ThinkingStart { index } => {
-                let id = new_id(prefix::EVENT);
-                self.host
-                    .publish(LiveDelta::preview_start("agent.thinking", &id));
-                self.host.publish(LiveDelta::thinking_stream_start(&id));
-                self.thinking_ids.insert(*index, id);
-            }
-            StreamEvent::ThinkingDelta { index, text } => {
-                if let Some(id) = self.thinking_ids.get(index) {
-                    self.host.publish(LiveDelta::thinking_chunk(id, text));
-                }
-            }
-            StreamEvent::ToolUseStart { index, id, name } => {
-                let event_id = new_id(prefix::EVENT);
-                self.host
-                    .publish(LiveDelta::tool_input_start(&event_id, name));
-                self.tool_ids.insert(*index, (id.clone(), event_id));
-            }
-            StreamEvent::ToolInputDelta {
-                index,
-                partial_json,
-            } => {
-                if let Some((_, event_id)) = self.tool_ids.get(index) {
-                    self.host
-                        .publish(LiveDelta::tool_input_chunk(event_id, partial_json));
-                }
-            }
-            StreamEvent::BlockStop { index } => {
-                if let Some(id) = self.thinking_ids.get(index) {
-                    self.host
-                        .publish(LiveDelta::thinking_stream_end(id, StreamStatus::Completed));
-                }
-                if let Some((_, event_id)) = self.tool_ids.get(index) {
-                    self.host
-                        .publish(LiveDelta::tool_input_end(event_id, StreamStatus::Completed));
-                }
-            }
-            StreamEvent::Done { .. } => {
-                if self.message_started {
-                    self.host.publish(LiveDelta::message_stream_end(
-                        &self.message_id,
-                        StreamStatus::Completed,
-                    ));
-                }
-            }
-            StreamEvent::SignatureDelta { .. } | StreamEvent::RedactedThinking { .. } => {}
-        }
-    }
-
-    /// Closes every open stream for chunk subscribers (the step ended early).
-    fn close_all(&mut self, status: StreamStatus) {
-        if self.message_started {
-            self.host
-                .publish(LiveDelta::message_stream_end(&self.message_id, status));
-            self.message_started = false;
-        }
-        for id in self.thinking_ids.values() {
-            self.host
-                .publish(LiveDelta::thinking_stream_end(id, status));
-        }
-        for (_, event_id) in self.tool_ids.values() {
-            self.host
-                .publish(LiveDelta::tool_input_end(event_id, status));
-        }
-    }
-
-    async fn checkpoint(&mut self) {
-        if self.last_saved.elapsed() < PARTIAL_SAVE_INTERVAL {
-            return;
-        }
-        let text = self.builder.partial_text();
-        if text.len() == self.saved_len {
-            return;
-        }
-        self.saved_len = text.len();
-        self.last_saved = Instant::now();
-        self.host
-            .save_partial(&self.message_id, "agent.message", &text)
-            .await;
-    }
 }
 
 /// Tool-use events after the latest user message that still lack a result.

@@ -1,0 +1,93 @@
+//! The versions recorded for every change to a memory: list, retrieve and redact.
+
+use super::*;
+
+#[utoipa::path(get, path = "/v1/memory_stores/{memory_store_id}/memory_versions",
+    tag = "memory_versions",
+    params(("memory_store_id" = String, Path), ("memory_id" = Option<String>, Query),
+           ("limit" = Option<u32>, Query), ("page" = Option<String>, Query),
+           ("view" = Option<MemoryView>, Query)),
+    responses((status = 200, body = berth_protocol::pagination::Page<MemoryVersion>),
+              (status = 404, body = berth_protocol::ErrorBody)))]
+pub async fn list_versions(
+    State(state): AppStateRef,
+    caller: Caller,
+    Path(store_id): Path<String>,
+    params: QueryParams,
+) -> ApiResult<Response> {
+    let view = view(&params, MemoryView::Basic)?;
+    let (page, limit) = document_query(&params, 20, 100, Order::Desc)?;
+    require_store(&state, &caller, &store_id).await?;
+    let query = MemoryVersionQuery {
+        memory_id: params
+            .get("memory_id")
+            .filter(|m| !m.is_empty())
+            .map(str::to_owned),
+        with_content: view == MemoryView::Full,
+        page,
+    };
+    let rows = state
+        .store
+        .list_memory_versions(&caller.tenant_id, &store_id, &query)
+        .await?;
+    let rendered = rows
+        .into_iter()
+        .map(|r| {
+            let id = r.id.clone();
+            Ok((encode(&version_of(r)?.in_view(view))?, id))
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok(page_response(rendered, limit, |r| &r.0, |r| r.1.clone()))
+}
+
+#[utoipa::path(get, path = "/v1/memory_stores/{memory_store_id}/memory_versions/{memory_version_id}",
+    tag = "memory_versions",
+    params(("memory_store_id" = String, Path), ("memory_version_id" = String, Path),
+           ("view" = Option<MemoryView>, Query)),
+    responses((status = 200, body = MemoryVersion), (status = 404, body = berth_protocol::ErrorBody)))]
+pub async fn retrieve_version(
+    State(state): AppStateRef,
+    caller: Caller,
+    Path((store_id, id)): Path<(String, String)>,
+    params: QueryParams,
+) -> ApiResult<Response> {
+    let view = view(&params, MemoryView::Full)?;
+    let row = state
+        .store
+        .get_memory_version(&caller.tenant_id, &store_id, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(MEMORY_VERSION, &id))?;
+    Ok(json_response(
+        StatusCode::OK,
+        encode(&version_of(row)?.in_view(view))?,
+    ))
+}
+
+#[utoipa::path(post,
+    path = "/v1/memory_stores/{memory_store_id}/memory_versions/{memory_version_id}/redact",
+    tag = "memory_versions",
+    params(("memory_store_id" = String, Path), ("memory_version_id" = String, Path)),
+    responses((status = 200, body = MemoryVersion), (status = 404, body = berth_protocol::ErrorBody),
+              (status = 409, body = berth_protocol::ErrorBody)))]
+pub async fn redact_version(
+    State(state): AppStateRef,
+    caller: Caller,
+    Path((store_id, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let by = encode(&api_actor(&caller))?;
+    match state
+        .store
+        .redact_memory_version(&caller.tenant_id, &store_id, &id, &by, micros(now()))
+        .await?
+    {
+        RedactVersion::Redacted(row) => {
+            Ok(json_response(StatusCode::OK, encode(&version_of(*row)?)?))
+        }
+        RedactVersion::NotFound => Err(ApiError::not_found(MEMORY_VERSION, &id)),
+        RedactVersion::LiveHead => Err(ApiError::conflict(format!(
+            "memory version {id} is the current state of a live memory and cannot be redacted; \
+             change or delete the memory first"
+        ))
+        .with_code("memory_version_is_live")),
+    }
+}
