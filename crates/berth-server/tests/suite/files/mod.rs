@@ -1,7 +1,7 @@
 //! Files, session resources, outputs and skills: the API and what a session's sandbox and
 //! model see of them.
 
-use std::io::Read;
+mod skills;
 
 use berth_test_support::sessions::{all_events, say, wait_for_turns};
 use berth_test_support::{Api, FakeModel, ModelReply, Part, TestServer};
@@ -11,12 +11,11 @@ use serde_json::{Value, json};
 on_both_backends_with_model!(
     files_upload_list_download_and_delete,
     sessions_read_files_and_their_outputs_become_files,
-    skills_have_versions_bundles_and_reach_the_sandbox,
 );
 
 const SECS: u64 = 20;
 
-fn blob_objects(server: &TestServer) -> usize {
+pub(super) fn blob_objects(server: &TestServer) -> usize {
     let root = server.data_dir.path().join("blobs");
     let mut count = 0;
     let mut stack = vec![root];
@@ -201,7 +200,7 @@ async fn oversized_uploads_are_refused_and_leave_nothing() {
     server.stop().await;
 }
 
-async fn tool_session(api: &Api, resources: Value, skills: Value) -> String {
+pub(super) async fn tool_session(api: &Api, resources: Value, skills: Value) -> String {
     let agent = api
         .post(
             "/v1/agents",
@@ -239,7 +238,13 @@ fn last_result(events: &[Value]) -> String {
         .unwrap_or_default()
 }
 
-async fn bash(api: &Api, model: &FakeModel, session: &str, turn: usize, command: &str) -> String {
+pub(super) async fn bash(
+    api: &Api,
+    model: &FakeModel,
+    session: &str,
+    turn: usize,
+    command: &str,
+) -> String {
     model.push(ModelReply::tool_use(
         &format!("toolu_f{turn}"),
         "bash",
@@ -456,229 +461,4 @@ async fn sessions_read_files_and_their_outputs_become_files(
         200,
         "uploads are the user's, not the session's"
     );
-}
-
-fn skill_parts(top: &str, name: &str, description: &str, extra: &[(&str, &str)]) -> Vec<Part> {
-    let mut parts = vec![Part::file(
-        "files[]",
-        &format!("{top}/SKILL.md"),
-        format!(
-            "---\nname: {name}\ndescription: {description}\n---\n# {name}\nRun scripts/count.py.\n"
-        ),
-    )];
-    for (path, body) in extra {
-        parts.push(Part::file(
-            "files[]",
-            &format!("{top}/{path}"),
-            body.as_bytes().to_vec(),
-        ));
-    }
-    parts
-}
-
-async fn skills_have_versions_bundles_and_reach_the_sandbox(
-    server: &TestServer,
-    model: &FakeModel,
-) {
-    let api = server.api();
-    let skill = api
-        .multipart(
-            "/v1/skills",
-            skill_parts(
-                "csv-tools",
-                "csv-tools",
-                "Count rows in CSV files",
-                &[("scripts/count.py", "print(42)\n")],
-            ),
-        )
-        .await
-        .expect(200);
-    assert_eq!(skill["type"], "skill");
-    assert_eq!(skill["display_name"], "csv-tools");
-    assert_eq!(skill["source"], json!({"type": "custom"}));
-    let id = skill["id"].as_str().unwrap().to_owned();
-    let first_version = skill["latest_version_id"].as_str().unwrap().to_owned();
-
-    let listed = api.get("/v1/skills").await.expect(200);
-    let ids: Vec<&str> = listed["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["id"].as_str().unwrap())
-        .collect();
-    assert!(
-        ids.contains(&id.as_str()) && ids.contains(&"xlsx"),
-        "{ids:?}"
-    );
-    assert_eq!(
-        api.get("/v1/skills?source=custom").await.expect(200)["data"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
-    assert_eq!(
-        api.get("/v1/skills?source=anthropic").await.expect(200)["data"]
-            .as_array()
-            .unwrap()
-            .len(),
-        4
-    );
-    assert_eq!(api.delete("/v1/skills/xlsx").await.status, 400);
-
-    let (_, _, script) = api
-        .get_bytes(&format!("/v1/skills/{id}/files/scripts/count.py"), "*/*")
-        .await;
-    assert_eq!(script, b"print(42)\n");
-
-    let before = blob_objects(server);
-    let dup = api
-        .multipart(
-            "/v1/skills",
-            skill_parts("other", "csv-tools", "again", &[]),
-        )
-        .await;
-    assert_eq!(dup.status, 409);
-    assert_eq!(
-        dup.body["error"]["details"]["error_code"],
-        "skill_name_taken"
-    );
-    for bad in [
-        vec![Part::file(
-            "files[]",
-            "x/../SKILL.md",
-            b"---\nname: a\n---".to_vec(),
-        )],
-        vec![Part::file(
-            "files[]",
-            "/abs/SKILL.md",
-            b"---\nname: a\n---".to_vec(),
-        )],
-        vec![Part::file("files[]", "x/README.md", b"no skill".to_vec())],
-        vec![Part::file(
-            "files[]",
-            "x/SKILL.md",
-            b"no frontmatter".to_vec(),
-        )],
-        vec![Part::file(
-            "files[]",
-            "x/SKILL.md",
-            b"---\nname: Bad Name\n---".to_vec(),
-        )],
-    ] {
-        let reply = api.multipart("/v1/skills", bad).await;
-        assert_eq!(reply.status, 400, "{}", reply.text);
-    }
-    let mut huge = skill_parts("big", "big", "too big", &[]);
-    huge.push(Part::file("files[]", "big/blob.bin", vec![0u8; 26 << 20]));
-    assert_eq!(api.multipart("/v1/skills", huge).await.status, 413);
-    assert_eq!(
-        blob_objects(server),
-        before,
-        "refused uploads store nothing"
-    );
-
-    let v2 = api
-        .multipart(
-            &format!("/v1/skills/{id}/versions"),
-            skill_parts(
-                "csv-tools",
-                "csv-tools",
-                "Count rows, faster",
-                &[("scripts/count.py", "print(43)\n")],
-            ),
-        )
-        .await
-        .expect(200);
-    assert_eq!(v2["type"], "skill_version");
-    assert_eq!(v2["name"], "csv-tools");
-    assert_eq!(v2["description"], "Count rows, faster");
-    let v2_id = v2["id"].as_str().unwrap().to_owned();
-    assert_eq!(
-        api.get(&format!("/v1/skills/{id}")).await.expect(200)["latest_version_id"],
-        v2_id.as_str()
-    );
-    let renamed = api
-        .multipart(
-            &format!("/v1/skills/{id}/versions"),
-            skill_parts("x", "other-name", "d", &[]),
-        )
-        .await;
-    assert_eq!(renamed.status, 400);
-    let versions = api
-        .get(&format!("/v1/skills/{id}/versions"))
-        .await
-        .expect(200);
-    assert_eq!(versions["data"].as_array().unwrap().len(), 2);
-
-    let (status, headers, zipped) = api
-        .get_bytes(
-            &format!("/v1/skills/{id}/versions/{first_version}/content"),
-            "*/*",
-        )
-        .await;
-    assert_eq!(status, 200);
-    assert_eq!(headers["content-type"], "application/zip");
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zipped)).unwrap();
-    let mut names: Vec<String> = archive.file_names().map(str::to_owned).collect();
-    names.sort();
-    assert_eq!(names, ["csv-tools/SKILL.md", "csv-tools/scripts/count.py"]);
-    let mut text = String::new();
-    archive
-        .by_name("csv-tools/scripts/count.py")
-        .unwrap()
-        .read_to_string(&mut text)
-        .unwrap();
-    assert_eq!(text, "print(42)\n");
-
-    // An agent with the skill: it is in the sandbox and described to the model.
-    let refused = api
-        .post("/v1/agents", json!({"name": "x", "model": "m", "skills": [{"type": "custom", "skill_id": "skill_missing"}]}))
-        .await;
-    assert_eq!(refused.status, 400);
-    let session = tool_session(
-        &api,
-        json!([]),
-        json!([{"type": "custom", "skill_id": id}, {"type": "anthropic", "skill_id": "pdf"}]),
-    )
-    .await;
-    model.clear_records();
-    let out = bash(
-        &api,
-        model,
-        &session,
-        1,
-        "cat /mnt/skills/csv-tools/scripts/count.py; ls -a /mnt/skills",
-    )
-    .await;
-    assert_eq!(out, "exit=0\nprint(43)\n.\n..\ncsv-tools\n");
-    let system = model.turn_requests()[0].body["system"].to_string();
-    assert!(
-        system.contains("Be useful.")
-            && system.contains("csv-tools: Count rows, faster (/mnt/skills/csv-tools/SKILL.md)"),
-        "{system}"
-    );
-
-    // Versions: the only one cannot go; the latest re-points.
-    let deleted = api
-        .delete(&format!("/v1/skills/{id}/versions/{v2_id}"))
-        .await
-        .expect(200);
-    assert_eq!(
-        deleted,
-        json!({"id": v2_id, "type": "skill_version_deleted"})
-    );
-    assert_eq!(
-        api.get(&format!("/v1/skills/{id}")).await.expect(200)["latest_version_id"],
-        first_version.as_str()
-    );
-    assert_eq!(
-        api.delete(&format!("/v1/skills/{id}/versions/{first_version}"))
-            .await
-            .status,
-        400
-    );
-    let deleted = api.delete(&format!("/v1/skills/{id}")).await.expect(200);
-    assert_eq!(deleted, json!({"id": id, "type": "skill_deleted"}));
-    assert_eq!(api.get(&format!("/v1/skills/{id}")).await.status, 404);
 }
