@@ -25,6 +25,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (5, "vaults", include_str!("../migrations/0005_vaults.sql")),
     (6, "memory", include_str!("../migrations/0006_memory.sql")),
+    (
+        7,
+        "memory search",
+        include_str!("../migrations/0007_memory_search.sql"),
+    ),
 ];
 
 /// Serialises migrations across replicas starting at the same time (an arbitrary constant).

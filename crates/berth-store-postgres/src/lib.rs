@@ -8,6 +8,7 @@ mod events;
 mod files;
 pub mod listen;
 mod memories;
+mod memory_search;
 mod memory_versions;
 mod model_cards;
 mod rows;

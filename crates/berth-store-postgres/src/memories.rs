@@ -21,13 +21,13 @@ use crate::connect::pg;
 use crate::memory_versions::insert_version;
 use crate::rows::{Param, refs};
 
-const COLUMNS: &str = "id, tenant_id, store_id, path, content, content_sha256, size_bytes, \
+pub(crate) const COLUMNS: &str = "id, tenant_id, store_id, path, content, content_sha256, size_bytes, \
                        version_id, created_at, updated_at";
 /// [`COLUMNS`] with the content left out (read as `''`).
 const COLUMNS_NO_CONTENT: &str = "id, tenant_id, store_id, path, '', content_sha256, size_bytes, \
                                   version_id, created_at, updated_at";
 
-fn memory(row: &Row) -> MemoryRow {
+pub(crate) fn memory(row: &Row) -> MemoryRow {
     MemoryRow {
         id: row.get(0),
         tenant_id: row.get(1),
@@ -134,6 +134,7 @@ pub async fn create<C: GenericClient>(
     if held >= i64::from(max_per_store) {
         return Ok(MemoryWrite::StoreFull);
     }
+    let embedding = new.content.embedding.as_ref();
     let row = MemoryRow {
         id: new.id.clone(),
         tenant_id: new.tenant_id.clone(),
@@ -148,7 +149,8 @@ pub async fn create<C: GenericClient>(
     };
     let stmt = tx
         .prepare_cached(&format!(
-            "INSERT INTO memories ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            "INSERT INTO memories ({COLUMNS}, embedding, embedding_model)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         ))
         .await
         .map_err(pg)?;
@@ -165,6 +167,8 @@ pub async fn create<C: GenericClient>(
             &row.version_id,
             &row.created_at,
             &row.updated_at,
+            &embedding.map(|e| e.vector.as_slice()),
+            &embedding.map(|e| e.model.as_str()),
         ],
     )
     .await
@@ -211,10 +215,14 @@ pub async fn update<C: GenericClient>(
     }
     next.version_id = stamp.id.clone();
     next.updated_at = stamp.created_at;
+    // A new content brings its own vector (or none, until the index catches up).
+    let embedding = change.content.as_ref().and_then(|c| c.embedding.as_ref());
     let stmt = tx
         .prepare_cached(
             "UPDATE memories SET path = $2, content = $3, content_sha256 = $4, size_bytes = $5,
-                 version_id = $6, updated_at = $7
+                 version_id = $6, updated_at = $7,
+                 embedding = CASE WHEN $8 THEN $9 ELSE embedding END,
+                 embedding_model = CASE WHEN $8 THEN $10 ELSE embedding_model END
              WHERE id = $1",
         )
         .await
@@ -229,6 +237,9 @@ pub async fn update<C: GenericClient>(
             &next.size_bytes,
             &next.version_id,
             &next.updated_at,
+            &change.content.is_some(),
+            &embedding.map(|e| e.vector.as_slice()),
+            &embedding.map(|e| e.model.as_str()),
         ],
     )
     .await

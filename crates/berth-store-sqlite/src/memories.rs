@@ -17,13 +17,13 @@ use crate::memory_versions::insert_version;
 use crate::pool::backend;
 use crate::sql::Sql;
 
-const COLUMNS: &str = "id, tenant_id, store_id, path, content, content_sha256, size_bytes, \
+pub(crate) const COLUMNS: &str = "id, tenant_id, store_id, path, content, content_sha256, size_bytes, \
                        version_id, created_at, updated_at";
 /// [`COLUMNS`] with the content left out (read as `''`).
 const COLUMNS_NO_CONTENT: &str = "id, tenant_id, store_id, path, '', content_sha256, size_bytes, \
                                   version_id, created_at, updated_at";
 
-fn memory(row: &Row<'_>) -> rusqlite::Result<MemoryRow> {
+pub(crate) fn memory(row: &Row<'_>) -> rusqlite::Result<MemoryRow> {
     Ok(MemoryRow {
         id: row.get(0)?,
         tenant_id: row.get(1)?,
@@ -79,6 +79,7 @@ pub fn create(
     if held >= i64::from(max_per_store) {
         return Ok(MemoryWrite::StoreFull);
     }
+    let embedding = new.content.embedding.as_ref();
     let row = MemoryRow {
         id: new.id.clone(),
         tenant_id: new.tenant_id.clone(),
@@ -92,7 +93,8 @@ pub fn create(
         updated_at: stamp.created_at,
     };
     conn.prepare_cached(&format!(
-        "INSERT INTO memories ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        "INSERT INTO memories ({COLUMNS}, embedding, embedding_model)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
     ))
     .and_then(|mut s| {
         s.execute(params![
@@ -105,7 +107,9 @@ pub fn create(
             row.size_bytes,
             row.version_id,
             row.created_at,
-            row.updated_at
+            row.updated_at,
+            embedding.map(|e| e.vector.as_slice()),
+            embedding.map(|e| e.model.as_str())
         ])
     })
     .map_err(backend)?;
@@ -145,9 +149,13 @@ pub fn update(
     }
     next.version_id = stamp.id.clone();
     next.updated_at = stamp.created_at;
+    // A new content brings its own vector (or none, until the index catches up).
+    let embedding = change.content.as_ref().and_then(|c| c.embedding.as_ref());
     conn.prepare_cached(
         "UPDATE memories SET path = ?2, content = ?3, content_sha256 = ?4, size_bytes = ?5,
-             version_id = ?6, updated_at = ?7
+             version_id = ?6, updated_at = ?7,
+             embedding = CASE WHEN ?8 THEN ?9 ELSE embedding END,
+             embedding_model = CASE WHEN ?8 THEN ?10 ELSE embedding_model END
          WHERE id = ?1",
     )
     .and_then(|mut s| {
@@ -158,7 +166,10 @@ pub fn update(
             next.content_sha256,
             next.size_bytes,
             next.version_id,
-            next.updated_at
+            next.updated_at,
+            change.content.is_some(),
+            embedding.map(|e| e.vector.as_slice()),
+            embedding.map(|e| e.model.as_str())
         ])
     })
     .map_err(backend)?;

@@ -11,6 +11,7 @@ mod fixtures;
 pub mod memories;
 mod memory_fixtures;
 pub mod memory_reads;
+pub mod memory_search;
 pub mod memory_versions;
 pub mod sessions;
 pub mod vaults;
@@ -81,6 +82,19 @@ macro_rules! store_contract_tests {
             concurrent_updates_queue_and_all_record_versions,
             concurrent_path_claims_have_one_winner,
         );
+        $crate::store_contract_tests!(@memory_search $make;
+            text_search_follows_every_write,
+            vectors_are_stored_with_their_content,
+        );
+    };
+    (@memory_search $make:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let Some(store) = $make().await else { return };
+                $crate::memory_search::$case(store).await;
+            }
+        )*
     };
     (@sessions $make:path; $($case:ident),* $(,)?) => {
         $(

@@ -63,6 +63,7 @@ pub(crate) fn content(text: &str) -> MemoryContent {
         text: text.to_owned(),
         sha256: format!("sha-{text}"),
         size_bytes: text.len() as i64,
+        embedding: None,
     }
 }
 

@@ -10,6 +10,7 @@ mod error;
 mod files;
 mod keys;
 mod memory;
+mod memory_search;
 mod model_cards;
 mod sessions;
 mod vaults;
@@ -23,6 +24,9 @@ pub use memory::{
     MemoryVersionQuery, MemoryVersionRow, MemoryVersionStamp, MemoryWrite, NewMemory,
     RedactVersion, prefix_upper_bound,
 };
+pub use memory_search::{
+    MemoryEmbedding, MemorySearchStore, MemoryTextHit, MemoryToEmbed, MemoryVectorRow,
+};
 pub use model_cards::ModelCardRow;
 pub use sessions::{
     AppendOutcome, ChangeOutcome, ContextScope, DeleteSessionOutcome, EventQuery, Lease,
@@ -35,7 +39,7 @@ use async_trait::async_trait;
 
 /// Everything Berth persists. One implementation per database.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: MemorySearchStore + Send + Sync + 'static {
     /// Announces a batch of live deltas to other replicas (PostgreSQL `NOTIFY`); a no-op where
     /// there is only one process.
     async fn notify_live(&self, _payload: &str) -> StoreResult<()> {

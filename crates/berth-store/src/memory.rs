@@ -6,7 +6,7 @@
 //! holds its current content (the column a full-text index will read); versions hold the
 //! content after each change and outlive the memory they record.
 
-use crate::{DocumentQuery, SortOrder, StoreError};
+use crate::{DocumentQuery, MemoryEmbedding, SortOrder, StoreError};
 
 /// A memory as it is now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +89,9 @@ pub struct MemoryContent {
     /// Lowercase hex SHA-256 of `text`.
     pub sha256: String,
     pub size_bytes: i64,
+    /// The content's vector, when an embedder made one (search then falls back to full text
+    /// for this memory until the vector is filled in).
+    pub embedding: Option<MemoryEmbedding>,
 }
 
 /// A memory to create.
