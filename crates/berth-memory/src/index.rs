@@ -33,13 +33,23 @@ impl MemoryIndex {
         self.embedder.as_ref()
     }
 
-    /// What a write stores for `text`: its SHA-256, its size and its vector. A vector the
-    /// embedder cannot make now is left out (logged) and filled in by [`Self::catch_up`]; the
-    /// full-text index covers the memory meanwhile.
+    /// What a write stores for `text`: its SHA-256, its size and its vector.
     pub async fn content(&self, text: String) -> MemoryContent {
         let sha256 = hex::encode(Sha256::digest(text.as_bytes()));
         let size_bytes = i64::try_from(text.len()).unwrap_or(i64::MAX);
-        let embedding = match self.embedder.embed(&[text.as_str()]).await {
+        MemoryContent {
+            embedding: self.embedding(&text).await,
+            text,
+            sha256,
+            size_bytes,
+        }
+    }
+
+    /// The vector a write stores with `text`. One the embedder cannot make now is left out
+    /// (logged) and filled in by [`Self::catch_up`]; the full-text index covers the memory
+    /// meanwhile.
+    pub async fn embedding(&self, text: &str) -> Option<MemoryEmbedding> {
+        match self.embedder.embed(&[text]).await {
             Ok(mut vectors) if vectors.len() == 1 => Some(MemoryEmbedding {
                 model: self.embedder.model_id().to_owned(),
                 vector: encode(&vectors.swap_remove(0)),
@@ -49,12 +59,6 @@ impl MemoryIndex {
                 tracing::warn!(error = %e, "cannot embed a memory now; it is found by full text until it is");
                 None
             }
-        };
-        MemoryContent {
-            text,
-            sha256,
-            size_bytes,
-            embedding,
         }
     }
 

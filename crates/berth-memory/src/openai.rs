@@ -56,7 +56,7 @@ impl OpenAiEmbedder {
         let input: Vec<&str> = texts
             .iter()
             .map(|t| match t.char_indices().nth(MAX_INPUT_CHARS) {
-                Some((cut, _)) => &t[..cut],
+                Some((cut, _)) => t.get(..cut).unwrap_or(t),
                 None => t,
             })
             .collect();

@@ -85,20 +85,24 @@ pub fn snippet(content: &str, query: &str) -> String {
     let start = if start == 0 {
         0
     } else {
-        content[start..]
-            .find(char::is_whitespace)
+        content
+            .get(start..)
+            .and_then(|rest| rest.find(char::is_whitespace))
             .map_or(start, |i| start + i)
     };
     let end = floor_char_boundary(content, start + SNIPPET_CHARS);
     let end = if end >= content.len() {
         content.len()
     } else {
-        content[..end]
-            .rfind(char::is_whitespace)
+        content
+            .get(..end)
+            .and_then(|head| head.rfind(char::is_whitespace))
             .filter(|&i| i > start)
             .unwrap_or(end)
     };
-    let body = content[start..end]
+    let body = content
+        .get(start..end)
+        .unwrap_or_default()
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ");

@@ -3,6 +3,8 @@
 //! are filled in; an OpenAI-compatible endpoint (a real HTTP server on loopback) is asked in
 //! its wire format and its vectors rank results.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::{Arc, Mutex};
 
 use berth_memory::{Embedder, HashingEmbedder, MemoryIndex, OpenAiEmbedder};

@@ -73,6 +73,28 @@ pub struct ServerConfig {
     pub lease_ttl: Duration,
     /// Where Prometheus metrics are served (`BERTH_METRICS_LISTEN`); off when unset.
     pub metrics_listen: Option<SocketAddr>,
+    /// An OpenAI-compatible embeddings endpoint for memory search; the built-in hashing
+    /// embedder when unset.
+    pub embeddings: Option<EmbeddingsConfig>,
+}
+
+/// `BERTH_EMBEDDINGS_URL`, `BERTH_EMBEDDINGS_MODEL` and `BERTH_EMBEDDINGS_API_KEY`.
+#[derive(Clone)]
+pub struct EmbeddingsConfig {
+    /// The API's base, e.g. `https://api.openai.com/v1` (requests go to `{url}/embeddings`).
+    pub url: String,
+    pub model: String,
+    pub api_key: Option<String>,
+}
+
+impl std::fmt::Debug for EmbeddingsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddingsConfig")
+            .field("url", &self.url)
+            .field("model", &self.model)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<set>"))
+            .finish()
+    }
 }
 
 impl ServerConfig {
@@ -105,6 +127,7 @@ impl ServerConfig {
             sse_keepalive: DEFAULT_SSE_KEEPALIVE,
             lease_ttl: DEFAULT_LEASE_TTL,
             metrics_listen: None,
+            embeddings: None,
         }
     }
 

@@ -16,6 +16,7 @@ pub mod files;
 pub mod listing;
 pub mod log;
 pub mod mcp;
+pub mod memory_upkeep;
 pub mod metrics;
 pub mod models;
 pub mod mounts;
@@ -114,10 +115,17 @@ impl Server {
                 StartError::Config(format!("cannot build the credential HTTP client: {e}"))
             })?,
         );
+        let memory = memory_upkeep::index(&config)?;
+        tokio::spawn(memory_upkeep::run(
+            Arc::clone(&started.store),
+            memory.clone(),
+            shutdown.clone(),
+        ));
         let tools = Arc::new(ToolServices::new(
             &config,
             blobs.clone(),
             Arc::clone(&credentials),
+            memory.clone(),
         )?);
         tokio::spawn(expire_files(
             Arc::clone(&started.store),
@@ -182,6 +190,7 @@ impl Server {
             blobs,
             credentials,
             metrics,
+            memory,
             session_secrets: started.root_secret.sealing_key(Purpose::SessionSecrets),
             shutdown,
             config,

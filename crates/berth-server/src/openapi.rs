@@ -102,6 +102,7 @@ use crate::routes::{
         memory::archive_store,
         memory::delete_store,
         memory::entries,
+        memory::search,
         memory::create_memory,
         memory::retrieve_memory,
         memory::update_memory,

@@ -31,6 +31,8 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Vault credentials: sealing, lookup for MCP calls, OAuth refresh.
     pub credentials: Arc<crate::credentials::Credentials>,
+    /// Memory search: the embedder, content vectors, hybrid ranking.
+    pub memory: berth_memory::MemoryIndex,
     /// Seals secrets a session carries (e.g. repository tokens).
     pub session_secrets: SealingKey,
     /// Fires when the server starts shutting down; long-lived streams end on it.

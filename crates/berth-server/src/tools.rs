@@ -46,6 +46,8 @@ pub struct ToolServices {
     pub blobs: BlobStore,
     /// Sandbox files in blob storage, for the next replica to run the session.
     pub snapshots: WorkspaceSnapshots,
+    /// Embeds what agents write to their memory stores.
+    pub memory: berth_memory::MemoryIndex,
 }
 
 impl ToolServices {
@@ -53,6 +55,7 @@ impl ToolServices {
         config: &ServerConfig,
         blobs: BlobStore,
         credentials: Arc<Credentials>,
+        memory: berth_memory::MemoryIndex,
     ) -> Result<Self, StartError> {
         let root = config
             .sandbox_dir
@@ -95,6 +98,7 @@ impl ToolServices {
             web: Arc::new(web),
             snapshots: WorkspaceSnapshots::new(blobs.clone(), shared),
             blobs,
+            memory,
         })
     }
 

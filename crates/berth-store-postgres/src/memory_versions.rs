@@ -44,6 +44,9 @@ pub async fn insert_version<C: GenericClient>(
     operation: MemoryOperation,
     stamp: &MemoryVersionStamp,
 ) -> StoreResult<()> {
+    // A deletion records where the memory was, not what it said: its content stays only in
+    // the earlier versions (and goes with their redaction).
+    let kept = operation != MemoryOperation::Deleted;
     let stmt = tx
         .prepare_cached(&format!(
             "INSERT INTO memory_versions ({COLUMNS})
@@ -60,9 +63,9 @@ pub async fn insert_version<C: GenericClient>(
             &memory.id,
             &operation.as_str(),
             &memory.path,
-            &memory.content,
-            &memory.content_sha256,
-            &memory.size_bytes,
+            &kept.then_some(&memory.content),
+            &kept.then_some(&memory.content_sha256),
+            &kept.then_some(memory.size_bytes),
             &stamp.actor,
             &stamp.created_at,
         ],
@@ -126,6 +129,14 @@ pub async fn list<C: GenericClient>(
     if let Some(memory_id) = &query.memory_id {
         params.push(Box::new(memory_id.clone()));
         sql.push_str(&format!(" AND memory_id = ${}", params.len()));
+    }
+    if let Some(operation) = query.operation {
+        params.push(Box::new(operation.as_str().to_owned()));
+        sql.push_str(&format!(" AND operation = ${}", params.len()));
+    }
+    if let Some(actor) = &query.actor {
+        params.push(Box::new(actor.clone()));
+        sql.push_str(&format!(" AND actor = ${}", params.len()));
     }
     let page = DocumentQuery {
         include_archived: true,

@@ -49,6 +49,9 @@ pub fn insert_version(
     operation: MemoryOperation,
     stamp: &MemoryVersionStamp,
 ) -> StoreResult<()> {
+    // A deletion records where the memory was, not what it said: its content stays only in
+    // the earlier versions (and goes with their redaction).
+    let kept = operation != MemoryOperation::Deleted;
     conn.prepare_cached(&format!(
         "INSERT INTO memory_versions ({COLUMNS})
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, NULL, NULL)"
@@ -61,9 +64,9 @@ pub fn insert_version(
             memory.id,
             operation.as_str(),
             memory.path,
-            memory.content,
-            memory.content_sha256,
-            memory.size_bytes,
+            kept.then_some(&memory.content),
+            kept.then_some(&memory.content_sha256),
+            kept.then_some(memory.size_bytes),
             stamp.actor,
             stamp.created_at
         ])
@@ -109,6 +112,14 @@ pub fn list(
     if let Some(memory_id) = &query.memory_id {
         values.push(Value::Text(memory_id.clone()));
         sql.push_str(&format!(" AND memory_id = ?{}", values.len()));
+    }
+    if let Some(operation) = query.operation {
+        values.push(Value::Text(operation.as_str().to_owned()));
+        sql.push_str(&format!(" AND operation = ?{}", values.len()));
+    }
+    if let Some(actor) = &query.actor {
+        values.push(Value::Text(actor.clone()));
+        sql.push_str(&format!(" AND actor = ?{}", values.len()));
     }
     // Versions are never archived; this keeps the filter from asking for the column.
     let page = DocumentQuery {

@@ -442,7 +442,7 @@ pub async fn deleting_keeps_the_versions(store: S) {
             deleted.size_bytes,
             deleted.created_at,
         ),
-        (Some("/b.md"), Some("v2"), Some("sha-v2"), Some(2), 120),
-        "the deleted version holds the last path and content"
+        (Some("/b.md"), None, None, None, 120),
+        "the deleted version holds the last path and no content"
     );
 }

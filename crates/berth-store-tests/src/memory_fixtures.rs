@@ -140,6 +140,7 @@ pub(crate) async fn versions(store: &S, row: &MemoryRow) -> Vec<MemoryVersionRow
             limit: 100,
             ..Default::default()
         },
+        ..Default::default()
     };
     store
         .list_memory_versions(&row.tenant_id, &row.store_id, &query)

@@ -227,7 +227,7 @@ pub async fn vectors_are_stored_with_their_content(store: S) {
     );
     assert!(
         store
-            .memories_by_ids("tn_other", &doc.id, &[plain.id.clone()])
+            .memories_by_ids("tn_other", &doc.id, std::slice::from_ref(&plain.id))
             .await
             .unwrap()
             .is_empty()

@@ -101,6 +101,31 @@ pub async fn versions_list_newest_first_and_page(store: S) {
     })
     .await;
     assert_eq!(ids(&recent), newest_first[..2].to_vec());
+
+    let edits = list(MemoryVersionQuery {
+        operation: Some(berth_store::MemoryOperation::Modified),
+        page: page(100),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        ids(&edits),
+        vec![two_b.version_id.clone(), one_b.version_id.clone()]
+    );
+    let by_api = list(MemoryVersionQuery {
+        actor: Some(API_ACTOR.to_owned()),
+        page: page(100),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(ids(&by_api), newest_first);
+    let by_session = list(MemoryVersionQuery {
+        actor: Some(r#"{"type":"session_actor","session_id":"sesn_x"}"#.to_owned()),
+        page: page(100),
+        ..Default::default()
+    })
+    .await;
+    assert!(by_session.is_empty());
 }
 
 pub async fn redaction_keeps_the_record(store: S) {

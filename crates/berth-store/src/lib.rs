@@ -397,7 +397,7 @@ pub trait Store: MemorySearchStore + Send + Sync + 'static {
         expected_sha256: Option<&str>,
         version: &MemoryVersionStamp,
     ) -> StoreResult<MemoryWrite>;
-    /// Deletes a memory, recording a `deleted` version with its last path and content, if the
+    /// Deletes a memory, recording a `deleted` version with its last path (no content), if the
     /// content still has `expected_sha256` (when given). The memory's versions stay.
     async fn delete_memory(
         &self,

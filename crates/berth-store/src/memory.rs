@@ -160,7 +160,7 @@ pub enum MemoryWrite {
 /// What deleting a memory did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeleteMemory {
-    /// The memory is gone and a `deleted` version holds its last path and content.
+    /// The memory is gone and a `deleted` version holds its last path (no content).
     Deleted,
     /// The store does not exist in the tenant, or is archived.
     NoStore,
@@ -201,6 +201,10 @@ pub struct MemoryQuery {
 pub struct MemoryVersionQuery {
     /// Only the versions of this memory.
     pub memory_id: Option<String>,
+    /// Only versions recording this kind of change.
+    pub operation: Option<MemoryOperation>,
+    /// Only versions written by this actor (the exact JSON the writes stored).
+    pub actor: Option<String>,
     /// Whether to load each version's content (otherwise `None`).
     pub with_content: bool,
     /// `after` is a version id; `include_archived` is ignored.

@@ -118,6 +118,20 @@ struct ServeArgs {
     /// Largest file upload, in bytes.
     #[arg(long, env = "BERTH_MAX_UPLOAD_BYTES", default_value_t = DEFAULT_MAX_UPLOAD_BYTES)]
     max_upload_bytes: u64,
+    /// An OpenAI-compatible embeddings API for memory search (e.g. `http://127.0.0.1:11434/v1`);
+    /// without it, memories are embedded by a built-in hashing embedder.
+    #[arg(long, env = "BERTH_EMBEDDINGS_URL")]
+    embeddings_url: Option<String>,
+    /// The embedding model to ask `BERTH_EMBEDDINGS_URL` for.
+    #[arg(
+        long,
+        env = "BERTH_EMBEDDINGS_MODEL",
+        default_value = "text-embedding-3-small"
+    )]
+    embeddings_model: String,
+    /// The bearer token for `BERTH_EMBEDDINGS_URL`.
+    #[arg(long, env = "BERTH_EMBEDDINGS_API_KEY", hide_env_values = true)]
+    embeddings_api_key: Option<String>,
     /// A SearXNG instance that serves the `web_search` tool.
     #[arg(long, env = "BERTH_SEARXNG_URL")]
     searxng_url: Option<String>,
@@ -219,6 +233,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.sse_keepalive = std::time::Duration::from_secs(args.sse_keepalive_secs.max(1));
     config.lease_ttl = std::time::Duration::from_secs(args.lease_ttl_secs.max(3));
     config.metrics_listen = args.metrics_listen;
+    config.embeddings = args.embeddings_url.filter(|u| !u.is_empty()).map(|url| {
+        berth_server::config::EmbeddingsConfig {
+            url,
+            model: args.embeddings_model,
+            api_key: args.embeddings_api_key.filter(|k| !k.is_empty()),
+        }
+    });
     let server = Server::start(config).await?;
     if let Some(key) = server.bootstrap_key() {
         announce_bootstrap_key(key);

@@ -6,6 +6,7 @@
 
 pub mod memories;
 pub mod path;
+pub mod search;
 #[cfg(test)]
 mod tests;
 pub mod versions;
@@ -29,6 +30,7 @@ pub use path::{
     MAX_CONTENT_BYTES, MAX_PATH_BYTES, MAX_PATH_SEGMENTS, check_content, content_sha256,
     normalize_path, parse_sha256,
 };
+pub use search::{MemorySearchRequest, MemorySearchResult, MemorySearchResults};
 pub use versions::{Actor, MemoryOperation, MemoryVersion};
 
 /// Longest store name, in characters (OMA's limit; the name becomes a directory name).

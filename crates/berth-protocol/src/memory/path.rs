@@ -16,8 +16,37 @@ use crate::validation::{Validated, ValidationError};
 pub const MAX_PATH_BYTES: usize = 1_024;
 /// Most `/`-separated segments in a path.
 pub const MAX_PATH_SEGMENTS: usize = 20;
-/// Largest content, in UTF-8 bytes ("100 kB", contract §8.2).
-pub const MAX_CONTENT_BYTES: usize = 100_000;
+/// Largest content, in UTF-8 bytes ("100 kB (102,400 bytes)" in the SDK's documentation).
+pub const MAX_CONTENT_BYTES: usize = 102_400;
+/// Unicode's format characters (general category Cf, as of Unicode 15) and the line and
+/// paragraph separators: invisible in a path, or able to make it display as another.
+fn is_format_or_separator(c: char) -> bool {
+    matches!(
+        u32::from(c),
+        0x00AD
+            | 0x0600..=0x0605
+            | 0x061C
+            | 0x06DD
+            | 0x070F
+            | 0x0890..=0x0891
+            | 0x08E2
+            | 0x180E
+            | 0x200B..=0x200F
+            | 0x2028..=0x202E
+            | 0x2060..=0x2064
+            | 0x2066..=0x206F
+            | 0xFEFF
+            | 0xFFF9..=0xFFFB
+            | 0x110BD
+            | 0x110CD
+            | 0x13430..=0x1343F
+            | 0x1BCA0..=0x1BCA3
+            | 0x1D173..=0x1D17A
+            | 0xE0001
+            | 0xE0020..=0xE007F
+    )
+}
+
 /// A SHA-256 digest in hex.
 const SHA256_HEX_LEN: usize = 64;
 
@@ -45,6 +74,12 @@ pub fn normalize_path(path: &str) -> Validated<String> {
     }
     if path.chars().any(char::is_control) {
         return invalid("must not contain control characters");
+    }
+    if path.chars().any(is_format_or_separator) {
+        return invalid(
+            "must not contain format characters (such as U+200B or U+202E) or the line and \
+             paragraph separators U+2028 and U+2029",
+        );
     }
     // OMA refuses backslashes too: a path becomes a file name under the mount directory, and a
     // `\` there reads as a separator to anything Windows-minded.

@@ -25,7 +25,7 @@ fn the_spec_limits() {
     assert_eq!(MAX_MEMORIES_PER_STORE, 2_000);
     assert_eq!(MAX_PATH_SEGMENTS, 20);
     assert_eq!(MAX_PATH_BYTES, 1_024);
-    assert_eq!(MAX_CONTENT_BYTES, 100_000);
+    assert_eq!(MAX_CONTENT_BYTES, 102_400);
     assert_eq!(MAX_DESCRIPTION_CHARS, 1_024);
 }
 
@@ -67,6 +67,17 @@ fn control_characters_and_backslashes_are_refused() {
         assert!(refused(path).contains("control"), "{path:?}");
     }
     assert!(refused("/a\\b").contains('\\'));
+    for path in [
+        "/a\u{2028}b",
+        "/a\u{2029}b",
+        "/zero\u{200B}width",
+        "/rlo\u{202E}dm.exe",
+        "/\u{FEFF}bom",
+    ] {
+        assert!(refused(path).contains("format characters"), "{path:?}");
+    }
+    // Letters of any script are fine.
+    assert!(normalize_path("/日本/ملاحظات.md").is_ok());
 }
 
 #[test]
@@ -95,8 +106,8 @@ fn content_is_limited_in_bytes() {
     assert!(check_content(&"a".repeat(MAX_CONTENT_BYTES)).is_ok());
     let err = check_content(&"a".repeat(MAX_CONTENT_BYTES + 1)).unwrap_err();
     assert_eq!(err.field, "content");
-    // 50,001 characters, but 100,002 bytes.
-    assert!(check_content(&"\u{e9}".repeat(50_001)).is_err());
+    // 51,201 characters, but 102,402 bytes.
+    assert!(check_content(&"\u{e9}".repeat(51_201)).is_err());
 }
 
 #[test]

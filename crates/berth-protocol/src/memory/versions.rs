@@ -21,7 +21,7 @@ pub enum MemoryOperation {
     Created,
     /// The memory was renamed, edited or both; the version holds the result.
     Modified,
-    /// The memory was deleted; the version holds its last path and content.
+    /// The memory was deleted; the version holds its last path (its content is in the earlier versions).
     Deleted,
 }
 

@@ -8,10 +8,12 @@
 //! item covers, so the next page starts after every memory under that roll-up.
 
 mod memories;
+mod search;
 mod stores;
 mod versions;
 
 pub use memories::*;
+pub use search::*;
 pub use stores::*;
 pub use versions::*;
 
@@ -165,8 +167,10 @@ fn stamp(caller: &Caller) -> ApiResult<MemoryVersionStamp> {
     })
 }
 
-fn content_of(content: CheckedContent) -> MemoryContent {
+/// Checked content with its vector for search, written together with it.
+async fn content_of(state: &AppState, content: CheckedContent) -> MemoryContent {
     MemoryContent {
+        embedding: state.memory.embedding(&content.content).await,
         text: content.content,
         sha256: content.sha256,
         size_bytes: content.size_bytes as i64,
@@ -188,8 +192,20 @@ fn memory_of(row: MemoryRow) -> Memory {
     }
 }
 
+/// Pages of the full view hold at most 20 items (contract §2).
+fn full_view_cap(limit: u32, view: MemoryView) -> u32 {
+    if view == MemoryView::Full {
+        limit.min(20)
+    } else {
+        limit
+    }
+}
+
 fn version_of(row: MemoryVersionRow) -> ApiResult<MemoryVersion> {
     let actor = |json: &str| decode::<Actor>(json);
+    // A deletion shows where the memory was, never what it said (rows written before deleted
+    // versions stopped keeping content still hold it).
+    let deleted = row.operation == berth_store::MemoryOperation::Deleted;
     Ok(MemoryVersion {
         id: row.id,
         kind: Default::default(),
@@ -201,9 +217,9 @@ fn version_of(row: MemoryVersionRow) -> ApiResult<MemoryVersion> {
             berth_store::MemoryOperation::Deleted => MemoryOperation::Deleted,
         },
         created_at: from_micros(row.created_at),
-        content: row.content,
-        content_sha256: row.content_sha256,
-        content_size_bytes: row.size_bytes.map(|s| s.max(0) as u64),
+        content: row.content.filter(|_| !deleted),
+        content_sha256: row.content_sha256.filter(|_| !deleted),
+        content_size_bytes: row.size_bytes.filter(|_| !deleted).map(|s| s.max(0) as u64),
         path: row.path,
         created_by: if row.actor.is_empty() {
             None

@@ -161,6 +161,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(memory::entries),
         )
         .route(
+            "/memory_stores/{memory_store_id}/search",
+            post(memory::search),
+        )
+        .route(
             "/memory_stores/{memory_store_id}/memories",
             post(memory::create_memory).get(memory::list_memories),
         )

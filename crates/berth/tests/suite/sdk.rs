@@ -128,3 +128,8 @@ async fn python_sdk_vaults_and_mcp() {
         "the MCP server saw the vault's token"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_sdk_memory() {
+    run_python("test_memory.py").await;
+}

@@ -22,7 +22,7 @@ pub async fn create_memory(
         tenant_id: caller.tenant_id.clone(),
         store_id: store_id.clone(),
         path: create.path,
-        content: content_of(create.content),
+        content: content_of(&state, create.content).await,
     };
     let outcome = state
         .store
@@ -71,9 +71,13 @@ pub async fn update_memory(
 ) -> ApiResult<Response> {
     let view = view(&params, MemoryView::Basic)?;
     let edit = resolve_update(request)?;
+    let content = match edit.content {
+        Some(content) => Some(content_of(&state, content).await),
+        None => None,
+    };
     let change = MemoryChange {
         path: edit.path,
-        content: edit.content.map(content_of),
+        content,
     };
     let outcome = state
         .store
@@ -102,23 +106,26 @@ pub async fn list_memories(
     params: QueryParams,
 ) -> ApiResult<Response> {
     let view = view(&params, MemoryView::Basic)?;
-    let limit = params.limit(20, 100)?;
+    let limit = full_view_cap(params.limit(20, 100)?, view);
     let path_prefix = params
         .get("path_prefix")
         .or_else(|| params.get("prefix"))
         .filter(|p| !p.is_empty())
         .map(str::to_owned);
     if let Some(p) = &path_prefix
-        && !p.starts_with('/')
+        && !(p.starts_with('/') && p.ends_with('/'))
     {
-        return Err(ApiError::bad_request("path_prefix: must start with '/'"));
+        return Err(ApiError::bad_request(
+            "path_prefix: must start and end with '/' (it matches whole segments, like \"/notes/\")",
+        ));
     }
+    // 0 (the default) lists every memory below the prefix.
     let depth = match params.int("depth")? {
-        None => None,
+        None | Some(0) => None,
         Some(d) if d >= 1 && d <= memory::MAX_PATH_SEGMENTS as i64 => Some(d as usize),
         Some(d) => {
             return Err(ApiError::bad_request(format!(
-                "depth: must be between 1 and {}, not {d}",
+                "depth: must be between 0 and {}, not {d}",
                 memory::MAX_PATH_SEGMENTS
             )));
         }
@@ -179,6 +186,25 @@ pub async fn list_memories(
     }
 
     let shown = items.len().min(limit as usize);
+    // The full view's contents, read in one query (a page of it holds at most 20).
+    let mut contents: std::collections::HashMap<String, MemoryRow> = if view == MemoryView::Full {
+        let ids: Vec<String> = items[..shown]
+            .iter()
+            .filter_map(|(item, _)| match item {
+                Item::Memory(row) => Some(row.id.clone()),
+                Item::Prefix(_) => None,
+            })
+            .collect();
+        state
+            .store
+            .memories_by_ids(&caller.tenant_id, &store_id, &ids)
+            .await?
+            .into_iter()
+            .map(|row| (row.id.clone(), row))
+            .collect()
+    } else {
+        Default::default()
+    };
     let mut rendered = Vec::with_capacity(items.len());
     for (i, (item, covered)) in items.into_iter().enumerate() {
         let body = match item {
@@ -186,15 +212,7 @@ pub async fn list_memories(
             _ if i >= shown => String::new(),
             Item::Prefix(dir) => encode(&MemoryListItem::Prefix(MemoryPrefix::new(dir)))?,
             Item::Memory(row) => {
-                let row = if view == MemoryView::Full {
-                    state
-                        .store
-                        .get_memory(&caller.tenant_id, &store_id, &row.id)
-                        .await?
-                        .unwrap_or(*row)
-                } else {
-                    *row
-                };
+                let row = contents.remove(&row.id).unwrap_or(*row);
                 encode(&memory_of(row).in_view(view))?
             }
         };

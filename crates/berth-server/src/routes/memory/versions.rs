@@ -5,6 +5,9 @@ use super::*;
 #[utoipa::path(get, path = "/v1/memory_stores/{memory_store_id}/memory_versions",
     tag = "memory_versions",
     params(("memory_store_id" = String, Path), ("memory_id" = Option<String>, Query),
+           ("operation" = Option<MemoryOperation>, Query), ("session_id" = Option<String>, Query),
+           ("api_key_id" = Option<String>, Query),
+           ("created_at[gte]" = Option<String>, Query), ("created_at[lte]" = Option<String>, Query),
            ("limit" = Option<u32>, Query), ("page" = Option<String>, Query),
            ("view" = Option<MemoryView>, Query)),
     responses((status = 200, body = berth_protocol::pagination::Page<MemoryVersion>),
@@ -16,13 +19,42 @@ pub async fn list_versions(
     params: QueryParams,
 ) -> ApiResult<Response> {
     let view = view(&params, MemoryView::Basic)?;
-    let (page, limit) = document_query(&params, 20, 100, Order::Desc)?;
+    let (mut page, limit) = document_query(&params, 20, 100, Order::Desc)?;
+    let limit = full_view_cap(limit, view);
+    page.limit = page.limit.min(limit + 1);
+    let operation = params
+        .get("operation")
+        .filter(|o| !o.is_empty())
+        .map(|o| match o {
+            "created" => Ok(berth_store::MemoryOperation::Created),
+            "modified" => Ok(berth_store::MemoryOperation::Modified),
+            "deleted" => Ok(berth_store::MemoryOperation::Deleted),
+            other => Err(ApiError::bad_request(format!(
+                "operation: must be created, modified or deleted, not {other:?}"
+            ))),
+        })
+        .transpose()?;
+    let filter = |name: &str| params.get(name).filter(|v| !v.is_empty());
+    let actor = match (filter("session_id"), filter("api_key_id")) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "session_id and api_key_id cannot be combined (a version has one author)",
+            ));
+        }
+        (Some(session_id), None) => Some(Actor::SessionActor {
+            session_id: session_id.to_owned(),
+        }),
+        (None, Some(api_key_id)) => Some(Actor::ApiActor {
+            api_key_id: api_key_id.to_owned(),
+        }),
+        (None, None) => None,
+    };
     require_store(&state, &caller, &store_id).await?;
     let query = MemoryVersionQuery {
-        memory_id: params
-            .get("memory_id")
-            .filter(|m| !m.is_empty())
-            .map(str::to_owned),
+        memory_id: filter("memory_id").map(str::to_owned),
+        operation,
+        // Versions store their author exactly as `encode` renders it.
+        actor: actor.as_ref().map(encode).transpose()?,
         with_content: view == MemoryView::Full,
         page,
     };

@@ -2,6 +2,7 @@
 //! concurrency, path rules, depth roll-ups, versions and redaction, tenant isolation, and the
 //! seed's `entries` listing.
 
+mod search;
 mod versions;
 
 use berth_test_support::{Api, TestServer};
@@ -303,7 +304,7 @@ async fn bad_paths_and_content_are_refused(server: &TestServer) {
             reply.text
         );
     }
-    let big = "x".repeat(100_001);
+    let big = "x".repeat(102_401);
     let reply = api
         .post(&base, json!({"path": "/big.md", "content": big}))
         .await;
@@ -392,7 +393,17 @@ async fn depth_rolls_up_deeper_paths(server: &TestServer) {
         .expect(200);
     assert_eq!(paths(&third), ["/z/"]);
     assert_eq!(third["has_more"], false);
-    assert_eq!(api.get(&format!("{base}?depth=0")).await.status, 400);
+    let everything = api.get(&format!("{base}?depth=0")).await.expect(200);
+    assert!(
+        everything["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|item| item["type"] == "memory"),
+        "depth 0 lists every memory: {everything}"
+    );
+    assert_eq!(api.get(&format!("{base}?depth=21")).await.status, 400);
+    assert_eq!(api.get(&format!("{base}?path_prefix=/a")).await.status, 400);
 }
 
 async fn memory_stores_are_private_to_their_tenant(server: &TestServer) {

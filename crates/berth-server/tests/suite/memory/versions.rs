@@ -97,7 +97,25 @@ async fn versions_record_every_change(server: &TestServer) {
     let data = after_delete["data"].as_array().unwrap();
     assert_eq!(data.len(), 3, "versions outlive their memory");
     assert_eq!(data[0]["operation"], "deleted");
-    assert_eq!(data[0]["content"], "two");
+    assert_eq!(
+        data[0]["path"], data[1]["path"],
+        "a deletion records where it was"
+    );
+    for field in ["content", "content_sha256", "content_size_bytes"] {
+        assert_eq!(data[0][field], Value::Null, "{field} of a deletion");
+    }
+    assert_eq!(data[1]["content"], "two");
+    let only_deletions = api
+        .get(&format!("{versions}?memory_id={id}&operation=deleted"))
+        .await
+        .expect(200);
+    assert_eq!(only_deletions["data"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        api.get(&format!("{versions}?operation=renamed"))
+            .await
+            .status,
+        400
+    );
     assert_eq!(
         api.get(&format!("{versions}/memver_missing")).await.status,
         404
