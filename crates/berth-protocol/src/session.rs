@@ -297,6 +297,15 @@ pub enum Resource {
         access: MemoryAccess,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         instructions: Option<String>,
+        /// The store's name when the session was created.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        /// The store's description when the session was created.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+        /// Where the sandbox sees the store: `/mnt/memory/<name>`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mount_path: Option<String>,
         created_at: DateTime<Utc>,
         updated_at: DateTime<Utc>,
     },

@@ -10,7 +10,7 @@ use std::os::fd::RawFd;
 use std::path::Path;
 
 use crate::ca::{SANDBOX_CA_BUNDLE, SANDBOX_CA_CERT, SYSTEM_CA_BUNDLE};
-use crate::paths::{OUTPUTS, ReadOnlyMount, SYSTEM_DIRS, TMP, WORKSPACE};
+use crate::paths::{ExtraMount, OUTPUTS, SYSTEM_DIRS, TMP, WORKSPACE};
 
 /// Drops to the sandbox's user inside the sandbox (util-linux, on every Debian-like system).
 pub(crate) const SETPRIV: &str = "/usr/bin/setpriv";
@@ -33,7 +33,7 @@ pub(crate) struct Plan<'a> {
     pub mounts: MountFds,
     /// Host paths inside the system directories to hide (the data directory, if it is there).
     pub hidden: &'a [std::path::PathBuf],
-    pub read_only: &'a [ReadOnlyMount],
+    pub extra: &'a [ExtraMount],
     /// Whether the command joins a namespace of ours; otherwise bubblewrap makes an empty one.
     pub own_network: bool,
     /// The interception CA, when the sandbox's proxy may intercept.
@@ -116,7 +116,7 @@ pub(crate) fn arguments(plan: &Plan<'_>) -> Vec<OsString> {
             OsString::from(dest),
         ]);
     }
-    for mount in plan.read_only.iter().rev().filter(|m| m.host.exists()) {
+    for mount in plan.extra.iter().rev().filter(|m| m.host.exists()) {
         // Parents of the mount point, readable by the sandbox's user.
         let mut parent = String::new();
         let parts: Vec<&str> = mount.sandbox.split('/').filter(|p| !p.is_empty()).collect();
@@ -126,7 +126,11 @@ pub(crate) fn arguments(plan: &Plan<'_>) -> Vec<OsString> {
             push(&mut args, &["--perms", "0755", "--dir", &parent]);
         }
         args.extend([
-            OsString::from("--ro-bind"),
+            OsString::from(if mount.writable {
+                "--bind"
+            } else {
+                "--ro-bind"
+            }),
             mount.host.clone().into_os_string(),
             OsString::from(&mount.sandbox),
         ]);

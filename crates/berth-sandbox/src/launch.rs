@@ -99,7 +99,7 @@ impl Sandbox {
                     let plan = bwrap::Plan {
                         mounts: mounts.raw(),
                         hidden: &dirs.hidden,
-                        read_only: &dirs.read_only,
+                        extra: &dirs.extra,
                         own_network: self.network.is_some(),
                         trust: self.trust.as_ref().map(|t| bwrap::TrustFiles {
                             bundle: &t.bundle,

@@ -47,7 +47,7 @@ pub use ca::{SANDBOX_CA_BUNDLE, SANDBOX_CA_CERT};
 pub use exec::{Ended, ExecRequest, ExecResult, MAX_OUTPUT_BYTES};
 pub use hosts::HostRules;
 pub use limits::Limits;
-pub use paths::{Access, PathError, ReadOnlyMount, Resolved, SandboxDirs};
+pub use paths::{Access, ExtraMount, PathError, Resolved, SandboxDirs};
 pub use secrets::{InjectedSecret, PLACEHOLDER_PREFIX, SecretError, new_placeholder};
 pub use settings::{Isolation, SandboxSettings, find_bubblewrap};
 
@@ -325,11 +325,11 @@ impl Sandbox {
     }
 
     /// Replaces the read-only binds (most specific first) for the next commands and file tools.
-    pub fn set_read_only(&self, mut mounts: Vec<ReadOnlyMount>) {
+    pub fn set_extra_mounts(&self, mut mounts: Vec<ExtraMount>) {
         mounts.sort_by_key(|m| std::cmp::Reverse(m.sandbox.len()));
         match self.dirs.write() {
-            Ok(mut dirs) => dirs.read_only = mounts,
-            Err(e) => e.into_inner().read_only = mounts,
+            Ok(mut dirs) => dirs.extra = mounts,
+            Err(e) => e.into_inner().extra = mounts,
         }
     }
 

@@ -40,12 +40,14 @@ pub enum PathError {
     Io { path: String, source: io::Error },
 }
 
-/// A file or directory bound read-only into the sandbox (uploaded files, skills).
+/// A file or directory bound into the sandbox besides its own folders: read-only (uploaded
+/// files, skills, read-only memory stores) or writable (read-write memory stores).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReadOnlyMount {
+pub struct ExtraMount {
     /// Where the sandbox sees it, e.g. `/mnt/session/uploads`.
     pub sandbox: String,
     pub host: PathBuf,
+    pub writable: bool,
 }
 
 /// A sandbox's directories on the host.
@@ -57,8 +59,8 @@ pub struct SandboxDirs {
     pub tmp: PathBuf,
     /// Host paths inside the system mounts that the sandbox must not see (hidden by tmpfs).
     pub hidden: Vec<PathBuf>,
-    /// Read-only binds, most specific first.
-    pub read_only: Vec<ReadOnlyMount>,
+    /// Extra binds, most specific first.
+    pub extra: Vec<ExtraMount>,
 }
 
 /// A resolved path.
@@ -79,7 +81,7 @@ impl SandboxDirs {
             tmp: root.join("tmp"),
             root,
             hidden,
-            read_only: Vec::new(),
+            extra: Vec::new(),
         }
     }
 
@@ -94,14 +96,14 @@ impl SandboxDirs {
 
     /// The host path of a normalised sandbox path, and whether it is writable.
     fn host_of(&self, sandbox: &str) -> Option<(PathBuf, bool)> {
-        for mount in &self.read_only {
+        for mount in &self.extra {
             if let Some(rest) = strip_mount(sandbox, &mount.sandbox) {
                 let host = if rest.is_empty() {
                     mount.host.clone()
                 } else {
                     mount.host.join(rest)
                 };
-                return Some((host, false));
+                return Some((host, mount.writable));
             }
         }
         for (mount, host) in self.mounts() {
@@ -121,9 +123,14 @@ impl SandboxDirs {
         None
     }
 
-    /// The sandbox's name for a host path inside one of its writable mounts.
+    /// The sandbox's name for a host path inside one of its mounts (not the system
+    /// directories).
     pub fn to_sandbox(&self, host: &Path) -> Option<String> {
-        self.mounts().into_iter().find_map(|(mount, base)| {
+        let extra = self
+            .extra
+            .iter()
+            .map(|m| (m.sandbox.as_str(), m.host.as_path()));
+        extra.chain(self.mounts()).find_map(|(mount, base)| {
             let rest = host.strip_prefix(base).ok()?;
             let rest = rest.to_str()?;
             Some(if rest.is_empty() {

@@ -16,6 +16,7 @@ pub mod files;
 pub mod listing;
 pub mod log;
 pub mod mcp;
+pub mod memory_mounts;
 pub mod memory_upkeep;
 pub mod metrics;
 pub mod models;

@@ -9,7 +9,7 @@ use berth_blob::BlobStore;
 use berth_protocol::agent::LATEST_SKILL_VERSION;
 use berth_protocol::session::{Resource, SessionStatic};
 use berth_protocol::skill::{SkillObject, SkillVersionObject};
-use berth_sandbox::{ReadOnlyMount, SandboxDirs};
+use berth_sandbox::{ExtraMount, SandboxDirs};
 use berth_store::Store;
 use futures::StreamExt;
 use serde::Deserialize;
@@ -30,7 +30,7 @@ pub struct SkillInfo {
 
 #[derive(Debug, Default)]
 pub struct Prepared {
-    pub read_only: Vec<ReadOnlyMount>,
+    pub mounts: Vec<ExtraMount>,
     pub skills: Vec<SkillInfo>,
 }
 
@@ -110,7 +110,7 @@ pub async fn prepare(
             continue;
         };
         match prepare_file(store, blobs, dirs, tenant_id, file_id, mount_path, owner).await {
-            Ok(Some(mount)) => prepared.read_only.push(mount),
+            Ok(Some(mount)) => prepared.mounts.push(mount),
             Ok(None) => any_upload = true,
             Err(e) => {
                 tracing::warn!(session_id = %session.id, file_id, error = %e, "cannot mount a file resource")
@@ -119,9 +119,10 @@ pub async fn prepare(
     }
     if any_upload && uploads.exists() {
         open_up_tree(&uploads);
-        prepared.read_only.push(ReadOnlyMount {
+        prepared.mounts.push(ExtraMount {
             sandbox: UPLOADS_MOUNT.to_owned(),
             host: uploads,
+            writable: false,
         });
     }
     let skills_dir = dirs.root.join("skills");
@@ -145,9 +146,10 @@ pub async fn prepare(
     }
     if !prepared.skills.is_empty() {
         open_up_tree(&skills_dir);
-        prepared.read_only.push(ReadOnlyMount {
+        prepared.mounts.push(ExtraMount {
             sandbox: SKILLS_MOUNT.to_owned(),
             host: skills_dir,
+            writable: false,
         });
     }
     prepared
@@ -162,7 +164,7 @@ async fn prepare_file(
     file_id: &str,
     mount_path: &str,
     owner: Option<(u32, u32)>,
-) -> Result<Option<ReadOnlyMount>, String> {
+) -> Result<Option<ExtraMount>, String> {
     let row = store
         .get_file(
             tenant_id,
@@ -184,9 +186,10 @@ async fn prepare_file(
         return Ok(None);
     }
     open_up(&cached);
-    Ok(Some(ReadOnlyMount {
+    Ok(Some(ExtraMount {
         sandbox: mount_path.to_owned(),
         host: cached,
+        writable: false,
     }))
 }
 

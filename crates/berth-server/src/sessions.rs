@@ -22,6 +22,7 @@ use chrono::{DateTime, Utc};
 use crate::auth::Caller;
 use crate::documents::load;
 use crate::error::{ApiError, ApiResult};
+use crate::memory_mounts::AttachedStore;
 use crate::state::AppState;
 
 /// Resolves the agent reference of a session create into the snapshot the session runs.
@@ -126,6 +127,29 @@ pub async fn check_environment(
     Ok(env)
 }
 
+/// Checks what a new session's resources refer to before anything is stored: file resources
+/// get their mount paths, memory stores must be live stores of the tenant (their names,
+/// descriptions and mount folders are returned by id).
+pub async fn check_resources(
+    state: &AppState,
+    caller: &Caller,
+    mut params: Vec<ResourceParam>,
+) -> ApiResult<(Vec<ResourceParam>, HashMap<String, AttachedStore>)> {
+    for (i, param) in params.iter_mut().enumerate() {
+        if let ResourceParam::File {
+            file_id,
+            mount_path,
+        } = param
+        {
+            let at = format!("resources[{i}]");
+            let path = prepare_file_resource(state, caller, &at, file_id, mount_path.take());
+            *mount_path = Some(path.await?);
+        }
+    }
+    let stores = crate::memory_mounts::attached_stores(state, caller, &params).await?;
+    Ok((params, stores))
+}
+
 /// Checks that a file resource names a file of the tenant and gives it its mount path: the one
 /// asked for (under `/workspace` or `/mnt`, not the outputs folder), or
 /// `/mnt/session/uploads/<file_id>/<filename>`.
@@ -176,6 +200,7 @@ pub fn build_resources(
     caller: &Caller,
     session_id: &str,
     params: Vec<ResourceParam>,
+    stores: &HashMap<String, AttachedStore>,
     now: DateTime<Utc>,
 ) -> ApiResult<(Vec<Resource>, HashMap<String, String>)> {
     let files = params
@@ -187,11 +212,11 @@ pub fn build_resources(
             "resources: at most {MAX_FILE_RESOURCES} file resources are allowed"
         )));
     }
-    let stores = params
+    let store_count = params
         .iter()
         .filter(|r| matches!(r, ResourceParam::MemoryStore { .. }))
         .count();
-    if stores > MAX_MEMORY_STORE_RESOURCES {
+    if store_count > MAX_MEMORY_STORE_RESOURCES {
         return Err(ApiError::bad_request(format!(
             "resources: at most {MAX_MEMORY_STORE_RESOURCES} memory stores are allowed"
         )));
@@ -303,11 +328,15 @@ pub fn build_resources(
                         "{at}: memory store {memory_store_id} is attached twice"
                     )));
                 }
+                let attached = stores.get(&memory_store_id);
                 Resource::MemoryStore {
                     id: id.clone(),
-                    memory_store_id,
                     access: access.unwrap_or(MemoryAccess::ReadWrite),
                     instructions,
+                    name: attached.map(|s| s.name.clone()),
+                    description: attached.map(|s| s.description.clone()),
+                    mount_path: attached.map(|s| s.mount_path.clone()),
+                    memory_store_id,
                     created_at: now,
                     updated_at: now,
                 }

@@ -22,6 +22,7 @@ use berth_tools::{AgentTools, SearchBackend, Searxng, ToolContext, WebTools};
 use crate::config::ServerConfig;
 use crate::credentials::Credentials;
 use crate::mcp::{McpConnections, McpFailures, WithMcp};
+use crate::memory_mounts::{SessionMemory, WithMemory};
 use crate::mounts::{self, Prepared};
 use crate::redact::Redactor;
 use crate::startup::StartError;
@@ -31,6 +32,8 @@ pub use snapshots::WorkspaceSnapshots;
 pub struct TurnTools {
     pub router: Arc<dyn ToolRouter>,
     pub skills_prompt: Option<String>,
+    /// The system prompt's section about the session's memory stores.
+    pub memory_prompt: Option<String>,
     /// MCP servers left out of this turn, and why.
     pub mcp_failures: McpFailures,
     /// The session's secrets, masked in everything the turn stores.
@@ -107,6 +110,15 @@ impl ToolServices {
     /// session goes idle, so whichever replica runs the next turn finds both.
     pub async fn sync_outputs(&self, store: Arc<dyn Store>, tenant_id: &str, session_id: &str) {
         let dirs = self.sandboxes.dirs(session_id);
+        // Memory folders are synced after every tool call; this catches a crashed turn's.
+        crate::memory_mounts::sync_leftovers(
+            store.as_ref(),
+            &self.memory,
+            &dirs,
+            tenant_id,
+            session_id,
+        )
+        .await;
         let outputs = dirs.outputs.clone();
         crate::files::sync_outputs(store, &self.blobs, tenant_id, session_id, outputs).await;
         self.snapshots.save(tenant_id, session_id, dirs).await;
@@ -121,7 +133,7 @@ impl ToolServices {
     /// what the turn must know about its MCP servers.
     pub async fn router(
         &self,
-        store: &dyn Store,
+        store: &Arc<dyn Store>,
         tenant_id: &str,
         session: &SessionStatic,
     ) -> TurnTools {
@@ -157,6 +169,7 @@ impl ToolServices {
             .iter()
             .any(|t| matches!(t, Tool::AgentToolset(_)));
         let mut prepared = Prepared::default();
+        let mut memory = None;
         if has_sandbox_tools && !client_executes {
             match self
                 .sandboxes
@@ -169,7 +182,7 @@ impl ToolServices {
                         .restore(tenant_id, &session.id, &sandbox.dirs(), sandbox.owner())
                         .await;
                     prepared = mounts::prepare(
-                        store,
+                        store.as_ref(),
                         &self.blobs,
                         &sandbox.dirs(),
                         tenant_id,
@@ -177,6 +190,19 @@ impl ToolServices {
                         sandbox.owner(),
                     )
                     .await;
+                    memory = SessionMemory::prepare(
+                        Arc::clone(store),
+                        self.memory.clone(),
+                        &sandbox.dirs(),
+                        tenant_id,
+                        session,
+                        sandbox.owner(),
+                    )
+                    .await
+                    .map(Arc::new);
+                    if let Some(memory) = &memory {
+                        prepared.mounts.extend(memory.extra_mounts());
+                    }
                 }
                 Err(e) => {
                     tracing::debug!(session_id = %session.id, error = %e, "no sandbox for files and skills")
@@ -199,11 +225,14 @@ impl ToolServices {
             network,
             web: Arc::clone(&self.web),
             client_executes,
-            read_only: prepared.read_only,
+            extra_mounts: prepared.mounts,
             secrets,
         };
-        let builtins: Arc<dyn ToolRouter> =
+        let mut builtins: Arc<dyn ToolRouter> =
             Arc::new(AgentTools::new(&session.agent.tools, Arc::new(context)));
+        if let Some(memory) = &memory {
+            builtins = Arc::new(WithMemory::new(builtins, Arc::clone(memory)));
+        }
         let mcp = self.mcp.for_session(tenant_id, session).await;
         let failures: McpFailures = Arc::new(std::sync::Mutex::new(mcp.failures));
         let router: Arc<dyn ToolRouter> = if session.agent.mcp_servers.is_empty() {
@@ -219,6 +248,7 @@ impl ToolServices {
         TurnTools {
             router,
             skills_prompt: skills,
+            memory_prompt: memory.as_ref().map(|m| m.prompt()),
             mcp_failures: failures,
             redactor: mcp.redactor,
         }

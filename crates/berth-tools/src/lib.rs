@@ -26,7 +26,7 @@ use berth_agent::tools::{ToolCall, ToolKind, ToolOutcome, ToolRouter, custom_too
 use berth_llm::ToolSpec;
 use berth_protocol::agent_tools::{BuiltinTool, PermissionPolicy, Tool, ToolConfig};
 use berth_sandbox::{
-    HostRules, InjectedSecret, NetworkAccess, ReadOnlyMount, Sandbox, SandboxError, Sandboxes,
+    ExtraMount, HostRules, InjectedSecret, NetworkAccess, Sandbox, SandboxError, Sandboxes,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -45,8 +45,8 @@ pub struct ToolContext {
     /// A self-hosted environment: the customer's workers run the built-in tools and answer
     /// each call with `user.tool_result`, so the server only hands the calls out.
     pub client_executes: bool,
-    /// Files and skills bound read-only into the sandbox.
-    pub read_only: Vec<ReadOnlyMount>,
+    /// Files and skills (read-only) and memory stores bound into the sandbox.
+    pub extra_mounts: Vec<ExtraMount>,
     /// Vault `environment_variable` credentials: placeholders in the sandbox, real values
     /// substituted by its egress proxy.
     pub secrets: Vec<InjectedSecret>,
@@ -62,7 +62,7 @@ impl ToolContext {
                 NetworkAccess::Proxied(self.network.clone()),
             )
             .map_err(|e: SandboxError| ToolError::new(e.to_string()))?;
-        sandbox.set_read_only(self.read_only.clone());
+        sandbox.set_extra_mounts(self.extra_mounts.clone());
         sandbox
             .set_secrets(self.secrets.clone())
             .map_err(|e| ToolError::new(e.to_string()))?;

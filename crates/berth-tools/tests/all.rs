@@ -54,7 +54,7 @@ fn fixture_with(
         network,
         web: Arc::new(WebTools::new(egress, search).unwrap()),
         client_executes: false,
-        read_only: Vec::new(),
+        extra_mounts: Vec::new(),
         secrets: Vec::new(),
     };
     Fixture {

@@ -15,8 +15,8 @@ use berth_protocol::metadata::{self, EmptyValue};
 use berth_protocol::nullable::Nullable;
 use berth_protocol::pagination::{Direction, Order, PageCursor};
 use berth_protocol::session::{
-    MAX_INITIAL_EVENTS, ResourceParam, Session, SessionCreateRequest, SessionStatic, SessionStatus,
-    SessionTag, SessionUpdateRequest, validate_budget, validate_title, validate_vault_ids,
+    MAX_INITIAL_EVENTS, Session, SessionCreateRequest, SessionStatic, SessionStatus, SessionTag,
+    SessionUpdateRequest, validate_budget, validate_title, validate_vault_ids,
 };
 use berth_store::{
     AppendOutcome, ChangeOutcome, DeleteSessionOutcome, SessionChange, SessionQuery, SessionRow,
@@ -31,7 +31,7 @@ use crate::extract::{JsonBody, QueryParams};
 use crate::listing::{cursor, json_response, push_json_string_or_null};
 use crate::log::{new_event, server_event};
 use crate::render::session_json;
-use crate::sessions::{build_resources, check_environment, prepare_file_resource, resolve_agent};
+use crate::sessions::{build_resources, check_environment, check_resources, resolve_agent};
 use crate::state::AppState;
 
 type AppStateRef = State<Arc<AppState>>;
@@ -91,28 +91,12 @@ pub async fn create(
     }
     let agent = resolve_agent(&state, &caller, request.agent).await?;
     check_environment(&state, &caller, &request.environment_id).await?;
-    let mut resource_params = request.resources.unwrap_or_default();
-    for (i, param) in resource_params.iter_mut().enumerate() {
-        if let ResourceParam::File {
-            file_id,
-            mount_path,
-        } = param
-        {
-            *mount_path = Some(
-                prepare_file_resource(
-                    &state,
-                    &caller,
-                    &format!("resources[{i}]"),
-                    file_id,
-                    mount_path.take(),
-                )
-                .await?,
-            );
-        }
-    }
+    let (resource_params, stores) =
+        check_resources(&state, &caller, request.resources.unwrap_or_default()).await?;
     let created = now();
     let id = new_id(prefix::SESSION);
-    let (resources, tokens) = build_resources(&state, &caller, &id, resource_params, created)?;
+    let (resources, tokens) =
+        build_resources(&state, &caller, &id, resource_params, &stores, created)?;
     let snapshot = SessionStatic {
         id: id.clone(),
         kind: SessionTag,

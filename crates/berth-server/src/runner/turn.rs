@@ -87,7 +87,7 @@ pub(super) async fn run(
     });
     let turn_tools = runner
         .tools
-        .router(runner.store.as_ref(), &lease.tenant_id, &snapshot)
+        .router(&runner.store, &lease.tenant_id, &snapshot)
         .await;
     host.set_redactor(Arc::clone(&turn_tools.redactor));
     let at_start = mcp_errors(&turn_tools.mcp_failures);
@@ -97,11 +97,17 @@ pub(super) async fn run(
         tracing::warn!(session_id = %lease.session_id, error = %e, "cannot record MCP failures");
     }
     let mcp_failures = Arc::clone(&turn_tools.mcp_failures);
-    let (tools, skills) = (turn_tools.router, turn_tools.skills_prompt);
-    let system_prompt = match (snapshot.agent.system.clone(), skills) {
-        (Some(system), Some(skills)) => Some(format!("{system}\n\n{skills}")),
-        (system, skills) => system.or(skills),
-    };
+    let tools = turn_tools.router;
+    // The agent's own prompt, then what the sandbox holds for it: skills, memory stores.
+    let sections: Vec<String> = [
+        snapshot.agent.system.clone(),
+        turn_tools.skills_prompt,
+        turn_tools.memory_prompt,
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let system_prompt = (!sections.is_empty()).then(|| sections.join("\n\n"));
     let config = TurnConfig {
         system_prompt,
         tools,

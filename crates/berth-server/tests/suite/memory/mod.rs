@@ -3,6 +3,7 @@
 //! seed's `entries` listing.
 
 mod search;
+mod sessions;
 mod versions;
 
 use berth_test_support::{Api, TestServer};
