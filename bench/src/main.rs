@@ -53,6 +53,9 @@ enum Scenario {
     /// What Berth adds to an MCP tool call (vault credential, redaction, stored result) over
     /// calling the fixture server directly.
     Mcp,
+    /// Memory stores: write throughput, search latency on a 2,000-memory store, recall@5 of the
+    /// fixed search corpus.
+    Memory,
     /// Upload and download throughput of a 100 MB file (local blob storage) and server RSS.
     Files,
     /// Streaming relay cost: from a token leaving the fake provider to its delta reaching an SSE
@@ -109,6 +112,7 @@ fn main() -> anyhow::Result<()> {
             Scenario::Idle { sessions } => scenarios::idle(&server, sessions).await,
             Scenario::Relay => scenarios::relay(&server, &model, &options).await,
             Scenario::Files => scenarios::files(&server).await,
+            Scenario::Memory => scenarios::memory(&server, &options).await,
             Scenario::Mcp => scenarios::mcp(&server, &model, &options).await,
             Scenario::ToolTurns => scenarios::tool_turns(&server, &model, &options).await,
             // Handled above, before a single server is started.

@@ -739,3 +739,41 @@ def test_search_rejects_bad_requests(client: anthropic.Anthropic, store_id: str)
     assert status_of(lambda: search(client, store_id, "x", limit=0)) == 400
     assert status_of(lambda: search(client, store_id, "x", limit=51)) == 400
     assert status_of(lambda: search(client, "memstore_missing", "x")) == 404
+
+
+# ------------------------------------------------------------- in sessions
+
+
+def test_sessions_attach_stores_and_list_by_store(client: anthropic.Anthropic, store_id: str) -> None:
+    agent = client.beta.agents.create(name="memory sdk agent", model="claude-sonnet-4-6")
+    env = client.beta.environments.create(name="memory sdk env")
+    other = client.beta.memory_stores.create(name="other notes", description="Other facts.")
+    attached = client.beta.sessions.create(
+        agent=agent.id,
+        environment_id=env.id,
+        resources=[
+            {"type": "memory_store", "memory_store_id": store_id, "instructions": "Read first."},
+            {"type": "memory_store", "memory_store_id": other.id, "access": "read_only"},
+        ],
+    )
+    client.beta.sessions.create(agent=agent.id, environment_id=env.id)
+
+    stores = [r for r in attached.resources if r.type == "memory_store"]
+    assert [(r.memory_store_id, r.access, r.mount_path) for r in stores] == [
+        (store_id, "read_write", "/mnt/memory/sdk memory test"),
+        (other.id, "read_only", "/mnt/memory/other notes"),
+    ]
+    assert stores[0].instructions == "Read first." and stores[1].description == "Other facts."
+    assert [s.id for s in client.beta.sessions.list(memory_store_id=store_id)] == [attached.id]
+    assert [s.id for s in client.beta.sessions.list(memory_store_id=other.id)] == [attached.id]
+
+    # Versions written through the API are not the session's.
+    put(client, store_id, "/by-api.md", "api")
+    versions = client.beta.memory_stores.memory_versions
+    assert list(versions.list(store_id, session_id=attached.id)) == []
+    assert len(list(versions.list(store_id, operation="created"))) == 1
+    assert status_of(lambda: client.beta.sessions.create(
+        agent=agent.id,
+        environment_id=env.id,
+        resources=[{"type": "memory_store", "memory_store_id": "memstore_missing"}],
+    )) == 404

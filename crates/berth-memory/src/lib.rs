@@ -11,6 +11,7 @@
 //! and its index entry commit together; [`MemoryIndex::catch_up`] fills in vectors that are
 //! missing or came from another embedder.
 
+mod cache;
 mod embed;
 mod hashing;
 mod index;

@@ -1,12 +1,14 @@
 //! One search: full-text candidates and vector candidates read at the same time, fused by
 //! rank, then the winners' content loaded for their snippets.
 
+use std::sync::Arc;
+
 use berth_store::{MemoryRow, MemorySearchStore, StoreError};
 
+use crate::cache::StoreVectors;
 use crate::index::MemoryIndex;
 use crate::rank::fuse;
 use crate::text::{query_terms, snippet};
-use crate::vector::dot;
 
 /// Candidates each ranking contributes, per result asked for (and at least [`MIN_CANDIDATES`]).
 const CANDIDATES_PER_RESULT: u32 = 3;
@@ -39,7 +41,9 @@ impl MemoryIndex {
         query: &str,
         limit: u32,
     ) -> Result<Vec<SearchHit>, SearchError> {
-        let candidates = (limit * CANDIDATES_PER_RESULT).clamp(MIN_CANDIDATES, MAX_CANDIDATES);
+        let candidates = limit
+            .saturating_mul(CANDIDATES_PER_RESULT)
+            .clamp(MIN_CANDIDATES, MAX_CANDIDATES);
         let terms = query_terms(query);
         let (text, vectors) = tokio::join!(
             store.search_memories_text(tenant_id, store_id, &terms, candidates),
@@ -66,7 +70,8 @@ impl MemoryIndex {
     }
 
     /// The store's memories by similarity to the query's vector, best first; empty when the
-    /// query cannot be embedded (the search then rests on the full-text ranking).
+    /// query cannot be embedded (the search then rests on the full-text ranking). The store's
+    /// vectors come from the cache while their signature is unchanged.
     async fn vector_ranking(
         &self,
         store: &dyn MemorySearchStore,
@@ -76,10 +81,11 @@ impl MemoryIndex {
         candidates: u32,
     ) -> Result<Vec<String>, StoreError> {
         let embedder = self.embedder();
+        let model = embedder.model_id();
         let texts = [query];
-        let (query_vector, stored) = tokio::join!(
+        let (query_vector, signature) = tokio::join!(
             embedder.embed(&texts),
-            store.memory_vectors(tenant_id, store_id, embedder.model_id()),
+            store.memory_vector_signature(tenant_id, store_id, model),
         );
         let query_vector = match query_vector {
             Ok(mut v) if !v.is_empty() => v.swap_remove(0),
@@ -89,16 +95,26 @@ impl MemoryIndex {
                 return Ok(Vec::new());
             }
         };
-        let floor = embedder.min_similarity();
-        let mut scored: Vec<(f32, String)> = stored?
+        let signature = signature?;
+        let vectors = match self.cache.get(store_id, model, signature) {
+            Some(vectors) => vectors,
+            None => {
+                let rows = store.memory_vectors(tenant_id, store_id, model).await?;
+                // Read after the signature: at worst the entry is newer than its signature and
+                // is read again next time.
+                let vectors = Arc::new(StoreVectors::new(signature, rows));
+                self.cache.put(store_id, model, Arc::clone(&vectors));
+                vectors
+            }
+        };
+        Ok(vectors
+            .rank(
+                &query_vector,
+                embedder.min_similarity(),
+                candidates as usize,
+            )
             .into_iter()
-            .filter_map(|row| {
-                let similarity = dot(&query_vector, &row.vector)?;
-                (similarity > floor).then_some((similarity, row.id))
-            })
-            .collect();
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-        scored.truncate(candidates as usize);
-        Ok(scored.into_iter().map(|(_, id)| id).collect())
+            .map(|(id, _)| id)
+            .collect())
     }
 }

@@ -1,6 +1,7 @@
 //! How vectors are stored: a little-endian `f32` scale followed by one `i8` per dimension
 //! (the unit vector times 127 / its largest component). A quarter of the size of `f32`s, so a
-//! store's vectors read quickly, and a cosine error far below what ranking can notice.
+//! store's vectors read quickly, and a cosine error far below what ranking can notice. Scoring
+//! against them is in `cache.rs`.
 
 /// Scales `v` to unit length in place; a zero vector stays zero.
 pub fn normalize(v: &mut [f32]) {
@@ -26,25 +27,25 @@ pub fn encode(v: &[f32]) -> Vec<u8> {
     out
 }
 
-/// The dot product of a query (unit length) with a stored vector; `None` when the stored
-/// bytes do not hold a vector of the query's length.
-pub fn dot(query: &[f32], stored: &[u8]) -> Option<f32> {
-    let (scale, values) = stored.split_first_chunk::<4>()?;
-    if values.len() != query.len() {
-        return None;
-    }
-    let scale = f32::from_le_bytes(*scale);
-    let sum: f32 = query
-        .iter()
-        .zip(values)
-        .map(|(q, v)| q * f32::from(i8::from_le_bytes([*v])))
-        .sum();
-    Some(sum * scale)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The dot product of a query (unit length) with a stored vector; `None` when the stored
+    /// bytes do not hold a vector of the query's length.
+    pub fn dot(query: &[f32], stored: &[u8]) -> Option<f32> {
+        let (scale, values) = stored.split_first_chunk::<4>()?;
+        if values.len() != query.len() {
+            return None;
+        }
+        let scale = f32::from_le_bytes(*scale);
+        let sum: f32 = query
+            .iter()
+            .zip(values)
+            .map(|(q, v)| q * f32::from(i8::from_le_bytes([*v])))
+            .sum();
+        Some(sum * scale)
+    }
 
     #[test]
     fn stored_vectors_keep_their_cosines() {

@@ -255,6 +255,14 @@ async fn embeddings_server(seen: Arc<Mutex<Vec<serde_json::Value>>>) -> String {
             return (axum::http::StatusCode::UNAUTHORIZED, "bad key").into_response();
         }
         seen.lock().unwrap().push(body.clone());
+        // Like real endpoints, some inputs are refused outright.
+        let refused = body["input"].as_array().unwrap().iter().any(|t| {
+            let t = t.as_str().unwrap();
+            t.is_empty() || t.contains("poison")
+        });
+        if refused {
+            return (axum::http::StatusCode::BAD_REQUEST, "input refused").into_response();
+        }
         let vocabulary = ["cats", "ships", "bread"];
         let data: Vec<serde_json::Value> = body["input"]
             .as_array()
@@ -321,4 +329,44 @@ async fn an_embeddings_endpoint_is_asked_in_its_format_and_ranks_by_meaning() {
             .id,
         "mem_0004"
     );
+}
+
+/// Content the endpoint refuses never blocks catching up on the rest.
+#[tokio::test]
+async fn refused_content_does_not_stall_catching_up() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let url = embeddings_server(Arc::clone(&seen)).await;
+    let f = fixture().await;
+    let old = MemoryIndex::new(Arc::new(Renamed("hashing-old")));
+    write(&f, &old, 1, "/a.md", "Cats again").await;
+    write(
+        &f,
+        &old,
+        2,
+        "/poison.md",
+        "a poison pill the endpoint refuses",
+    )
+    .await;
+    write(&f, &old, 3, "/empty.md", "").await;
+    write(&f, &old, 4, "/b.md", "Ships again").await;
+    let index = MemoryIndex::new(Arc::new(
+        OpenAiEmbedder::new(&url, "test-embed-1", Some("emb-key".into())).unwrap(),
+    ));
+    assert_eq!(index.catch_up(f.store.as_ref()).await.unwrap(), 4);
+    assert!(
+        f.store
+            .memories_to_embed("openai:test-embed-1", 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "refused and empty content are marked, not retried forever"
+    );
+    assert_eq!(
+        top_paths(&f, &index, "ships", 1).await,
+        vec!["/b.md".to_owned()]
+    );
+    // A write of blank content never asks the endpoint.
+    let asked = seen.lock().unwrap().len();
+    write(&f, &index, 5, "/blank.md", "   ").await;
+    assert_eq!(seen.lock().unwrap().len(), asked);
 }

@@ -182,12 +182,13 @@ pub async fn prepare_file_resource(
 /// Where a file resource may be mounted.
 fn check_file_mount_path(at: &str, mount_path: &str) -> ApiResult<()> {
     validate_mount_path(&format!("{at}.mount_path"), mount_path)?;
+    let under = |dir: &str| mount_path == dir || mount_path.starts_with(&format!("{dir}/"));
     let allowed = (mount_path.starts_with("/workspace/") || mount_path.starts_with("/mnt/"))
-        && !mount_path.starts_with("/mnt/session/outputs/")
-        && mount_path != "/mnt/session/outputs";
+        && !under("/mnt/session/outputs")
+        && !under(crate::memory_mounts::MEMORY_MOUNT);
     if !allowed {
         return Err(ApiError::bad_request(format!(
-            "{at}.mount_path: files can be mounted under /workspace/ or /mnt/ (not the outputs folder)"
+            "{at}.mount_path: files can be mounted under /workspace/ or /mnt/ (not the outputs or memory folders)"
         )));
     }
     Ok(())

@@ -18,6 +18,7 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
 use crate::connect::pg;
+use crate::memory_search::write_vector;
 use crate::memory_versions::insert_version;
 use crate::rows::{Param, refs};
 
@@ -134,7 +135,6 @@ pub async fn create<C: GenericClient>(
     if held >= i64::from(max_per_store) {
         return Ok(MemoryWrite::StoreFull);
     }
-    let embedding = new.content.embedding.as_ref();
     let row = MemoryRow {
         id: new.id.clone(),
         tenant_id: new.tenant_id.clone(),
@@ -149,8 +149,7 @@ pub async fn create<C: GenericClient>(
     };
     let stmt = tx
         .prepare_cached(&format!(
-            "INSERT INTO memories ({COLUMNS}, embedding, embedding_model)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            "INSERT INTO memories ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         ))
         .await
         .map_err(pg)?;
@@ -167,12 +166,11 @@ pub async fn create<C: GenericClient>(
             &row.version_id,
             &row.created_at,
             &row.updated_at,
-            &embedding.map(|e| e.vector.as_slice()),
-            &embedding.map(|e| e.model.as_str()),
         ],
     )
     .await
     .map_err(pg)?;
+    write_vector(tx, &row, new.content.embedding.as_ref()).await?;
     insert_version(tx, &row, MemoryOperation::Created, stamp).await?;
     Ok(MemoryWrite::Written(row))
 }
@@ -215,14 +213,10 @@ pub async fn update<C: GenericClient>(
     }
     next.version_id = stamp.id.clone();
     next.updated_at = stamp.created_at;
-    // A new content brings its own vector (or none, until the index catches up).
-    let embedding = change.content.as_ref().and_then(|c| c.embedding.as_ref());
     let stmt = tx
         .prepare_cached(
             "UPDATE memories SET path = $2, content = $3, content_sha256 = $4, size_bytes = $5,
-                 version_id = $6, updated_at = $7,
-                 embedding = CASE WHEN $8 THEN $9 ELSE embedding END,
-                 embedding_model = CASE WHEN $8 THEN $10 ELSE embedding_model END
+                 version_id = $6, updated_at = $7
              WHERE id = $1",
         )
         .await
@@ -237,13 +231,14 @@ pub async fn update<C: GenericClient>(
             &next.size_bytes,
             &next.version_id,
             &next.updated_at,
-            &change.content.is_some(),
-            &embedding.map(|e| e.vector.as_slice()),
-            &embedding.map(|e| e.model.as_str()),
         ],
     )
     .await
     .map_err(pg)?;
+    // A new content brings its own vector (or none, until the index catches up).
+    if let Some(content) = &change.content {
+        write_vector(tx, &next, content.embedding.as_ref()).await?;
+    }
     insert_version(tx, &next, MemoryOperation::Modified, stamp).await?;
     Ok(MemoryWrite::Written(next))
 }

@@ -138,6 +138,11 @@ pub async fn list<C: GenericClient>(
     if let Some(env) = &query.environment_id {
         bind(&mut sql, " AND environment_id = ", Box::new(env.clone()));
     }
+    if let Some(store) = &query.memory_store_id {
+        let pattern = berth_store::memory_store_pattern(store);
+        bind(&mut sql, " AND body LIKE ", Box::new(pattern));
+        sql.push_str(" ESCAPE '\\'");
+    }
     if !query.statuses.is_empty() {
         bind(
             &mut sql,

@@ -1,11 +1,7 @@
 -- Memory search. The full-text index is an external-content FTS5 table over the memories'
 -- paths and contents, kept current by triggers, so it changes in the same transaction as the
--- memory. The content's vector (little-endian f32s) and the embedder that made it sit on the
--- memory's row and are written with its content.
-ALTER TABLE memories ADD COLUMN embedding BLOB;
-ALTER TABLE memories ADD COLUMN embedding_model TEXT;
-CREATE INDEX memories_by_embedding_model ON memories (embedding_model);
-
+-- memory. Content vectors live in a table of their own, one compact row per memory (a search
+-- reads a whole store's), written in the memory's transaction and gone with it.
 CREATE VIRTUAL TABLE memories_fts USING fts5(
     path,
     content,
@@ -27,3 +23,18 @@ CREATE TRIGGER memories_fts_update AFTER UPDATE OF path, content ON memories BEG
     VALUES ('delete', old.seq, old.path, old.content);
     INSERT INTO memories_fts (rowid, path, content) VALUES (new.seq, new.path, new.content);
 END;
+
+-- `vector` is little-endian: an f32 scale, then one i8 per dimension; `model` names the
+-- embedder (vectors of different embedders are never compared). Every write of a vector is a
+-- new row with a new `seq` (AUTOINCREMENT never reuses one), so a store's count, sum and
+-- largest `seq` change with every change to its vectors: servers cache a store's vectors and
+-- check that signature, read from the index alone, before each search.
+CREATE TABLE memory_vectors (
+    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+    memory_id TEXT NOT NULL UNIQUE REFERENCES memories (id) ON DELETE CASCADE,
+    tenant_id TEXT NOT NULL,
+    store_id  TEXT NOT NULL,
+    model     TEXT NOT NULL,
+    vector    BLOB NOT NULL
+);
+CREATE INDEX memory_vectors_by_store ON memory_vectors (store_id, model, tenant_id, seq);

@@ -13,6 +13,7 @@ use berth_store::{
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use crate::memory_search::write_vector;
 use crate::memory_versions::insert_version;
 use crate::pool::backend;
 use crate::sql::Sql;
@@ -79,7 +80,6 @@ pub fn create(
     if held >= i64::from(max_per_store) {
         return Ok(MemoryWrite::StoreFull);
     }
-    let embedding = new.content.embedding.as_ref();
     let row = MemoryRow {
         id: new.id.clone(),
         tenant_id: new.tenant_id.clone(),
@@ -93,8 +93,7 @@ pub fn create(
         updated_at: stamp.created_at,
     };
     conn.prepare_cached(&format!(
-        "INSERT INTO memories ({COLUMNS}, embedding, embedding_model)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+        "INSERT INTO memories ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
     ))
     .and_then(|mut s| {
         s.execute(params![
@@ -107,12 +106,11 @@ pub fn create(
             row.size_bytes,
             row.version_id,
             row.created_at,
-            row.updated_at,
-            embedding.map(|e| e.vector.as_slice()),
-            embedding.map(|e| e.model.as_str())
+            row.updated_at
         ])
     })
     .map_err(backend)?;
+    write_vector(conn, &row, new.content.embedding.as_ref())?;
     insert_version(conn, &row, MemoryOperation::Created, stamp)?;
     Ok(MemoryWrite::Written(row))
 }
@@ -149,13 +147,9 @@ pub fn update(
     }
     next.version_id = stamp.id.clone();
     next.updated_at = stamp.created_at;
-    // A new content brings its own vector (or none, until the index catches up).
-    let embedding = change.content.as_ref().and_then(|c| c.embedding.as_ref());
     conn.prepare_cached(
         "UPDATE memories SET path = ?2, content = ?3, content_sha256 = ?4, size_bytes = ?5,
-             version_id = ?6, updated_at = ?7,
-             embedding = CASE WHEN ?8 THEN ?9 ELSE embedding END,
-             embedding_model = CASE WHEN ?8 THEN ?10 ELSE embedding_model END
+             version_id = ?6, updated_at = ?7
          WHERE id = ?1",
     )
     .and_then(|mut s| {
@@ -166,13 +160,14 @@ pub fn update(
             next.content_sha256,
             next.size_bytes,
             next.version_id,
-            next.updated_at,
-            change.content.is_some(),
-            embedding.map(|e| e.vector.as_slice()),
-            embedding.map(|e| e.model.as_str())
+            next.updated_at
         ])
     })
     .map_err(backend)?;
+    // A new content brings its own vector (or none, until the index catches up).
+    if let Some(content) = &change.content {
+        write_vector(conn, &next, content.embedding.as_ref())?;
+    }
     insert_version(conn, &next, MemoryOperation::Modified, stamp)?;
     Ok(MemoryWrite::Written(next))
 }

@@ -1,18 +1,53 @@
 //! Memory search's reads: FTS5 matches joined back to their memories, stored vectors, and the
 //! upkeep of vectors from another embedder. The FTS5 index itself is kept by triggers
-//! (migration 0007), inside each memory write's transaction.
+//! (migration 0007), inside each memory write's transaction; vectors are written by
+//! [`write_vector`] in that transaction too.
 
 use async_trait::async_trait;
 use berth_store::{
     MemoryEmbedding, MemoryRow, MemorySearchStore, MemoryTextHit, MemoryToEmbed, MemoryVectorRow,
-    StoreResult,
+    MemoryVectorSignature, StoreResult,
 };
-use rusqlite::params;
 use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::SqliteStore;
 use crate::memories::{COLUMNS, memory};
 use crate::pool::backend;
+
+/// Stores a memory's vector, or removes it when the write brought none (the index catches up).
+pub(crate) fn write_vector(
+    conn: &Connection,
+    memory: &MemoryRow,
+    embedding: Option<&MemoryEmbedding>,
+) -> StoreResult<()> {
+    replace_vector(
+        conn,
+        [&memory.id, &memory.tenant_id, &memory.store_id],
+        embedding,
+    )
+}
+
+/// [`write_vector`] for the memory `[id, tenant_id, store_id]`.
+fn replace_vector(
+    conn: &Connection,
+    [memory_id, tenant_id, store_id]: [&str; 3],
+    embedding: Option<&MemoryEmbedding>,
+) -> StoreResult<()> {
+    // Replaced, not updated: the new row's `seq` is what tells caches the vector changed.
+    conn.prepare_cached("DELETE FROM memory_vectors WHERE memory_id = ?1")
+        .and_then(|mut s| s.execute(params![memory_id]))
+        .map_err(backend)?;
+    if let Some(e) = embedding {
+        conn.prepare_cached(
+            "INSERT INTO memory_vectors (memory_id, tenant_id, store_id, model, vector)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .and_then(|mut s| s.execute(params![memory_id, tenant_id, store_id, e.model, e.vector]))
+        .map_err(backend)?;
+    }
+    Ok(())
+}
 
 /// Path matches weigh more than content matches (paths name what a memory is about).
 const PATH_WEIGHT: f64 = 4.0;
@@ -81,20 +116,47 @@ impl MemorySearchStore for SqliteStore {
             .read(move |c| {
                 let mut stmt = c
                     .prepare_cached(
-                        "SELECT id, path, embedding FROM memories
-                         WHERE store_id = ?1 AND tenant_id = ?2 AND embedding_model = ?3",
+                        "SELECT memory_id, vector FROM memory_vectors
+                         WHERE store_id = ?1 AND model = ?3 AND tenant_id = ?2",
                     )
                     .map_err(backend)?;
                 let rows = stmt
                     .query_map(params![store_id, tenant_id, model], |r| {
                         Ok(MemoryVectorRow {
                             id: r.get(0)?,
-                            path: r.get(1)?,
-                            vector: r.get(2)?,
+                            vector: r.get(1)?,
                         })
                     })
                     .map_err(backend)?;
                 rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+            })
+            .await
+    }
+
+    async fn memory_vector_signature(
+        &self,
+        tenant_id: &str,
+        store_id: &str,
+        model: &str,
+    ) -> StoreResult<MemoryVectorSignature> {
+        let (tenant_id, store_id, model) =
+            (tenant_id.to_owned(), store_id.to_owned(), model.to_owned());
+        self.pool
+            .read(move |c| {
+                c.prepare_cached(
+                    "SELECT COUNT(*), COALESCE(SUM(seq), 0), COALESCE(MAX(seq), 0)
+                     FROM memory_vectors WHERE store_id = ?1 AND model = ?3 AND tenant_id = ?2",
+                )
+                .and_then(|mut s| {
+                    s.query_row(params![store_id, tenant_id, model], |r| {
+                        Ok(MemoryVectorSignature {
+                            count: r.get(0)?,
+                            seq_sum: r.get(1)?,
+                            seq_max: r.get(2)?,
+                        })
+                    })
+                })
+                .map_err(backend)
             })
             .await
     }
@@ -138,9 +200,10 @@ impl MemorySearchStore for SqliteStore {
             .read(move |c| {
                 let mut stmt = c
                     .prepare_cached(
-                        "SELECT id, content_sha256, content FROM memories
-                         WHERE embedding_model IS NULL OR embedding_model != ?1
-                         ORDER BY seq LIMIT ?2",
+                        "SELECT m.id, m.content_sha256, m.content FROM memories m
+                         WHERE NOT EXISTS (SELECT 1 FROM memory_vectors v
+                                           WHERE v.memory_id = m.id AND v.model = ?1)
+                         ORDER BY m.seq LIMIT ?2",
                     )
                     .map_err(backend)?;
                 let rows = stmt
@@ -166,16 +229,21 @@ impl MemorySearchStore for SqliteStore {
         let (id, sha, embedding) = (id.to_owned(), content_sha256.to_owned(), embedding.clone());
         self.pool
             .write(move |c| {
-                let changed = c
+                let owner: Option<(String, String)> = c
                     .prepare_cached(
-                        "UPDATE memories SET embedding = ?3, embedding_model = ?4
+                        "SELECT tenant_id, store_id FROM memories
                          WHERE id = ?1 AND content_sha256 = ?2",
                     )
                     .and_then(|mut s| {
-                        s.execute(params![id, sha, embedding.vector, embedding.model])
+                        s.query_row(params![id, sha], |r| Ok((r.get(0)?, r.get(1)?)))
+                            .optional()
                     })
                     .map_err(backend)?;
-                Ok(changed == 1)
+                let Some((tenant_id, store_id)) = owner else {
+                    return Ok(false);
+                };
+                replace_vector(c, [&id, &tenant_id, &store_id], Some(&embedding))?;
+                Ok(true)
             })
             .await
     }

@@ -118,6 +118,11 @@ pub fn list(
     if let Some(env) = &query.environment_id {
         sql.bind(" AND environment_id = ", Value::Text(env.clone()));
     }
+    if let Some(store) = &query.memory_store_id {
+        let pattern = berth_store::memory_store_pattern(store);
+        sql.bind(" AND body LIKE ", Value::Text(pattern));
+        sql.push(" ESCAPE '\\'");
+    }
     if !query.statuses.is_empty() {
         sql.bind_list(" AND status IN ", &query.statuses);
     }

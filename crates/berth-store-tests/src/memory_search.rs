@@ -151,11 +151,24 @@ pub async fn vectors_are_stored_with_their_content(store: S) {
             .is_empty()
     );
 
+    let signature = || store.memory_vector_signature(&a, &doc.id, "m1");
+    let first = signature().await.unwrap();
+    assert_eq!(first.count, 1);
+    assert_eq!(first, signature().await.unwrap(), "nothing changed");
+    assert_eq!(
+        store
+            .memory_vector_signature(&a, &doc.id, "m2")
+            .await
+            .unwrap(),
+        Default::default()
+    );
+
     // A rename keeps the vector; new content brings its own, or none.
     let renamed = change(&store, &row, Some("/w.md"), None, 3).await;
+    assert_eq!(signature().await.unwrap(), first);
     assert_eq!(
-        store.memory_vectors(&a, &doc.id, "m1").await.unwrap()[0].path,
-        "/w.md"
+        store.memory_vectors(&a, &doc.id, "m1").await.unwrap()[0].vector,
+        vec![1, 2, 3]
     );
     let edit = MemoryChange {
         path: None,

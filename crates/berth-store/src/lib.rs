@@ -26,12 +26,13 @@ pub use memory::{
 };
 pub use memory_search::{
     MemoryEmbedding, MemorySearchStore, MemoryTextHit, MemoryToEmbed, MemoryVectorRow,
+    MemoryVectorSignature,
 };
 pub use model_cards::ModelCardRow;
 pub use sessions::{
     AppendOutcome, ChangeOutcome, ContextScope, DeleteSessionOutcome, EventQuery, Lease,
     MODEL_CONTEXT_TYPES, NewEvent, SessionChange, SessionQuery, SessionRow, StoredEvent,
-    StreamBuffer, TurnEffects, TurnStart, UsageTotals,
+    StreamBuffer, TurnEffects, TurnStart, UsageTotals, memory_store_pattern,
 };
 pub use vaults::{CredentialInsert, CredentialRow};
 

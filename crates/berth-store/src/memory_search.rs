@@ -4,8 +4,8 @@
 //! `berth-memory`; this layer only reads candidates.
 //!
 //! Both indexes change in the same transaction as the memory they describe: the full-text index
-//! through triggers or a generated column, the vector as a column of the memory's row written
-//! with its content ([`crate::MemoryContent::embedding`]).
+//! through triggers or a generated column, the vector as a row of its own written with the
+//! memory's content ([`crate::MemoryContent::embedding`]) and deleted with the memory.
 
 use async_trait::async_trait;
 
@@ -15,7 +15,7 @@ use crate::{MemoryRow, StoreResult};
 /// embedders are never compared.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemoryEmbedding {
-    /// The embedder's identity, e.g. `hashing-v1-256` or `openai:text-embedding-3-small`.
+    /// The embedder's identity, e.g. `hashing-v1-1024` or `openai:text-embedding-3-small`.
     pub model: String,
     /// Little-endian `f32`s.
     pub vector: Vec<u8>,
@@ -33,9 +33,18 @@ pub struct MemoryTextHit {
 /// A memory's stored vector.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemoryVectorRow {
+    /// The memory's id.
     pub id: String,
-    pub path: String,
     pub vector: Vec<u8>,
+}
+
+/// What a store's vectors of one embedder are, as of a read: every write or deletion of a
+/// vector changes it. Servers keep the vectors they read and reuse them while it stays the same.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MemoryVectorSignature {
+    pub count: i64,
+    pub seq_sum: i64,
+    pub seq_max: i64,
 }
 
 /// A memory whose vector is missing or from another embedder.
@@ -64,6 +73,13 @@ pub trait MemorySearchStore: Send + Sync {
         store_id: &str,
         model: &str,
     ) -> StoreResult<Vec<MemoryVectorRow>>;
+    /// The [`MemoryVectorSignature`] of the vectors `model` made for the store's memories.
+    async fn memory_vector_signature(
+        &self,
+        tenant_id: &str,
+        store_id: &str,
+        model: &str,
+    ) -> StoreResult<MemoryVectorSignature>;
     /// The named memories of the store with their content, in no particular order (ids that
     /// are not there are left out).
     async fn memories_by_ids(

@@ -121,6 +121,22 @@ pub struct SessionQuery {
     pub agent_version: Option<i64>,
     pub statuses: Vec<String>,
     pub environment_id: Option<String>,
+    /// Only sessions with this memory store among their resources.
+    pub memory_store_id: Option<String>,
+}
+
+/// A `LIKE … ESCAPE '\'` pattern matching a session body (the session as the API renders it,
+/// compact JSON) whose resources include the memory store `id`.
+pub fn memory_store_pattern(id: &str) -> String {
+    let escaped: String = id
+        .chars()
+        .flat_map(|c| match c {
+            '\\' | '%' | '_' => vec!['\\', c],
+            '"' => Vec::new(),
+            c => vec![c],
+        })
+        .collect();
+    format!("%\"memory_store_id\":\"{escaped}\"%")
 }
 
 /// Filters for `GET /v1/sessions/{id}/events`.

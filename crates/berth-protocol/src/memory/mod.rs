@@ -28,7 +28,7 @@ pub use memories::{
 };
 pub use path::{
     MAX_CONTENT_BYTES, MAX_PATH_BYTES, MAX_PATH_SEGMENTS, check_content, content_sha256,
-    normalize_path, parse_sha256,
+    is_format_or_separator, normalize_path, parse_sha256,
 };
 pub use search::{MemorySearchRequest, MemorySearchResult, MemorySearchResults};
 pub use versions::{Actor, MemoryOperation, MemoryVersion};

@@ -20,7 +20,7 @@ pub const MAX_PATH_SEGMENTS: usize = 20;
 pub const MAX_CONTENT_BYTES: usize = 102_400;
 /// Unicode's format characters (general category Cf, as of Unicode 15) and the line and
 /// paragraph separators: invisible in a path, or able to make it display as another.
-fn is_format_or_separator(c: char) -> bool {
+pub fn is_format_or_separator(c: char) -> bool {
     matches!(
         u32::from(c),
         0x00AD

@@ -1,15 +1,15 @@
 //! The server's file operations inside a mounted memory folder. The folder belongs to the
 //! agent, which may have put links anywhere in it, and the server runs as root: nothing here
 //! follows a symbolic link. Directories are walked and created one component at a time, files
-//! are written to a fresh temporary name and renamed into place (a rename replaces a link at
-//! the final name instead of following it), and deletions check every parent.
+//! are written in a scratch directory outside the folder (same filesystem) and renamed into
+//! place (a rename replaces a link at the final name instead of following it), and deletions
+//! check every parent. What the server creates gets explicit modes (0644, 0755), whatever its
+//! umask, and belongs to the sandbox's user in read-write folders.
 
 use std::io::{self, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-/// Temporary files of an interrupted write; never taken for the agent's files.
-pub(super) const TEMP_PREFIX: &str = ".berth-sync-";
 /// Files looked at in one folder before the rest is left for the next round.
 pub(super) const MAX_FILES: usize = 5_000;
 
@@ -37,14 +37,21 @@ pub(super) struct Walk {
     pub files: Vec<(String, Stamp)>,
     /// Things that cannot be memories, each with the reason.
     pub skipped: Vec<(String, &'static str)>,
+    /// Whether every entry was looked at: when not (too many files, an unreadable directory),
+    /// a file missing from `files` may still be there and must not count as removed.
+    pub complete: bool,
 }
 
 /// The regular files below `root`, links and special files reported, never followed.
 pub(super) fn walk(root: &Path) -> Walk {
-    let mut found = Walk::default();
+    let mut found = Walk {
+        complete: true,
+        ..Walk::default()
+    };
     let mut pending = vec![(root.to_path_buf(), String::new())];
     while let Some((dir, prefix)) = pending.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
+            found.complete = false;
             continue;
         };
         for entry in entries.flatten() {
@@ -55,11 +62,9 @@ pub(super) fn walk(root: &Path) -> Walk {
                 ));
                 continue;
             };
-            if name.starts_with(TEMP_PREFIX) {
-                continue;
-            }
             let rel = format!("{prefix}{name}");
             let Ok(meta) = std::fs::symlink_metadata(entry.path()) else {
+                found.complete = false;
                 continue;
             };
             if meta.file_type().is_symlink() {
@@ -71,6 +76,7 @@ pub(super) fn walk(root: &Path) -> Walk {
             } else if meta.is_file() {
                 if found.files.len() >= MAX_FILES {
                     found.skipped.push((rel, "the folder holds too many files"));
+                    found.complete = false;
                     continue;
                 }
                 found.files.push((rel, Stamp::of(&meta)));
@@ -88,7 +94,7 @@ pub(super) fn walk(root: &Path) -> Walk {
 /// Reads a file (not a link) of at most `limit` bytes; `Ok(None)` when it is larger.
 pub(super) fn read_file(root: &Path, rel: &str, limit: u64) -> io::Result<Option<Vec<u8>>> {
     use std::io::Read;
-    let path = checked_parent(root, rel, false)?.1;
+    let path = checked_parent(root, rel, None)?.1;
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW)
@@ -98,25 +104,25 @@ pub(super) fn read_file(root: &Path, rel: &str, limit: u64) -> io::Result<Option
     Ok((bytes.len() as u64 <= limit).then_some(bytes))
 }
 
-/// Writes `content` at `root/rel`, creating directories (owned by `owner`) as needed.
+/// Writes `content` at `root/rel`, creating directories (owned by `owner`) as needed. The
+/// bytes go first to a file in `scratch`, a directory the sandbox cannot see on the same
+/// filesystem.
 pub(super) fn write_file(
     root: &Path,
+    scratch: &Path,
     rel: &str,
     content: &[u8],
     owner: Option<(u32, u32)>,
 ) -> io::Result<Stamp> {
-    let (dir, path) = checked_parent(root, rel, true)?;
-    if let Some((uid, gid)) = owner {
-        std::os::unix::fs::chown(&dir, Some(uid), Some(gid))?;
-    }
-    let temp = dir.join(format!("{TEMP_PREFIX}{}", std::process::id()));
+    let (_, path) = checked_parent(root, rel, Some(owner))?;
+    let temp = scratch.join(format!("write-{}", std::process::id()));
     let _ = std::fs::remove_file(&temp);
     let mut out = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(0o644)
         .open(&temp)?;
     out.write_all(content)?;
+    out.set_permissions(std::fs::Permissions::from_mode(0o644))?;
     if let Some((uid, gid)) = owner {
         std::os::unix::fs::fchown(&out, Some(uid), Some(gid))?;
     }
@@ -129,9 +135,17 @@ pub(super) fn write_file(
     Ok(Stamp::of(&std::fs::symlink_metadata(&path)?))
 }
 
+/// The stamp of the regular file at `root/rel`, if there is one (a link or a missing file
+/// gives `None`).
+pub(super) fn stamp_of(root: &Path, rel: &str) -> Option<Stamp> {
+    let path = checked_parent(root, rel, None).ok()?.1;
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    meta.is_file().then(|| Stamp::of(&meta))
+}
+
 /// Deletes `root/rel` if it is still a regular file with `stamp` (the agent did not change it).
 pub(super) fn remove_if_unchanged(root: &Path, rel: &str, stamp: Stamp) -> io::Result<()> {
-    let path = checked_parent(root, rel, false)?.1;
+    let path = checked_parent(root, rel, None)?.1;
     let meta = std::fs::symlink_metadata(&path)?;
     if meta.is_file() && Stamp::of(&meta) == stamp {
         std::fs::remove_file(&path)?;
@@ -140,8 +154,12 @@ pub(super) fn remove_if_unchanged(root: &Path, rel: &str, stamp: Stamp) -> io::R
 }
 
 /// The parent directory of `root/rel` and the full path, with every directory between checked
-/// to be a real directory (created when `create`).
-fn checked_parent(root: &Path, rel: &str, create: bool) -> io::Result<(PathBuf, PathBuf)> {
+/// to be a real directory. With `create`, missing ones are made (0755, owned by its user).
+fn checked_parent(
+    root: &Path,
+    rel: &str,
+    create: Option<Option<(u32, u32)>>,
+) -> io::Result<(PathBuf, PathBuf)> {
     let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty()).collect();
     let Some((name, parents)) = parts.split_last() else {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "an empty path"));
@@ -159,8 +177,15 @@ fn checked_parent(root: &Path, rel: &str, create: bool) -> io::Result<(PathBuf, 
                     "{part} is a file or a link, not a folder"
                 )));
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound && create => {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let Some(owner) = create else {
+                    return Err(e);
+                };
                 std::fs::create_dir(&dir)?;
+                std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))?;
+                if let Some((uid, gid)) = owner {
+                    std::os::unix::fs::chown(&dir, Some(uid), Some(gid))?;
+                }
             }
             Err(e) => return Err(e),
         }
@@ -178,11 +203,13 @@ mod tests {
         let temp = tempfile::tempdir().unwrap();
         let root = temp.path().join("store");
         let outside = temp.path().join("outside");
+        let scratch = temp.path().join("scratch");
+        std::fs::create_dir_all(&scratch).unwrap();
         std::fs::create_dir_all(&root).unwrap();
         std::fs::create_dir_all(&outside).unwrap();
         std::fs::write(outside.join("secret"), "host secret").unwrap();
 
-        let stamp = write_file(&root, "a/b/c.md", b"hello", None).unwrap();
+        let stamp = write_file(&root, &scratch, "a/b/c.md", b"hello", None).unwrap();
         assert_eq!(stamp.size, 5);
         assert_eq!(
             read_file(&root, "a/b/c.md", 100).unwrap().unwrap(),
@@ -196,7 +223,7 @@ mod tests {
 
         std::os::unix::fs::symlink(&outside, root.join("escape")).unwrap();
         std::os::unix::fs::symlink(outside.join("secret"), root.join("leak.md")).unwrap();
-        assert!(write_file(&root, "escape/x.md", b"x", None).is_err());
+        assert!(write_file(&root, &scratch, "escape/x.md", b"x", None).is_err());
         assert!(!outside.join("x.md").exists());
         assert!(
             read_file(&root, "leak.md", 100).is_err(),
@@ -204,7 +231,7 @@ mod tests {
         );
         assert!(read_file(&root, "escape/secret", 100).is_err());
         // Writing over a link replaces the link.
-        write_file(&root, "leak.md", b"mine", None).unwrap();
+        write_file(&root, &scratch, "leak.md", b"mine", None).unwrap();
         assert_eq!(
             std::fs::read_to_string(outside.join("secret")).unwrap(),
             "host secret"
@@ -221,6 +248,7 @@ mod tests {
             vec!["a/b/c.md", "leak.md"]
         );
         assert_eq!(walked.skipped.len(), 2, "{:?}", walked.skipped);
+        assert!(walked.complete, "links are reported, not unread");
 
         assert!(remove_if_unchanged(&root, "escape/secret", stamp).is_err());
         assert!(outside.join("secret").exists());

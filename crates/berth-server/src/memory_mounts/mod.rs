@@ -8,6 +8,8 @@
 mod files;
 mod router;
 mod sync;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -15,7 +17,7 @@ use std::sync::Arc;
 
 use berth_memory::MemoryIndex;
 use berth_protocol::ids::prefix;
-use berth_protocol::memory::MemoryStore;
+use berth_protocol::memory::{MemoryStore, is_format_or_separator};
 use berth_protocol::session::{MemoryAccess, Resource, ResourceParam, SessionStatic};
 use berth_sandbox::{ExtraMount, SandboxDirs};
 use berth_store::{Collection, Store};
@@ -95,7 +97,8 @@ fn unique_folder(name: &str, id: &str, taken: &mut HashSet<String>) -> String {
         .trim()
         .chars()
         .map(|c| {
-            if c == '/' || c == '\\' || c.is_control() || c.is_whitespace() && c != ' ' {
+            let invisible = c.is_control() || is_format_or_separator(c);
+            if c == '/' || c == '\\' || invisible || c.is_whitespace() && c != ' ' {
                 '_'
             } else {
                 c
@@ -155,6 +158,17 @@ impl SessionMemory {
         owner: Option<(u32, u32)>,
     ) -> Option<Self> {
         let mut mounts = Vec::new();
+        let mut taken: HashSet<String> = session
+            .resources
+            .iter()
+            .filter_map(|r| match r {
+                Resource::MemoryStore {
+                    mount_path: Some(p),
+                    ..
+                } => p.rsplit('/').next().map(str::to_owned),
+                _ => None,
+            })
+            .collect();
         for resource in &session.resources {
             let Resource::MemoryStore {
                 memory_store_id,
@@ -166,9 +180,6 @@ impl SessionMemory {
                 ..
             } = resource
             else {
-                continue;
-            };
-            let Some(mount_path) = mount_path.clone() else {
                 continue;
             };
             // The store as it is now: renamed descriptions show, archived stores turn read-only.
@@ -189,6 +200,14 @@ impl SessionMemory {
                 }
             };
             let archived = current.as_ref().is_some_and(|(_, a)| *a);
+            // Sessions made before stores had folders get one now.
+            let mount_path = mount_path.clone().unwrap_or_else(|| {
+                let named = current
+                    .as_ref()
+                    .map_or(memory_store_id.as_str(), |(s, _)| &s.name);
+                let folder = unique_folder(named, memory_store_id, &mut taken);
+                format!("{MEMORY_MOUNT}/{folder}")
+            });
             let folder = mount_path
                 .rsplit('/')
                 .next()
@@ -301,10 +320,13 @@ impl SessionMemory {
                 host: &m.host,
                 state_file: &m.state_file,
             };
+            let prefix = format!("{}/", m.mount_path);
             let Some(mut state) = MountState::load(&m.state_file) else {
+                notes.push(format!(
+                    "{prefix}: the folder's sync state cannot be read; nothing in it was saved"
+                ));
                 continue;
             };
-            let prefix = format!("{}/", m.mount_path);
             let out = context.sync_out(&folder, &mut state).await;
             let into = context.sync_in(&folder, &mut state).await;
             notes.extend(out.into_iter().chain(into).map(|n| format!("{prefix}{n}")));
@@ -374,34 +396,5 @@ pub async fn sync_leftovers(
                 "memory files left unsaved after recovery"
             );
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::unique_folder;
-
-    #[test]
-    fn folders_are_named_after_stores_and_unique() {
-        let mut taken = Default::default();
-        assert_eq!(
-            unique_folder("Team notes", "memstore_1", &mut taken),
-            "Team notes"
-        );
-        assert_eq!(
-            unique_folder("Team notes", "memstore_2", &mut taken),
-            "Team notes-2"
-        );
-        assert_eq!(
-            unique_folder("a/b\\c\td", "memstore_3", &mut taken),
-            "a_b_c_d"
-        );
-        assert_eq!(unique_folder("..", "memstore_4", &mut taken), "memstore_4");
-        assert_eq!(
-            unique_folder("  .hidden ", "memstore_5", &mut taken),
-            "hidden"
-        );
-        let long = "é".repeat(80);
-        assert!(unique_folder(&long, "memstore_6", &mut taken).len() <= 100);
     }
 }

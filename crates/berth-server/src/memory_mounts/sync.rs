@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 
 use berth_memory::MemoryIndex;
 use berth_protocol::ids::{new_id, prefix};
-use berth_protocol::memory::{Actor, MAX_CONTENT_BYTES, MAX_MEMORIES_PER_STORE, normalize_path};
+use berth_protocol::memory::{
+    Actor, MAX_CONTENT_BYTES, MAX_MEMORIES_PER_STORE, content_sha256, normalize_path,
+};
 use berth_store::{
     DeleteMemory, MemoryChange, MemoryQuery, MemoryRow, MemoryVersionStamp, MemoryWrite, NewMemory,
     SortOrder, Store,
@@ -117,6 +119,14 @@ pub(super) struct Folder<'a> {
     pub state_file: &'a PathBuf,
 }
 
+impl Folder<'_> {
+    /// Where files are written before they are renamed into the folder: beside the state file,
+    /// out of the sandbox's view, on the same filesystem.
+    fn scratch(&self) -> &Path {
+        self.state_file.parent().unwrap_or(self.host)
+    }
+}
+
 impl SyncContext<'_> {
     fn stamp(&self) -> Result<MemoryVersionStamp, String> {
         let actor = Actor::SessionActor {
@@ -137,10 +147,11 @@ impl SyncContext<'_> {
             return notes;
         }
         let walked = files::walk(folder.host);
+        let mut present = std::collections::HashSet::new();
         for (rel, why) in walked.skipped {
             notes.push(format!("{rel}: not saved ({why})"));
+            present.insert(format!("/{rel}"));
         }
-        let mut present = std::collections::HashSet::new();
         for (rel, stamp) in walked.files {
             let path = format!("/{rel}");
             present.insert(path.clone());
@@ -152,9 +163,11 @@ impl SyncContext<'_> {
                 Err(why) => notes.push(format!("{rel}: not saved ({why})")),
             }
         }
+        // A file the walk did not reach may still be there: only a complete walk deletes.
         let removed: Vec<(String, SyncedFile)> = state
             .files
             .iter()
+            .filter(|_| walked.complete)
             .filter(|(path, _)| !present.contains(*path))
             .map(|(p, s)| (p.clone(), s.clone()))
             .collect();
@@ -188,11 +201,10 @@ impl SyncContext<'_> {
             .map_err(|e| format!("cannot read it: {e}"))?
             .ok_or_else(|| format!("larger than {MAX_CONTENT_BYTES} bytes"))?;
         let text = String::from_utf8(bytes).map_err(|_| "its content is not UTF-8 text")?;
-        let content = self.index.content(text).await;
         if state
             .files
             .get(path)
-            .is_some_and(|s| s.sha256 == content.sha256)
+            .is_some_and(|s| s.sha256 == content_sha256(&text))
         {
             // Touched, not changed.
             if let Some(synced) = state.files.get_mut(path) {
@@ -200,6 +212,8 @@ impl SyncContext<'_> {
             }
             return Ok(());
         }
+        // Embedded only now that it is known to be a change.
+        let content = self.index.content(text).await;
         let row = self.write(&state.store_id, path, content).await?;
         state.record(path, &row, stamp);
         Ok(())
@@ -310,7 +324,7 @@ impl SyncContext<'_> {
                 state
                     .files
                     .get(&m.path)
-                    .is_none_or(|s| s.sha256 != m.content_sha256)
+                    .is_none_or(|s| s.sha256 != m.content_sha256 || s.memory_id != m.id)
             })
             .map(|m| m.id.clone())
             .collect();
@@ -328,7 +342,18 @@ impl SyncContext<'_> {
             };
             for row in rows {
                 let rel = relative(&row.path);
-                match files::write_file(folder.host, rel, row.content.as_bytes(), owner) {
+                // Never over a file the agent changed since the last sync (one that could not be
+                // saved): it keeps its work and is told.
+                let local = files::stamp_of(folder.host, rel);
+                let recorded = state.files.get(&row.path).map(SyncedFile::stamp);
+                if local.is_some() && local != recorded {
+                    notes.push(format!(
+                        "{rel}: changed here and in the store; the store's version was not placed"
+                    ));
+                    continue;
+                }
+                let bytes = row.content.as_bytes();
+                match files::write_file(folder.host, folder.scratch(), rel, bytes, owner) {
                     Ok(stamp) => state.record(&row.path, &row, stamp),
                     Err(e) => {
                         notes.push(format!("{rel}: the store's version cannot be placed ({e})"))

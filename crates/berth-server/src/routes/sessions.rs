@@ -282,6 +282,7 @@ pub async fn update(
 #[utoipa::path(get, path = "/v1/sessions", tag = "sessions",
     params(("limit" = Option<u32>, Query), ("page" = Option<String>, Query), ("agent_id" = Option<String>, Query),
            ("agent_version" = Option<i64>, Query), ("statuses[]" = Option<Vec<String>>, Query),
+           ("memory_store_id" = Option<String>, Query),
            ("include_archived" = Option<bool>, Query), ("order" = Option<String>, Query)),
     responses((status = 200, description = "`{data, next_page, prev_page, has_more}`")))]
 pub async fn list(
@@ -335,6 +336,7 @@ pub async fn list(
         agent_version,
         statuses,
         environment_id: params.get("environment_id").map(str::to_owned),
+        memory_store_id: params.get("memory_store_id").map(str::to_owned),
     };
     let mut rows = state.store.list_sessions(&caller.tenant_id, &query).await?;
     let more_in_scan = rows.len() > limit as usize;

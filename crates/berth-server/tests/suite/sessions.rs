@@ -81,6 +81,10 @@ async fn create_with_each_agent_form(server: &TestServer) {
         .await
         .expect(200);
     let file_id = file["id"].as_str().unwrap();
+    let memory_store = api
+        .post("/v1/memory_stores", json!({"name": "notes"}))
+        .await
+        .expect(200);
     let overridden = api
         .post(
             "/v1/sessions",
@@ -89,7 +93,7 @@ async fn create_with_each_agent_form(server: &TestServer) {
                    "environment_id": env_id,
                    "resources": [{"type": "file", "file_id": file_id},
                                  {"type": "github_repository", "url": "https://github.com/acme/widgets.git", "authorization_token": "ghp_secret_token"},
-                                 {"type": "memory_store", "memory_store_id": "memstore_x", "access": "read_only", "instructions": "be careful"}],
+                                 {"type": "memory_store", "memory_store_id": memory_store["id"], "access": "read_only", "instructions": "be careful"}],
                    "initial_events": [{"type": "user.message", "content": [{"type": "text", "text": "hi"}]}]}),
         )
         .await
@@ -107,6 +111,7 @@ async fn create_with_each_agent_form(server: &TestServer) {
     );
     assert_eq!(resources[1]["mount_path"], "/workspace/widgets");
     assert_eq!(resources[2]["access"], "read_only");
+    assert_eq!(resources[2]["mount_path"], "/mnt/memory/notes");
     assert!(
         resources
             .iter()

@@ -6,7 +6,7 @@ use super::*;
     tag = "memory_versions",
     params(("memory_store_id" = String, Path), ("memory_id" = Option<String>, Query),
            ("operation" = Option<MemoryOperation>, Query), ("session_id" = Option<String>, Query),
-           ("api_key_id" = Option<String>, Query),
+           ("api_key_id" = Option<String>, Query), ("service_account_id" = Option<String>, Query),
            ("created_at[gte]" = Option<String>, Query), ("created_at[lte]" = Option<String>, Query),
            ("limit" = Option<u32>, Query), ("page" = Option<String>, Query),
            ("view" = Option<MemoryView>, Query)),
@@ -35,20 +35,26 @@ pub async fn list_versions(
         })
         .transpose()?;
     let filter = |name: &str| params.get(name).filter(|v| !v.is_empty());
-    let actor = match (filter("session_id"), filter("api_key_id")) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::bad_request(
-                "session_id and api_key_id cannot be combined (a version has one author)",
-            ));
-        }
-        (Some(session_id), None) => Some(Actor::SessionActor {
-            session_id: session_id.to_owned(),
+    let authors: Vec<Actor> = [
+        filter("session_id").map(|id| Actor::SessionActor {
+            session_id: id.to_owned(),
         }),
-        (None, Some(api_key_id)) => Some(Actor::ApiActor {
-            api_key_id: api_key_id.to_owned(),
+        filter("api_key_id").map(|id| Actor::ApiActor {
+            api_key_id: id.to_owned(),
         }),
-        (None, None) => None,
-    };
+        filter("service_account_id").map(|id| Actor::ServiceAccountActor {
+            service_account_id: id.to_owned(),
+        }),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if authors.len() > 1 {
+        return Err(ApiError::bad_request(
+            "session_id, api_key_id and service_account_id cannot be combined (a version has one author)",
+        ));
+    }
+    let actor = authors.into_iter().next();
     require_store(&state, &caller, &store_id).await?;
     let query = MemoryVersionQuery {
         memory_id: filter("memory_id").map(str::to_owned),
