@@ -30,11 +30,12 @@ use berth_store::{
     StoredEvent, StreamBuffer, TenantRow, TurnEffects, TurnStart,
 };
 use berth_store::{
-    CredentialInsert, CredentialRow, FileQuery, FileRow, ModelCardRow, SkillRow, SkillVersionRow,
+    CredentialInsert, CredentialRecords, CredentialRow, FileQuery, FileRow, ModelCardRow, SkillRow,
+    SkillVersionRow,
 };
 use berth_store::{
-    DeleteMemory, MemoryChange, MemoryQuery, MemoryRow, MemoryVersionQuery, MemoryVersionRow,
-    MemoryVersionStamp, MemoryWrite, NewMemory, RedactVersion,
+    DeleteMemory, MemoryChange, MemoryQuery, MemoryRecords, MemoryRow, MemoryVersionQuery,
+    MemoryVersionRow, MemoryVersionStamp, MemoryWrite, NewMemory, RedactVersion,
 };
 use rusqlite::params;
 
@@ -475,170 +476,5 @@ impl Store for SqliteStore {
 
     async fn delete_skill(&self, tenant_id: &str, id: &str) -> StoreResult<bool> {
         self.delete_skill_inner(tenant_id, id).await
-    }
-
-    async fn insert_credential(
-        &self,
-        credential: &CredentialRow,
-        max_per_vault: u32,
-    ) -> StoreResult<CredentialInsert> {
-        self.insert_credential_inner(credential, max_per_vault)
-            .await
-    }
-
-    async fn get_credential(
-        &self,
-        tenant_id: &str,
-        vault_id: &str,
-        id: &str,
-    ) -> StoreResult<Option<CredentialRow>> {
-        self.get_credential_inner(tenant_id, vault_id, id).await
-    }
-
-    async fn list_credentials(
-        &self,
-        tenant_id: &str,
-        vault_id: &str,
-        query: &DocumentQuery,
-    ) -> StoreResult<Vec<CredentialRow>> {
-        self.list_credentials_inner(tenant_id, vault_id, query)
-            .await
-    }
-
-    async fn replace_credential(
-        &self,
-        credential: &CredentialRow,
-        expected_version: i64,
-    ) -> StoreResult<bool> {
-        self.replace_credential_inner(credential, expected_version)
-            .await
-    }
-
-    async fn delete_credential(
-        &self,
-        tenant_id: &str,
-        vault_id: &str,
-        id: &str,
-    ) -> StoreResult<bool> {
-        self.delete_credential_inner(tenant_id, vault_id, id).await
-    }
-
-    async fn vault_credentials(
-        &self,
-        tenant_id: &str,
-        vault_ids: &[String],
-    ) -> StoreResult<Vec<CredentialRow>> {
-        self.vault_credentials_inner(tenant_id, vault_ids).await
-    }
-
-    async fn create_memory(
-        &self,
-        memory: &NewMemory,
-        version: &MemoryVersionStamp,
-        max_per_store: u32,
-    ) -> StoreResult<MemoryWrite> {
-        self.create_memory_inner(memory, version, max_per_store)
-            .await
-    }
-
-    async fn update_memory(
-        &self,
-        tenant_id: &str,
-        store_id: &str,
-        id: &str,
-        change: &MemoryChange,
-        expected_sha256: Option<&str>,
-        version: &MemoryVersionStamp,
-    ) -> StoreResult<MemoryWrite> {
-        self.update_memory_inner(tenant_id, store_id, id, change, expected_sha256, version)
-            .await
-    }
-
-    async fn delete_memory(
-        &self,
-        tenant_id: &str,
-        store_id: &str,
-        id: &str,
-        expected_sha256: Option<&str>,
-        version: &MemoryVersionStamp,
-    ) -> StoreResult<DeleteMemory> {
-        self.delete_memory_inner(tenant_id, store_id, id, expected_sha256, version)
-            .await
-    }
-
-    async fn get_memory(
-        &self,
-        tenant_id: &str,
-        store_id: &str,
-        id: &str,
-    ) -> StoreResult<Option<MemoryRow>> {
-        self.get_memory_inner(tenant_id, store_id, id).await
-    }
-
-    async fn get_memory_by_path(
-        &self,
-        tenant_id: &str,
-        store_id: &str,
-        path: &str,
-    ) -> StoreResult<Option<MemoryRow>> {
-        self.get_memory_by_path_inner(tenant_id, store_id, path)
-            .await
-    }
-
-    async fn list_memories(
-        &self,
-        tenant_id: &str,
-        store_id: &str,
-        query: &MemoryQuery,
-    ) -> StoreResult<Vec<MemoryRow>> {
-        self.list_memories_inner(tenant_id, store_id, query).await
-    }
-
-    async fn count_memories(&self, tenant_id: &str, store_id: &str) -> StoreResult<u64> {
-        self.count_memories_inner(tenant_id, store_id).await
-    }
-
-    async fn recent_memories(
-        &self,
-        tenant_id: &str,
-        store_id: &str,
-        limit: u32,
-    ) -> StoreResult<Vec<MemoryRow>> {
-        self.recent_memories_inner(tenant_id, store_id, limit).await
-    }
-
-    async fn list_memory_versions(
-        &self,
-        tenant_id: &str,
-        store_id: &str,
-        query: &MemoryVersionQuery,
-    ) -> StoreResult<Vec<MemoryVersionRow>> {
-        self.list_memory_versions_inner(tenant_id, store_id, query)
-            .await
-    }
-
-    async fn get_memory_version(
-        &self,
-        tenant_id: &str,
-        store_id: &str,
-        id: &str,
-    ) -> StoreResult<Option<MemoryVersionRow>> {
-        self.get_memory_version_inner(tenant_id, store_id, id).await
-    }
-
-    async fn redact_memory_version(
-        &self,
-        tenant_id: &str,
-        store_id: &str,
-        id: &str,
-        by: &str,
-        at: i64,
-    ) -> StoreResult<RedactVersion> {
-        self.redact_memory_version_inner(tenant_id, store_id, id, by, at)
-            .await
-    }
-
-    async fn prune_memory_versions(&self, older_than: i64) -> StoreResult<u64> {
-        self.prune_memory_versions_inner(older_than).await
     }
 }

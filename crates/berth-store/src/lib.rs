@@ -10,9 +10,11 @@ mod error;
 mod files;
 mod keys;
 mod memory;
+mod memory_records;
 mod memory_search;
 mod model_cards;
 mod sessions;
+mod vault_records;
 mod vaults;
 
 pub use documents::{Collection, DeleteOutcome, Document, DocumentQuery, SortOrder};
@@ -24,6 +26,7 @@ pub use memory::{
     MemoryVersionQuery, MemoryVersionRow, MemoryVersionStamp, MemoryWrite, NewMemory,
     RedactVersion, prefix_upper_bound,
 };
+pub use memory_records::MemoryRecords;
 pub use memory_search::{
     MemoryEmbedding, MemorySearchStore, MemoryTextHit, MemoryToEmbed, MemoryVectorRow,
     MemoryVectorSignature,
@@ -34,13 +37,16 @@ pub use sessions::{
     MODEL_CONTEXT_TYPES, NewEvent, SessionChange, SessionQuery, SessionRow, StoredEvent,
     StreamBuffer, TurnEffects, TurnStart, UsageTotals, memory_store_pattern,
 };
+pub use vault_records::CredentialRecords;
 pub use vaults::{CredentialInsert, CredentialRow};
 
 use async_trait::async_trait;
 
 /// Everything Berth persists. One implementation per database.
 #[async_trait]
-pub trait Store: MemorySearchStore + Send + Sync + 'static {
+pub trait Store:
+    CredentialRecords + MemoryRecords + MemorySearchStore + Send + Sync + 'static
+{
     /// Announces a batch of live deltas to other replicas (PostgreSQL `NOTIFY`); a no-op where
     /// there is only one process.
     async fn notify_live(&self, _payload: &str) -> StoreResult<()> {
@@ -330,139 +336,4 @@ pub trait Store: MemorySearchStore + Send + Sync + 'static {
     ) -> StoreResult<bool>;
     /// Deletes a skill and its versions.
     async fn delete_skill(&self, tenant_id: &str, id: &str) -> StoreResult<bool>;
-
-    // -------------------------------------------------------------- vaults
-
-    /// Inserts a credential if its vault exists, is not archived and holds fewer than
-    /// `max_per_vault` credentials (archived ones included), and no active credential of the
-    /// vault has the same `mcp_server_url` — checked and inserted atomically.
-    async fn insert_credential(
-        &self,
-        credential: &CredentialRow,
-        max_per_vault: u32,
-    ) -> StoreResult<CredentialInsert>;
-    async fn get_credential(
-        &self,
-        tenant_id: &str,
-        vault_id: &str,
-        id: &str,
-    ) -> StoreResult<Option<CredentialRow>>;
-    /// A page of a vault's credentials by id (archived ones only when the query asks).
-    async fn list_credentials(
-        &self,
-        tenant_id: &str,
-        vault_id: &str,
-        query: &DocumentQuery,
-    ) -> StoreResult<Vec<CredentialRow>>;
-    /// Replaces a credential if it is still at `expected_version`; a duplicate active
-    /// `mcp_server_url` is a conflict.
-    async fn replace_credential(
-        &self,
-        credential: &CredentialRow,
-        expected_version: i64,
-    ) -> StoreResult<bool>;
-    async fn delete_credential(
-        &self,
-        tenant_id: &str,
-        vault_id: &str,
-        id: &str,
-    ) -> StoreResult<bool>;
-    /// The active credentials of the given vaults of a tenant (archived vaults and credentials
-    /// left out), in no particular order.
-    async fn vault_credentials(
-        &self,
-        tenant_id: &str,
-        vault_ids: &[String],
-    ) -> StoreResult<Vec<CredentialRow>>;
-
-    // ------------------------------------------------------------ memories
-
-    /// Creates a memory with its `created` version (id, actor and time from `version`) if the
-    /// store exists in the memory's tenant, is not archived, holds fewer than `max_per_store`
-    /// memories and has no memory at the path — checked and written atomically.
-    async fn create_memory(
-        &self,
-        memory: &NewMemory,
-        version: &MemoryVersionStamp,
-        max_per_store: u32,
-    ) -> StoreResult<MemoryWrite>;
-    /// Renames and/or edits a memory, recording a `modified` version with the result, if the
-    /// content still has `expected_sha256` (when given). Concurrent updates queue behind each
-    /// other: each records its version and the last one's result stays.
-    async fn update_memory(
-        &self,
-        tenant_id: &str,
-        store_id: &str,
-        id: &str,
-        change: &MemoryChange,
-        expected_sha256: Option<&str>,
-        version: &MemoryVersionStamp,
-    ) -> StoreResult<MemoryWrite>;
-    /// Deletes a memory, recording a `deleted` version with its last path (no content), if the
-    /// content still has `expected_sha256` (when given). The memory's versions stay.
-    async fn delete_memory(
-        &self,
-        tenant_id: &str,
-        store_id: &str,
-        id: &str,
-        expected_sha256: Option<&str>,
-        version: &MemoryVersionStamp,
-    ) -> StoreResult<DeleteMemory>;
-    async fn get_memory(
-        &self,
-        tenant_id: &str,
-        store_id: &str,
-        id: &str,
-    ) -> StoreResult<Option<MemoryRow>>;
-    /// The memory at a (normalised) path.
-    async fn get_memory_by_path(
-        &self,
-        tenant_id: &str,
-        store_id: &str,
-        path: &str,
-    ) -> StoreResult<Option<MemoryRow>>;
-    /// A page of a store's memories in path order.
-    async fn list_memories(
-        &self,
-        tenant_id: &str,
-        store_id: &str,
-        query: &MemoryQuery,
-    ) -> StoreResult<Vec<MemoryRow>>;
-    async fn count_memories(&self, tenant_id: &str, store_id: &str) -> StoreResult<u64>;
-    /// A store's most recently written memories, newest first, with their content.
-    async fn recent_memories(
-        &self,
-        tenant_id: &str,
-        store_id: &str,
-        limit: u32,
-    ) -> StoreResult<Vec<MemoryRow>>;
-
-    // ----------------------------------------------------- memory versions
-
-    /// A page of a store's versions (of one memory, if the query names it), by id.
-    async fn list_memory_versions(
-        &self,
-        tenant_id: &str,
-        store_id: &str,
-        query: &MemoryVersionQuery,
-    ) -> StoreResult<Vec<MemoryVersionRow>>;
-    async fn get_memory_version(
-        &self,
-        tenant_id: &str,
-        store_id: &str,
-        id: &str,
-    ) -> StoreResult<Option<MemoryVersionRow>>;
-    /// Clears a version's path, content, digest and size, recording who redacted it (`by`, an
-    /// actor as JSON) and when; refused for the current version of a live memory.
-    async fn redact_memory_version(
-        &self,
-        tenant_id: &str,
-        store_id: &str,
-        id: &str,
-        by: &str,
-        at: i64,
-    ) -> StoreResult<RedactVersion>;
-    /// Deletes versions (of every tenant) created before `older_than`, except each memory's
-    /// newest version, which stays however old it is. Returns how many went.
-    async fn prune_memory_versions(&self, older_than: i64) -> StoreResult<u64>;
 }

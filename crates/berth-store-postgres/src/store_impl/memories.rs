@@ -1,9 +1,10 @@
-//! Bodies of the `Store` methods for memories and memory versions; the trait impl in `lib.rs` forwards here.
+//! [`MemoryRecords`] on PostgreSQL: writes in a transaction each (committed only when they
+//! wrote), reads on a pooled connection.
 
 use crate::*;
 
 impl PostgresStore {
-    pub(crate) async fn create_memory_inner(
+    async fn create_memory_inner(
         &self,
         memory: &NewMemory,
         version: &MemoryVersionStamp,
@@ -19,7 +20,7 @@ impl PostgresStore {
         Ok(outcome)
     }
 
-    pub(crate) async fn update_memory_inner(
+    async fn update_memory_inner(
         &self,
         tenant_id: &str,
         store_id: &str,
@@ -46,7 +47,7 @@ impl PostgresStore {
         Ok(outcome)
     }
 
-    pub(crate) async fn delete_memory_inner(
+    async fn delete_memory_inner(
         &self,
         tenant_id: &str,
         store_id: &str,
@@ -64,7 +65,7 @@ impl PostgresStore {
         Ok(outcome)
     }
 
-    pub(crate) async fn redact_memory_version_inner(
+    async fn redact_memory_version_inner(
         &self,
         tenant_id: &str,
         store_id: &str,
@@ -77,5 +78,117 @@ impl PostgresStore {
         let outcome = memory_versions::redact(&tx, tenant_id, store_id, id, by, at).await?;
         tx.commit().await.map_err(pg)?;
         Ok(outcome)
+    }
+}
+
+#[async_trait]
+impl MemoryRecords for PostgresStore {
+    async fn create_memory(
+        &self,
+        memory: &NewMemory,
+        version: &MemoryVersionStamp,
+        max_per_store: u32,
+    ) -> StoreResult<MemoryWrite> {
+        self.create_memory_inner(memory, version, max_per_store)
+            .await
+    }
+
+    async fn update_memory(
+        &self,
+        tenant_id: &str,
+        store_id: &str,
+        id: &str,
+        change: &MemoryChange,
+        expected_sha256: Option<&str>,
+        version: &MemoryVersionStamp,
+    ) -> StoreResult<MemoryWrite> {
+        self.update_memory_inner(tenant_id, store_id, id, change, expected_sha256, version)
+            .await
+    }
+
+    async fn delete_memory(
+        &self,
+        tenant_id: &str,
+        store_id: &str,
+        id: &str,
+        expected_sha256: Option<&str>,
+        version: &MemoryVersionStamp,
+    ) -> StoreResult<DeleteMemory> {
+        self.delete_memory_inner(tenant_id, store_id, id, expected_sha256, version)
+            .await
+    }
+
+    async fn get_memory(
+        &self,
+        tenant_id: &str,
+        store_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<MemoryRow>> {
+        memories::get(&self.client().await?, tenant_id, store_id, id).await
+    }
+
+    async fn get_memory_by_path(
+        &self,
+        tenant_id: &str,
+        store_id: &str,
+        path: &str,
+    ) -> StoreResult<Option<MemoryRow>> {
+        memories::get_by_path(&self.client().await?, tenant_id, store_id, path).await
+    }
+
+    async fn list_memories(
+        &self,
+        tenant_id: &str,
+        store_id: &str,
+        query: &MemoryQuery,
+    ) -> StoreResult<Vec<MemoryRow>> {
+        memories::list(&self.client().await?, tenant_id, store_id, query).await
+    }
+
+    async fn count_memories(&self, tenant_id: &str, store_id: &str) -> StoreResult<u64> {
+        memories::count(&self.client().await?, tenant_id, store_id).await
+    }
+
+    async fn recent_memories(
+        &self,
+        tenant_id: &str,
+        store_id: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<MemoryRow>> {
+        memories::recent(&self.client().await?, tenant_id, store_id, limit).await
+    }
+
+    async fn list_memory_versions(
+        &self,
+        tenant_id: &str,
+        store_id: &str,
+        query: &MemoryVersionQuery,
+    ) -> StoreResult<Vec<MemoryVersionRow>> {
+        memory_versions::list(&self.client().await?, tenant_id, store_id, query).await
+    }
+
+    async fn get_memory_version(
+        &self,
+        tenant_id: &str,
+        store_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<MemoryVersionRow>> {
+        memory_versions::get(&self.client().await?, tenant_id, store_id, id).await
+    }
+
+    async fn redact_memory_version(
+        &self,
+        tenant_id: &str,
+        store_id: &str,
+        id: &str,
+        by: &str,
+        at: i64,
+    ) -> StoreResult<RedactVersion> {
+        self.redact_memory_version_inner(tenant_id, store_id, id, by, at)
+            .await
+    }
+
+    async fn prune_memory_versions(&self, older_than: i64) -> StoreResult<u64> {
+        memory_versions::prune(&self.client().await?, older_than).await
     }
 }

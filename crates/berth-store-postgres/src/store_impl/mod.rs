@@ -1,4 +1,5 @@
-//! Inherent methods holding the bodies of the `Store` trait methods, grouped by area.
+//! The `Store` trait's methods, grouped by area: inherent methods holding their bodies, except
+//! memories, which implement `MemoryRecords` directly.
 
 mod documents;
 mod events;

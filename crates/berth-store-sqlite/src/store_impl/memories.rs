@@ -1,9 +1,10 @@
-//! Bodies of the `Store` methods for memories and memory versions; the trait impl in `lib.rs` forwards here.
+//! [`MemoryRecords`] on SQLite: each operation one job of the writer or one read.
 
 use crate::*;
 
-impl SqliteStore {
-    pub(crate) async fn create_memory_inner(
+#[async_trait]
+impl MemoryRecords for SqliteStore {
+    async fn create_memory(
         &self,
         memory: &NewMemory,
         version: &MemoryVersionStamp,
@@ -15,7 +16,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn update_memory_inner(
+    async fn update_memory(
         &self,
         tenant_id: &str,
         store_id: &str,
@@ -45,7 +46,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn delete_memory_inner(
+    async fn delete_memory(
         &self,
         tenant_id: &str,
         store_id: &str,
@@ -62,7 +63,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn get_memory_inner(
+    async fn get_memory(
         &self,
         tenant_id: &str,
         store_id: &str,
@@ -74,7 +75,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn get_memory_by_path_inner(
+    async fn get_memory_by_path(
         &self,
         tenant_id: &str,
         store_id: &str,
@@ -87,7 +88,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn list_memories_inner(
+    async fn list_memories(
         &self,
         tenant_id: &str,
         store_id: &str,
@@ -100,18 +101,14 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn count_memories_inner(
-        &self,
-        tenant_id: &str,
-        store_id: &str,
-    ) -> StoreResult<u64> {
+    async fn count_memories(&self, tenant_id: &str, store_id: &str) -> StoreResult<u64> {
         let (tenant_id, store_id) = (tenant_id.to_owned(), store_id.to_owned());
         self.pool
             .read(move |c| memories::count(c, &tenant_id, &store_id))
             .await
     }
 
-    pub(crate) async fn recent_memories_inner(
+    async fn recent_memories(
         &self,
         tenant_id: &str,
         store_id: &str,
@@ -123,7 +120,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn list_memory_versions_inner(
+    async fn list_memory_versions(
         &self,
         tenant_id: &str,
         store_id: &str,
@@ -136,7 +133,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn get_memory_version_inner(
+    async fn get_memory_version(
         &self,
         tenant_id: &str,
         store_id: &str,
@@ -148,7 +145,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn redact_memory_version_inner(
+    async fn redact_memory_version(
         &self,
         tenant_id: &str,
         store_id: &str,
@@ -167,7 +164,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn prune_memory_versions_inner(&self, older_than: i64) -> StoreResult<u64> {
+    async fn prune_memory_versions(&self, older_than: i64) -> StoreResult<u64> {
         self.pool
             .write(move |c| memory_versions::prune(c, older_than))
             .await

@@ -1,9 +1,10 @@
-//! Bodies of the `Store` methods for vault credentials; the trait impl in `lib.rs` forwards here.
+//! [`CredentialRecords`] on SQLite: each operation one job of the writer or one read.
 
 use crate::*;
 
-impl SqliteStore {
-    pub(crate) async fn insert_credential_inner(
+#[async_trait]
+impl CredentialRecords for SqliteStore {
+    async fn insert_credential(
         &self,
         credential: &CredentialRow,
         max_per_vault: u32,
@@ -14,7 +15,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn get_credential_inner(
+    async fn get_credential(
         &self,
         tenant_id: &str,
         vault_id: &str,
@@ -26,7 +27,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn list_credentials_inner(
+    async fn list_credentials(
         &self,
         tenant_id: &str,
         vault_id: &str,
@@ -39,7 +40,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn replace_credential_inner(
+    async fn replace_credential(
         &self,
         credential: &CredentialRow,
         expected_version: i64,
@@ -50,7 +51,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn delete_credential_inner(
+    async fn delete_credential(
         &self,
         tenant_id: &str,
         vault_id: &str,
@@ -62,7 +63,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn vault_credentials_inner(
+    async fn vault_credentials(
         &self,
         tenant_id: &str,
         vault_ids: &[String],
