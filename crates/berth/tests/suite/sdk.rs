@@ -1,5 +1,6 @@
 //! The official SDKs are the compatibility judges: their own test files run against a real
-//! server. Locally they skip when the SDK is not installed; CI sets `BERTH_REQUIRE_SDK=1`.
+//! server. Locally they skip when the SDK is not installed (`pip install anthropic==2.10.0
+//! pytest`, `npm ci --prefix sdk-tests/typescript`); CI sets `BERTH_REQUIRE_SDK=1`.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -24,6 +25,58 @@ fn python_sdk_available() -> bool {
         eprintln!("skipped: pip install anthropic==2.10.0 pytest to run the Python SDK tests");
     }
     ok
+}
+
+fn typescript_sdk_available() -> bool {
+    let manifest = sdk_tests_dir().join("typescript/node_modules/@anthropic-ai/sdk/package.json");
+    let version = std::fs::read_to_string(manifest)
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|v| v["version"].as_str().map(str::to_owned));
+    let node = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let ok = node && version.as_deref() == Some("1.10.0");
+    if !ok {
+        assert!(
+            std::env::var("BERTH_REQUIRE_SDK").as_deref() != Ok("1"),
+            "BERTH_REQUIRE_SDK=1 but node or @anthropic-ai/sdk@1.10.0 in sdk-tests/typescript is missing"
+        );
+        eprintln!("skipped: npm ci --prefix sdk-tests/typescript to run the TypeScript SDK tests");
+    }
+    ok
+}
+
+/// Runs one `node --test` file of the TypeScript SDK tests against a fresh server.
+async fn run_typescript(file: &str) {
+    if !typescript_sdk_available() {
+        return;
+    }
+    let server = berth_test_support::spawn_server().await;
+    let dir = sdk_tests_dir().join("typescript");
+    let (url, key) = (server.base_url.clone(), server.admin_key.clone());
+    let file = file.to_owned();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .args(["--test", &file])
+            .current_dir(dir)
+            .env("BERTH_URL", url)
+            .env("BERTH_API_KEY", key)
+            .env_remove("ANTHROPIC_API_KEY")
+            .env_remove("ANTHROPIC_BASE_URL")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    server.stop().await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("# fail 0") && !stdout.contains("# pass 0"),
+        "node --test failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// Runs one pytest file against a fresh server and fails with pytest's output if it fails.
@@ -132,4 +185,9 @@ async fn python_sdk_vaults_and_mcp() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_sdk_memory() {
     run_python("test_memory.py").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typescript_sdk_memory() {
+    run_typescript("memory.test.mjs").await;
 }
