@@ -1,14 +1,21 @@
-//! Helpers for resources stored as documents (agents, environments): loading one by id with a
-//! 404 for anything the caller's tenant cannot see, and turning a typed object into a row.
+//! Helpers for resources stored as documents (agents, environments, vaults, memory stores):
+//! loading one by id with a 404 for anything the caller's tenant cannot see, turning a typed
+//! object into a row, and changing one with optimistic concurrency ([`change_document`]).
 
 use std::sync::Arc;
 
+use axum::http::StatusCode;
+use axum::response::Response;
 use berth_store::{Collection, Document, Store};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, ApiResult};
+use crate::listing::json_response;
+
+/// Times a change is retried when another write to the document got in between.
+const CHANGE_ATTEMPTS: usize = 3;
 
 /// Now, truncated to the microsecond precision the database keeps.
 pub fn now() -> DateTime<Utc> {
@@ -68,4 +75,92 @@ pub fn to_document<T: Serialize>(row: Row<'_>, value: &T) -> ApiResult<Document>
         archived_at: row.archived_at.map(micros),
         body: encode(value)?,
     })
+}
+
+/// A resource object stored as a document that can be archived.
+pub trait Archivable: Serialize + DeserializeOwned {
+    /// Its row at `version`, in the caller's tenant.
+    fn row<'a>(&'a self, tenant_id: &'a str, version: i64) -> Row<'a>;
+    fn archived_at(&self) -> Option<DateTime<Utc>>;
+    /// Archives it now; `false` when it already was.
+    fn archive(&mut self, at: DateTime<Utc>) -> bool;
+}
+
+/// Implements [`Archivable`] for objects with `id`, `created_at`, `updated_at` and
+/// `archived_at` fields.
+macro_rules! archivable {
+    ($($object:ty),* $(,)?) => {$(
+        impl Archivable for $object {
+            fn row<'a>(&'a self, tenant_id: &'a str, version: i64) -> Row<'a> {
+                Row {
+                    tenant_id,
+                    id: &self.id,
+                    version,
+                    created_at: self.created_at,
+                    updated_at: self.updated_at,
+                    archived_at: self.archived_at,
+                }
+            }
+            fn archived_at(&self) -> Option<DateTime<Utc>> {
+                self.archived_at
+            }
+            fn archive(&mut self, at: DateTime<Utc>) -> bool {
+                if self.archived_at.is_some() {
+                    return false;
+                }
+                self.archived_at = Some(at);
+                self.updated_at = at;
+                true
+            }
+        }
+    )*};
+}
+
+archivable!(
+    berth_protocol::environment::Environment,
+    berth_protocol::vault::Vault,
+    berth_protocol::memory::MemoryStore,
+);
+
+/// Loads a document, asks `change` for its next state (`None`: answer it as it is) and
+/// replaces it if nobody wrote it in between, retrying a few times; answers the object as
+/// stored. `what` names the resource in errors.
+pub async fn change_document<T: Archivable>(
+    store: &Arc<dyn Store>,
+    collection: Collection,
+    tenant_id: &str,
+    id: &str,
+    what: &str,
+    mut change: impl FnMut(T) -> ApiResult<Option<T>>,
+) -> ApiResult<Response> {
+    for _ in 0..CHANGE_ATTEMPTS {
+        let (doc, current) = load::<T>(store, collection, tenant_id, id, what).await?;
+        let Some(next) = change(current)? else {
+            return Ok(json_response(StatusCode::OK, doc.body));
+        };
+        let next_doc = to_document(next.row(tenant_id, doc.version + 1), &next)?;
+        if store
+            .replace_document(collection, &next_doc, doc.version)
+            .await?
+        {
+            return Ok(json_response(StatusCode::OK, next_doc.body));
+        }
+    }
+    Err(ApiError::conflict(format!(
+        "{what} {id} is being changed concurrently; retry"
+    )))
+}
+
+/// Archives a document (archiving twice answers the first archive).
+pub async fn archive_document<T: Archivable>(
+    store: &Arc<dyn Store>,
+    collection: Collection,
+    tenant_id: &str,
+    id: &str,
+    what: &str,
+) -> ApiResult<Response> {
+    change_document(store, collection, tenant_id, id, what, |mut object: T| {
+        Ok(object.archive(now()).then_some(object))
+    })
+    .await
 }

@@ -15,14 +15,13 @@ use berth_protocol::pagination::Order;
 use berth_store::{Collection, DeleteOutcome};
 
 use crate::auth::Caller;
-use crate::documents::{Row, load, now, to_document};
+use crate::documents::{Archivable, archive_document, change_document, now, to_document};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, QueryParams};
 use crate::listing::{document_query, json_response, page_response};
 use crate::state::AppState;
 
 const ENVIRONMENT: &str = "environment";
-const UPDATE_ATTEMPTS: usize = 3;
 
 type AppStateRef = State<Arc<AppState>>;
 
@@ -35,7 +34,7 @@ pub async fn create(
     JsonBody(request): JsonBody<EnvironmentCreateRequest>,
 ) -> ApiResult<Response> {
     let env = create_environment(request, new_id(prefix::ENVIRONMENT), now())?;
-    let doc = to_document(row(&caller, &env, 1), &env)?;
+    let doc = to_document(env.row(&caller.tenant_id, 1), &env)?;
     state
         .store
         .insert_document(Collection::Environments, &doc)
@@ -68,36 +67,23 @@ pub async fn update(
     Path(id): Path<String>,
     JsonBody(request): JsonBody<EnvironmentUpdateRequest>,
 ) -> ApiResult<Response> {
-    for _ in 0..UPDATE_ATTEMPTS {
-        let (doc, current) = load::<Environment>(
-            &state.store,
-            Collection::Environments,
-            &caller.tenant_id,
-            &id,
-            ENVIRONMENT,
-        )
-        .await?;
-        if current.archived_at.is_some() {
-            return Err(ApiError::bad_request(format!(
-                "environment {id} is archived and cannot be updated"
-            ))
-            .with_code("environment_archived"));
-        }
-        let Some(next) = update_environment(&current, request.clone(), now())? else {
-            return Ok(json_response(StatusCode::OK, doc.body));
-        };
-        let next_doc = to_document(row(&caller, &next, doc.version + 1), &next)?;
-        if state
-            .store
-            .replace_document(Collection::Environments, &next_doc, doc.version)
-            .await?
-        {
-            return Ok(json_response(StatusCode::OK, next_doc.body));
-        }
-    }
-    Err(ApiError::conflict(format!(
-        "environment {id} is being changed concurrently; retry"
-    )))
+    change_document(
+        &state.store,
+        Collection::Environments,
+        &caller.tenant_id,
+        &id,
+        ENVIRONMENT,
+        |current: Environment| {
+            if current.archived_at.is_some() {
+                return Err(ApiError::bad_request(format!(
+                    "environment {id} is archived and cannot be updated"
+                ))
+                .with_code("environment_archived"));
+            }
+            Ok(update_environment(&current, request.clone(), now())?)
+        },
+    )
+    .await
 }
 
 #[utoipa::path(get, path = "/v1/environments", tag = "environments",
@@ -124,33 +110,14 @@ pub async fn archive(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    for _ in 0..UPDATE_ATTEMPTS {
-        let (doc, mut env) = load::<Environment>(
-            &state.store,
-            Collection::Environments,
-            &caller.tenant_id,
-            &id,
-            ENVIRONMENT,
-        )
-        .await?;
-        if env.archived_at.is_some() {
-            return Ok(json_response(StatusCode::OK, doc.body));
-        }
-        let at = now();
-        env.archived_at = Some(at);
-        env.updated_at = at;
-        let next = to_document(row(&caller, &env, doc.version + 1), &env)?;
-        if state
-            .store
-            .replace_document(Collection::Environments, &next, doc.version)
-            .await?
-        {
-            return Ok(json_response(StatusCode::OK, next.body));
-        }
-    }
-    Err(ApiError::conflict(format!(
-        "environment {id} is being changed concurrently; retry"
-    )))
+    archive_document::<Environment>(
+        &state.store,
+        Collection::Environments,
+        &caller.tenant_id,
+        &id,
+        ENVIRONMENT,
+    )
+    .await
 }
 
 #[utoipa::path(delete, path = "/v1/environments/{environment_id}", tag = "environments",
@@ -171,16 +138,5 @@ pub async fn delete(
         DeleteOutcome::InUse => Err(ApiError::conflict(format!(
             "environment {id} is used by sessions that are not archived; archive or delete them first"
         ))),
-    }
-}
-
-fn row<'a>(caller: &'a Caller, env: &'a Environment, version: i64) -> Row<'a> {
-    Row {
-        tenant_id: &caller.tenant_id,
-        id: &env.id,
-        version,
-        created_at: env.created_at,
-        updated_at: env.updated_at,
-        archived_at: env.archived_at,
     }
 }

@@ -39,7 +39,10 @@ use berth_store::{
 };
 
 use crate::auth::Caller;
-use crate::documents::{Row, decode, encode, from_micros, load, micros, now, to_document};
+use crate::documents::{
+    Archivable, archive_document, change_document, decode, encode, from_micros, micros, now,
+    to_document,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, QueryParams};
 use crate::listing::{cursor, document_query, json_response, page_response};
@@ -48,7 +51,6 @@ use crate::state::AppState;
 pub(crate) const MEMORY_STORE: &str = "memory store";
 const MEMORY: &str = "memory";
 const MEMORY_VERSION: &str = "memory version";
-const UPDATE_ATTEMPTS: usize = 3;
 /// Rows fetched per round while building a memory list page.
 const SCAN_BATCH: u32 = 200;
 
@@ -229,15 +231,4 @@ fn version_of(row: MemoryVersionRow) -> ApiResult<MemoryVersion> {
         redacted_at: row.redacted_at.map(from_micros),
         redacted_by: row.redacted_by.as_deref().map(actor).transpose()?,
     })
-}
-
-fn row<'a>(caller: &'a Caller, store: &'a MemoryStore, version: i64) -> Row<'a> {
-    Row {
-        tenant_id: &caller.tenant_id,
-        id: &store.id,
-        version,
-        created_at: store.created_at,
-        updated_at: store.updated_at,
-        archived_at: store.archived_at,
-    }
 }

@@ -15,14 +15,13 @@ use berth_protocol::vault::{
 use berth_store::{Collection, DeleteOutcome, DocumentQuery};
 
 use crate::auth::Caller;
-use crate::documents::{Row, load, now, to_document};
+use crate::documents::{Archivable, archive_document, change_document, now, to_document};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, QueryParams};
 use crate::listing::{document_query, json_response, page_response};
 use crate::state::AppState;
 
 pub(crate) const VAULT: &str = "vault";
-const UPDATE_ATTEMPTS: usize = 3;
 
 type AppStateRef = State<Arc<AppState>>;
 
@@ -35,7 +34,7 @@ pub async fn create(
     JsonBody(request): JsonBody<VaultCreateRequest>,
 ) -> ApiResult<Response> {
     let vault = create_vault(request, new_id(prefix::VAULT), now())?;
-    let doc = to_document(row(&caller, &vault, 1), &vault)?;
+    let doc = to_document(vault.row(&caller.tenant_id, 1), &vault)?;
     state
         .store
         .insert_document(Collection::Vaults, &doc)
@@ -68,36 +67,23 @@ pub async fn update(
     Path(id): Path<String>,
     JsonBody(request): JsonBody<VaultUpdateRequest>,
 ) -> ApiResult<Response> {
-    for _ in 0..UPDATE_ATTEMPTS {
-        let (doc, current) = load::<Vault>(
-            &state.store,
-            Collection::Vaults,
-            &caller.tenant_id,
-            &id,
-            VAULT,
-        )
-        .await?;
-        if current.archived_at.is_some() {
-            return Err(ApiError::bad_request(format!(
-                "vault {id} is archived and cannot be updated"
-            ))
-            .with_code("vault_archived"));
-        }
-        let Some(next) = update_vault(&current, request.clone(), now())? else {
-            return Ok(json_response(StatusCode::OK, doc.body));
-        };
-        let next_doc = to_document(row(&caller, &next, doc.version + 1), &next)?;
-        if state
-            .store
-            .replace_document(Collection::Vaults, &next_doc, doc.version)
-            .await?
-        {
-            return Ok(json_response(StatusCode::OK, next_doc.body));
-        }
-    }
-    Err(ApiError::conflict(format!(
-        "vault {id} is being changed concurrently; retry"
-    )))
+    change_document(
+        &state.store,
+        Collection::Vaults,
+        &caller.tenant_id,
+        &id,
+        VAULT,
+        |current: Vault| {
+            if current.archived_at.is_some() {
+                return Err(ApiError::bad_request(format!(
+                    "vault {id} is archived and cannot be updated"
+                ))
+                .with_code("vault_archived"));
+            }
+            Ok(update_vault(&current, request.clone(), now())?)
+        },
+    )
+    .await
 }
 
 #[utoipa::path(get, path = "/v1/vaults", tag = "vaults",
@@ -142,33 +128,14 @@ pub async fn archive(
             _ => break,
         }
     }
-    for _ in 0..UPDATE_ATTEMPTS {
-        let (doc, mut vault) = load::<Vault>(
-            &state.store,
-            Collection::Vaults,
-            &caller.tenant_id,
-            &id,
-            VAULT,
-        )
-        .await?;
-        if vault.archived_at.is_some() {
-            return Ok(json_response(StatusCode::OK, doc.body));
-        }
-        let at = now();
-        vault.archived_at = Some(at);
-        vault.updated_at = at;
-        let next = to_document(row(&caller, &vault, doc.version + 1), &vault)?;
-        if state
-            .store
-            .replace_document(Collection::Vaults, &next, doc.version)
-            .await?
-        {
-            return Ok(json_response(StatusCode::OK, next.body));
-        }
-    }
-    Err(ApiError::conflict(format!(
-        "vault {id} is being changed concurrently; retry"
-    )))
+    archive_document::<Vault>(
+        &state.store,
+        Collection::Vaults,
+        &caller.tenant_id,
+        &id,
+        VAULT,
+    )
+    .await
 }
 
 #[utoipa::path(delete, path = "/v1/vaults/{vault_id}", tag = "vaults",
@@ -187,16 +154,5 @@ pub async fn delete(
         DeleteOutcome::Deleted => Ok(axum::Json(Deleted::new(id, "vault_deleted"))),
         DeleteOutcome::NotFound => Err(ApiError::not_found(VAULT, &id)),
         DeleteOutcome::InUse => Err(ApiError::conflict(format!("vault {id} is in use"))),
-    }
-}
-
-fn row<'a>(caller: &'a Caller, vault: &'a Vault, version: i64) -> Row<'a> {
-    Row {
-        tenant_id: &caller.tenant_id,
-        id: &vault.id,
-        version,
-        created_at: vault.created_at,
-        updated_at: vault.updated_at,
-        archived_at: vault.archived_at,
     }
 }

@@ -11,7 +11,7 @@ pub async fn create_store(
     JsonBody(request): JsonBody<MemoryStoreCreateRequest>,
 ) -> ApiResult<Response> {
     let store = create_memory_store(request, new_id(prefix::MEMORY_STORE), now())?;
-    let doc = to_document(row(&caller, &store, 1), &store)?;
+    let doc = to_document(store.row(&caller.tenant_id, 1), &store)?;
     state
         .store
         .insert_document(Collection::MemoryStores, &doc)
@@ -44,33 +44,20 @@ pub async fn update_store(
     Path(id): Path<String>,
     JsonBody(request): JsonBody<MemoryStoreUpdateRequest>,
 ) -> ApiResult<Response> {
-    for _ in 0..UPDATE_ATTEMPTS {
-        let (doc, current) = load::<MemoryStore>(
-            &state.store,
-            Collection::MemoryStores,
-            &caller.tenant_id,
-            &id,
-            MEMORY_STORE,
-        )
-        .await?;
-        if current.archived_at.is_some() {
-            return Err(archived(&id));
-        }
-        let Some(next) = update_memory_store(&current, request.clone(), now())? else {
-            return Ok(json_response(StatusCode::OK, doc.body));
-        };
-        let next_doc = to_document(row(&caller, &next, doc.version + 1), &next)?;
-        if state
-            .store
-            .replace_document(Collection::MemoryStores, &next_doc, doc.version)
-            .await?
-        {
-            return Ok(json_response(StatusCode::OK, next_doc.body));
-        }
-    }
-    Err(ApiError::conflict(format!(
-        "memory store {id} is being changed concurrently; retry"
-    )))
+    change_document(
+        &state.store,
+        Collection::MemoryStores,
+        &caller.tenant_id,
+        &id,
+        MEMORY_STORE,
+        |current: MemoryStore| {
+            if current.archived_at.is_some() {
+                return Err(archived(&id));
+            }
+            Ok(update_memory_store(&current, request.clone(), now())?)
+        },
+    )
+    .await
 }
 
 #[utoipa::path(get, path = "/v1/memory_stores", tag = "memory_stores",
@@ -99,33 +86,14 @@ pub async fn archive_store(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    for _ in 0..UPDATE_ATTEMPTS {
-        let (doc, mut store) = load::<MemoryStore>(
-            &state.store,
-            Collection::MemoryStores,
-            &caller.tenant_id,
-            &id,
-            MEMORY_STORE,
-        )
-        .await?;
-        if store.archived_at.is_some() {
-            return Ok(json_response(StatusCode::OK, doc.body));
-        }
-        let at = now();
-        store.archived_at = Some(at);
-        store.updated_at = at;
-        let next = to_document(row(&caller, &store, doc.version + 1), &store)?;
-        if state
-            .store
-            .replace_document(Collection::MemoryStores, &next, doc.version)
-            .await?
-        {
-            return Ok(json_response(StatusCode::OK, next.body));
-        }
-    }
-    Err(ApiError::conflict(format!(
-        "memory store {id} is being changed concurrently; retry"
-    )))
+    archive_document::<MemoryStore>(
+        &state.store,
+        Collection::MemoryStores,
+        &caller.tenant_id,
+        &id,
+        MEMORY_STORE,
+    )
+    .await
 }
 
 #[utoipa::path(delete, path = "/v1/memory_stores/{memory_store_id}", tag = "memory_stores",
