@@ -42,6 +42,8 @@ pub(crate) struct Plan<'a> {
     /// user (uid, gid) with no capabilities before the command starts. Otherwise bubblewrap
     /// runs unprivileged in a user namespace of its own.
     pub run_as: Option<(u32, u32)>,
+    /// Where bubblewrap writes `{"child-pid": …}` once the sandbox's process exists.
+    pub info_fd: Option<RawFd>,
     pub command: &'a str,
 }
 
@@ -134,6 +136,9 @@ pub(crate) fn arguments(plan: &Plan<'_>) -> Vec<OsString> {
             mount.host.clone().into_os_string(),
             OsString::from(&mount.sandbox),
         ]);
+    }
+    if let Some(fd) = plan.info_fd {
+        args.extend([OsString::from("--info-fd"), OsString::from(fd.to_string())]);
     }
     push(&mut args, &["--chdir", WORKSPACE, "--"]);
     if let Some((uid, gid)) = plan.run_as {

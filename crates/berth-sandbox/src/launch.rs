@@ -1,9 +1,10 @@
-//! Starting one command in a sandbox: its environment (placeholders, proxy, CA bundle), the
+//! Starting one process in a sandbox: its environment (placeholders, proxy, CA bundle), the
 //! bubblewrap command line, and what the child does between fork and exec (enter the
-//! namespace, take on the limits).
+//! namespace, take on the limits). Commands ([`Sandbox::exec`]) and the file view's holder
+//! ([`crate::confine`]) start the same way, so both see exactly the same sandbox.
 
 use std::fs::File;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::process::Stdio;
 
@@ -14,6 +15,21 @@ use crate::{
     ExecRequest, ExecResult, Isolation, SANDBOX_CA_BUNDLE, SANDBOX_CA_CERT, Sandbox, SandboxDirs,
     SandboxError, bwrap, exec, paths,
 };
+
+/// Descriptors a sandboxed process is started with besides its standard streams.
+pub(crate) struct Inherited {
+    mounts: MountHandles,
+    /// Where bubblewrap reports the sandbox's process id (`--info-fd`).
+    pub info: Option<File>,
+}
+
+impl Inherited {
+    fn raw(&self) -> Vec<RawFd> {
+        let mut fds = self.mounts.raw_all();
+        fds.extend(self.info.as_ref().map(AsRawFd::as_raw_fd));
+        fds
+    }
+}
 
 impl Sandbox {
     /// The environment every command starts with: the secrets' placeholders first, so none
@@ -66,14 +82,8 @@ impl Sandbox {
         request: &ExecRequest,
         cancel: &CancellationToken,
     ) -> Result<ExecResult, SandboxError> {
-        self.touch();
-        self.running
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let result = self.exec_inner(request, cancel).await;
-        self.running
-            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-        self.touch();
-        result
+        let _busy = self.busy_guard();
+        self.exec_inner(request, cancel).await
     }
 
     async fn exec_inner(
@@ -95,23 +105,7 @@ impl Sandbox {
                     c
                 }
                 Isolation::Bubblewrap(bwrap) => {
-                    let mounts = MountHandles::open(&dirs)?;
-                    let plan = bwrap::Plan {
-                        mounts: mounts.raw(),
-                        hidden: &dirs.hidden,
-                        extra: &dirs.extra,
-                        own_network: self.network.is_some(),
-                        trust: self.trust.as_ref().map(|t| bwrap::TrustFiles {
-                            bundle: &t.bundle,
-                            ca_cert: &t.ca_cert,
-                        }),
-                        run_as: self.identity.map(|(u, g)| (u.as_raw(), g.as_raw())),
-                        command: &request.command,
-                    };
-                    let mut c = tokio::process::Command::new(bwrap);
-                    c.args(bwrap::arguments(&plan));
-                    self.prepare_child(&mut c, mounts);
-                    c
+                    self.sandboxed_command(bwrap, &dirs, &request.command, None)?
                 }
             };
             command
@@ -130,23 +124,56 @@ impl Sandbox {
         exec::supervise(child, OwnedFd::from(reader), request.timeout, cancel).await
     }
 
-    /// What the child does between fork and exec: make the mount handles inheritable, enter
-    /// the namespace, take on the limits (bubblewrap and `setpriv` do the rest).
+    /// A bubblewrap command running `script` in the sandbox, as its user, with its mounts,
+    /// network and limits. `info` receives bubblewrap's report of the sandbox's process id.
+    pub(crate) fn sandboxed_command(
+        &self,
+        bwrap: &Path,
+        dirs: &SandboxDirs,
+        script: &str,
+        info: Option<File>,
+    ) -> Result<tokio::process::Command, SandboxError> {
+        let inherited = Inherited {
+            mounts: MountHandles::open(dirs)?,
+            info,
+        };
+        let plan = bwrap::Plan {
+            mounts: inherited.mounts.raw(),
+            hidden: &dirs.hidden,
+            extra: &dirs.extra,
+            own_network: self.network.is_some(),
+            trust: self.trust.as_ref().map(|t| bwrap::TrustFiles {
+                bundle: &t.bundle,
+                ca_cert: &t.ca_cert,
+            }),
+            run_as: self.identity.map(|(u, g)| (u.as_raw(), g.as_raw())),
+            info_fd: inherited.info.as_ref().map(AsRawFd::as_raw_fd),
+            command: script,
+        };
+        let mut command = tokio::process::Command::new(bwrap);
+        command.args(bwrap::arguments(&plan));
+        command.env_clear().envs(self.base_env());
+        self.prepare_child(&mut command, inherited);
+        Ok(command)
+    }
+
+    /// What the child does between fork and exec: make the inherited handles inheritable,
+    /// enter the namespace, take on the limits (bubblewrap and `setpriv` do the rest).
     #[allow(unsafe_code)]
-    fn prepare_child(&self, command: &mut tokio::process::Command, mounts: MountHandles) {
+    fn prepare_child(&self, command: &mut tokio::process::Command, inherited: Inherited) {
         let namespace = self
             .network
             .as_ref()
             .and_then(|n| n.handle().try_clone().ok());
         let per_session_user = self.identity.is_some();
         let limits = self.limits;
-        let fds = mounts.raw();
+        let fds = inherited.raw();
         let setup = move || -> std::io::Result<()> {
             // The closure owns the handles, so they stay open until the child has started.
-            let _held = &mounts;
-            for fd in [fds.workspace, fds.outputs, fds.tmp] {
+            let _held = &inherited;
+            for fd in &fds {
                 nix::fcntl::fcntl(
-                    fd,
+                    *fd,
                     nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
                 )?;
             }
@@ -159,8 +186,8 @@ impl Sandbox {
             Ok(())
         };
         // SAFETY: the closure runs in the forked child before exec and makes only system calls
-        // (fcntl, setns, setrlimit) on values prepared beforehand;
-        // it allocates nothing and takes no locks.
+        // (fcntl, setns, setrlimit) on values prepared beforehand (the descriptor list is
+        // built before the fork); it allocates nothing and takes no locks.
         unsafe {
             command.pre_exec(setup);
         }
@@ -192,5 +219,13 @@ impl MountHandles {
             outputs: self.outputs.as_raw_fd(),
             tmp: self.tmp.as_raw_fd(),
         }
+    }
+
+    fn raw_all(&self) -> Vec<RawFd> {
+        vec![
+            self.workspace.as_raw_fd(),
+            self.outputs.as_raw_fd(),
+            self.tmp.as_raw_fd(),
+        ]
     }
 }

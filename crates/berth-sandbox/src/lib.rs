@@ -20,6 +20,7 @@
 
 mod bwrap;
 mod ca;
+mod confine;
 mod exec;
 mod forward;
 pub mod hosts;
@@ -44,6 +45,7 @@ use nix::unistd::{Gid, Uid};
 use tokio_util::sync::CancellationToken;
 
 pub use ca::{SANDBOX_CA_BUNDLE, SANDBOX_CA_CERT};
+pub use confine::{FileView, is_read_only};
 pub use exec::{Ended, ExecRequest, ExecResult, MAX_OUTPUT_BYTES};
 pub use hosts::HostRules;
 pub use limits::Limits;
@@ -57,10 +59,10 @@ use netns::NetNamespace;
 use proxy::{EgressRules, ProxyState};
 use secrets::SharedSecrets;
 
-/// Sandboxes' users are taken from this range, one per session (by a hash of its id), so the
-/// process limit counts each session apart.
-const FIRST_SANDBOX_UID: u32 = 200_000;
-const SANDBOX_UIDS: u32 = 50_000;
+/// Sandboxes' users are taken from this range, one per live session (allocated by the caller,
+/// who keeps them apart: no two live sessions share a user), so the process limit and file
+/// permissions keep each session apart.
+pub const SANDBOX_UIDS: std::ops::Range<u32> = 200_000..250_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
@@ -165,14 +167,23 @@ impl Sandboxes {
         )
     }
 
-    /// The session's sandbox, created if needed, with its network set to `network`.
+    /// The session's sandbox, created if needed, with its network set to `network`. `uid` is
+    /// the session's own user (and group) in [`SANDBOX_UIDS`], used when the server runs as
+    /// root; the caller guarantees that no other live session has it.
     pub fn open(
         &self,
         session_id: &str,
+        uid: u32,
         network: NetworkAccess,
     ) -> Result<Arc<Sandbox>, SandboxError> {
         if let Some(reason) = &self.capabilities.unavailable {
             return Err(SandboxError::Unavailable(reason.clone()));
+        }
+        if !SANDBOX_UIDS.contains(&uid) {
+            return Err(SandboxError::Setup(format!(
+                "user {uid} is outside the sandbox range {}..{}",
+                SANDBOX_UIDS.start, SANDBOX_UIDS.end
+            )));
         }
         let NetworkAccess::Proxied(hosts) = network;
         let rules = EgressRules {
@@ -184,14 +195,16 @@ impl Sandboxes {
             .live
             .lock()
             .map_err(|_| SandboxError::Setup("sandbox registry poisoned".into()))?;
-        if let Some(existing) = live.get(session_id) {
+        if let Some(existing) = live.get(session_id)
+            && existing.identity.is_none_or(|(u, _)| u.as_raw() == uid)
+        {
             existing.touch();
             if let Ok(mut current) = existing.rules.write() {
                 *current = rules;
             }
             return Ok(Arc::clone(existing));
         }
-        let sandbox = Arc::new(Sandbox::create(self, session_id, rules)?);
+        let sandbox = Arc::new(Sandbox::create(self, session_id, uid, rules)?);
         live.insert(session_id.to_owned(), Arc::clone(&sandbox));
         Ok(sandbox)
     }
@@ -241,6 +254,8 @@ pub struct Sandbox {
     stop_proxy: CancellationToken,
     last_used: Mutex<Instant>,
     running: std::sync::atomic::AtomicUsize,
+    /// The process keeping the file tools' view (see [`confine`]), started on first use.
+    holder: tokio::sync::Mutex<Option<confine::Holder>>,
 }
 
 impl Drop for Sandbox {
@@ -249,26 +264,28 @@ impl Drop for Sandbox {
     }
 }
 
-fn sandbox_uid(session_id: &str) -> u32 {
-    // FNV-1a: stable across processes and versions.
-    let hash = session_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    });
-    FIRST_SANDBOX_UID + (hash % u64::from(SANDBOX_UIDS)) as u32
+/// Marks a sandbox busy (so it is not reaped) while it lives.
+pub(crate) struct BusyGuard<'a>(&'a Sandbox);
+
+impl Drop for BusyGuard<'_> {
+    fn drop(&mut self) {
+        self.0
+            .running
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        self.0.touch();
+    }
 }
 
 impl Sandbox {
     fn create(
         owner: &Sandboxes,
         session_id: &str,
+        uid: u32,
         rules: EgressRules,
     ) -> Result<Self, SandboxError> {
         let dirs = owner.dirs(session_id);
         let privileged = owner.capabilities.privileged;
-        let identity = privileged.then(|| {
-            let id = sandbox_uid(session_id);
-            (Uid::from_raw(id), Gid::from_raw(id))
-        });
+        let identity = privileged.then(|| (Uid::from_raw(uid), Gid::from_raw(uid)));
         prepare_dirs(&dirs, identity)?;
         let rules = Arc::new(RwLock::new(rules));
         let secrets = SharedSecrets::default();
@@ -313,7 +330,15 @@ impl Sandbox {
             stop_proxy,
             last_used: Mutex::new(Instant::now()),
             running: std::sync::atomic::AtomicUsize::new(0),
+            holder: tokio::sync::Mutex::new(None),
         })
+    }
+
+    pub(crate) fn busy_guard(&self) -> BusyGuard<'_> {
+        self.touch();
+        self.running
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        BusyGuard(self)
     }
 
     /// The sandbox's directories and read-only mounts, as of now.
@@ -413,8 +438,28 @@ fn prepare_dirs(dirs: &SandboxDirs, identity: Option<(Uid, Gid)>) -> Result<(), 
         if fresh {
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
                 .map_err(|e| setup(dir, e))?;
-            if let Some((uid, gid)) = identity {
-                nix::unistd::chown(dir, Some(uid), Some(gid)).map_err(|e| setup(dir, e.into()))?;
+        }
+        if let Some((uid, gid)) = identity {
+            // A directory kept from a user the session had before (an older release chose
+            // users differently) is handed over whole, so the session can use its files.
+            let owner = std::fs::symlink_metadata(dir).map_err(|e| setup(dir, e))?;
+            if std::os::unix::fs::MetadataExt::uid(&owner) != uid.as_raw() {
+                hand_over(dir, uid, gid).map_err(|e| setup(dir, e))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Gives `dir` and everything under it to `uid`/`gid`, never following a link.
+fn hand_over(dir: &Path, uid: Uid, gid: Gid) -> std::io::Result<()> {
+    let mut pending = vec![dir.to_owned()];
+    while let Some(path) = pending.pop() {
+        let meta = std::fs::symlink_metadata(&path)?;
+        std::os::unix::fs::lchown(&path, Some(uid.as_raw()), Some(gid.as_raw()))?;
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(&path)? {
+                pending.push(entry?.path());
             }
         }
     }

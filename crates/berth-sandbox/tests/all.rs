@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use berth_sandbox::{
-    Ended, ExecRequest, HostRules, Isolation, NetworkAccess, Sandbox, SandboxSettings, Sandboxes,
-    find_bubblewrap,
+    Ended, ExecRequest, HostRules, Isolation, NetworkAccess, SANDBOX_UIDS, Sandbox,
+    SandboxSettings, Sandboxes, find_bubblewrap,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -32,9 +32,18 @@ fn fixture() -> Fixture {
     }
 }
 
+/// A sandbox user of its own for each sandbox a test opens: test processes run side by side,
+/// so the start depends on the process.
+fn fresh_uid() -> u32 {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let span = SANDBOX_UIDS.end - SANDBOX_UIDS.start;
+    let offset = std::process::id().wrapping_mul(7919) % (span / 2);
+    SANDBOX_UIDS.start + offset + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 fn open(f: &Fixture, session: &str, hosts: HostRules) -> Arc<Sandbox> {
     f.sandboxes
-        .open(session, NetworkAccess::Proxied(hosts))
+        .open(session, fresh_uid(), NetworkAccess::Proxied(hosts))
         .unwrap()
 }
 
@@ -250,7 +259,11 @@ async fn idle_sandboxes_are_reaped_and_removal_deletes_files() {
     settings.idle_ttl = Duration::from_millis(50);
     let sandboxes = Sandboxes::new(settings);
     let sandbox = sandboxes
-        .open("sesn_r", NetworkAccess::Proxied(HostRules::Any))
+        .open(
+            "sesn_r",
+            fresh_uid(),
+            NetworkAccess::Proxied(HostRules::Any),
+        )
         .unwrap();
     run(&sandbox, "echo x > f", 10).await;
     drop(sandbox);
@@ -273,7 +286,7 @@ async fn without_bubblewrap_commands_fail_clearly() {
         Isolation::Bubblewrap("/nonexistent/bwrap".into()),
     ));
     let err = sandboxes
-        .open("s", NetworkAccess::Proxied(HostRules::Any))
+        .open("s", fresh_uid(), NetworkAccess::Proxied(HostRules::Any))
         .err()
         .unwrap();
     assert!(
@@ -293,7 +306,11 @@ async fn cpu_and_memory_limits_stop_greedy_commands() {
     settings.limits.memory_bytes = 256 << 20;
     let sandboxes = Sandboxes::new(settings);
     let sandbox = sandboxes
-        .open("sesn_greedy", NetworkAccess::Proxied(HostRules::Any))
+        .open(
+            "sesn_greedy",
+            fresh_uid(),
+            NetworkAccess::Proxied(HostRules::Any),
+        )
         .unwrap();
     let started = Instant::now();
     let (code, _, ended) = run(&sandbox, "while :; do :; done", 20).await;

@@ -14,7 +14,7 @@ use berth_protocol::agent_tools::Tool;
 use berth_protocol::environment::{Environment, EnvironmentConfig, Networking};
 use berth_protocol::session::SessionStatic;
 use berth_sandbox::{
-    HostRules, Isolation, NetworkAccess, SandboxSettings, Sandboxes, find_bubblewrap,
+    HostRules, Isolation, NetworkAccess, SANDBOX_UIDS, SandboxSettings, Sandboxes, find_bubblewrap,
 };
 use berth_store::{Collection, Store};
 use berth_tools::{AgentTools, SearchBackend, Searxng, ToolContext, WebTools};
@@ -170,10 +170,15 @@ impl ToolServices {
             .any(|t| matches!(t, Tool::AgentToolset(_)));
         let mut prepared = Prepared::default();
         let mut memory = None;
-        if has_sandbox_tools && !client_executes {
+        let sandbox_uid = if has_sandbox_tools && !client_executes {
+            sandbox_uid(store.as_ref(), tenant_id, &session.id).await
+        } else {
+            None
+        };
+        if let Some(uid) = sandbox_uid {
             match self
                 .sandboxes
-                .open(&session.id, NetworkAccess::Proxied(network.clone()))
+                .open(&session.id, uid, NetworkAccess::Proxied(network.clone()))
             {
                 Ok(sandbox) => {
                     // Files the session made on another replica come first: mounting copies
@@ -222,6 +227,7 @@ impl ToolServices {
         let context = ToolContext {
             sandboxes: Arc::clone(&self.sandboxes),
             session_id: session.id.clone(),
+            sandbox_uid,
             network,
             web: Arc::clone(&self.web),
             client_executes,
@@ -253,6 +259,38 @@ impl ToolServices {
             redactor: mcp.redactor,
         }
     }
+}
+
+/// The session's sandbox user, allocated in the store so that no two live sessions share one
+/// on any replica (a session keeps it across replicas and restarts).
+async fn sandbox_uid(store: &dyn Store, tenant_id: &str, session_id: &str) -> Option<u32> {
+    match store
+        .sandbox_uid(tenant_id, session_id, SANDBOX_UIDS, legacy_uid(session_id))
+        .await
+    {
+        Ok(Some(uid)) => Some(uid),
+        Ok(None) => {
+            tracing::error!(
+                session_id,
+                "every sandbox user is taken: delete finished sessions to free some"
+            );
+            None
+        }
+        Err(e) => {
+            tracing::warn!(session_id, error = %e, "cannot allocate the session's sandbox user");
+            None
+        }
+    }
+}
+
+/// The user earlier builds derived from the session id (FNV-1a of the id, modulo the
+/// range). Preferring it when free keeps an existing session's files owned by its user.
+fn legacy_uid(session_id: &str) -> u32 {
+    let hash = session_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    let span = u64::from(SANDBOX_UIDS.end - SANDBOX_UIDS.start);
+    SANDBOX_UIDS.start + (hash % span) as u32
 }
 
 fn host_rules(networking: &Networking, mcp_hosts: &[String]) -> HostRules {

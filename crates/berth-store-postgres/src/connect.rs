@@ -30,6 +30,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "memory search",
         include_str!("../migrations/0007_memory_search.sql"),
     ),
+    (
+        8,
+        "security",
+        include_str!("../migrations/0008_security.sql"),
+    ),
 ];
 
 /// Serialises migrations across replicas starting at the same time (an arbitrary constant).

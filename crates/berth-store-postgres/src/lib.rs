@@ -13,6 +13,7 @@ mod memory_versions;
 mod model_cards;
 mod rows;
 mod runner;
+mod sandboxes;
 mod sessions;
 mod store_impl;
 pub mod testing;

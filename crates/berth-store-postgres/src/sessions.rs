@@ -292,6 +292,10 @@ pub async fn delete<C: GenericClient>(
     )
     .await
     .map_err(pg)?;
+    // The sandbox's user is free for another session.
+    tx.execute("DELETE FROM sandbox_users WHERE session_id = $1", &[&id])
+        .await
+        .map_err(pg)?;
     Ok(DeleteSessionOutcome::Deleted(stored))
 }
 

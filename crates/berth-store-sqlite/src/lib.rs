@@ -15,6 +15,7 @@ mod migrations;
 mod model_cards;
 mod pool;
 mod runner;
+mod sandboxes;
 mod sessions;
 mod sql;
 mod store_impl;

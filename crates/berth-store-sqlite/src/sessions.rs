@@ -242,6 +242,10 @@ pub fn delete(
     )
     .and_then(|mut s| s.execute(params![id, now, last_seq]))
     .map_err(backend)?;
+    // The sandbox's user is free for another session.
+    conn.prepare_cached("DELETE FROM sandbox_users WHERE session_id = ?1")
+        .and_then(|mut s| s.execute(params![id]))
+        .map_err(backend)?;
     Ok(DeleteSessionOutcome::Deleted(stored))
 }
 

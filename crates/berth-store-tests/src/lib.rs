@@ -13,6 +13,7 @@ mod memory_fixtures;
 pub mod memory_reads;
 pub mod memory_search;
 pub mod memory_versions;
+pub mod sandboxes;
 pub mod sessions;
 pub mod vaults;
 
@@ -86,6 +87,21 @@ macro_rules! store_contract_tests {
             text_search_follows_every_write,
             vectors_are_stored_with_their_content,
         );
+        $crate::store_contract_tests!(@sandboxes $make;
+            sandbox_users_are_never_shared,
+            concurrent_sessions_get_distinct_users,
+            sandbox_disk_use_sums_per_tenant,
+            rate_windows_grant_up_to_their_limit,
+        );
+    };
+    (@sandboxes $make:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let Some(store) = $make().await else { return };
+                $crate::sandboxes::$case(store).await;
+            }
+        )*
     };
     (@memory_search $make:path; $($case:ident),* $(,)?) => {
         $(

@@ -13,6 +13,7 @@ mod memory;
 mod memory_records;
 mod memory_search;
 mod model_cards;
+mod sandbox_records;
 mod sessions;
 mod vault_records;
 mod vaults;
@@ -32,6 +33,7 @@ pub use memory_search::{
     MemoryVectorSignature,
 };
 pub use model_cards::ModelCardRow;
+pub use sandbox_records::{RateCounters, SandboxRecords};
 pub use sessions::{
     AppendOutcome, ChangeOutcome, ContextScope, DeleteSessionOutcome, EventQuery, Lease,
     MODEL_CONTEXT_TYPES, NewEvent, SessionChange, SessionQuery, SessionRow, StoredEvent,
@@ -45,7 +47,14 @@ use async_trait::async_trait;
 /// Everything Berth persists. One implementation per database.
 #[async_trait]
 pub trait Store:
-    CredentialRecords + MemoryRecords + MemorySearchStore + Send + Sync + 'static
+    CredentialRecords
+    + MemoryRecords
+    + MemorySearchStore
+    + SandboxRecords
+    + RateCounters
+    + Send
+    + Sync
+    + 'static
 {
     /// Announces a batch of live deltas to other replicas (PostgreSQL `NOTIFY`); a no-op where
     /// there is only one process.

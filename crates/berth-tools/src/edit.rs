@@ -5,7 +5,7 @@ use berth_sandbox::Access;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::files::{blocking, io_error, resolve, write_file};
+use crate::files::{io_error, on_files, resolve, write_file};
 use crate::output::{ToolError, ToolOutput};
 use crate::{ToolContext, parse_input};
 
@@ -67,9 +67,9 @@ pub(crate) fn apply(
 pub(crate) async fn run(ctx: &ToolContext, input: &Value) -> Result<ToolOutput, ToolError> {
     let input: Input = parse_input(input)?;
     let sandbox = ctx.sandbox()?;
-    let resolved = resolve(&sandbox, &input.file_path, Access::Write)?;
-    let owner = sandbox.owner();
-    blocking(move || {
+    on_files(&sandbox, move |view| {
+        let resolved = resolve(view, &input.file_path, Access::Write)?;
+        let owner = view.owner();
         let shown = resolved.sandbox.as_str();
         let bytes = std::fs::read(&resolved.host).map_err(|e| io_error(shown, &e))?;
         let text = String::from_utf8(bytes)

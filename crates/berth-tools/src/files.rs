@@ -1,37 +1,38 @@
-//! File access on the sandbox's directories from the server: path resolution in the sandbox's
-//! view, blocking I/O off the async runtime, and new files handed to the sandbox's user.
+//! File access on the sandbox's files from the server: every operation runs through
+//! [`Sandbox::with_files`], in the sandbox's own view and as its user (when the server is
+//! root), with paths resolved exactly as the sandbox sees them; blocking I/O never runs on the
+//! async runtime.
 
 use std::path::Path;
 
-use berth_sandbox::{Access, Resolved, Sandbox};
+use berth_sandbox::{Access, FileView, Resolved, Sandbox};
 
 use crate::output::ToolError;
 
-/// Resolves a path the model gave.
-pub(crate) fn resolve(
+/// Runs `work` on the sandbox's files.
+pub(crate) async fn on_files<T: Send + 'static>(
     sandbox: &Sandbox,
-    path: &str,
-    access: Access,
-) -> Result<Resolved, ToolError> {
+    work: impl FnOnce(&FileView) -> Result<T, ToolError> + Send + 'static,
+) -> Result<T, ToolError> {
+    sandbox
+        .with_files(work)
+        .await
+        .map_err(|e| ToolError::new(e.to_string()))?
+}
+
+/// Resolves a path the model gave.
+pub(crate) fn resolve(view: &FileView, path: &str, access: Access) -> Result<Resolved, ToolError> {
     if path.trim().is_empty() {
         return Err(ToolError::new("a path is required"));
     }
-    sandbox
-        .dirs()
-        .resolve(path, access)
+    view.resolve(path, access)
         .map_err(|e| ToolError::new(e.to_string()))
 }
 
-/// Runs blocking file work on the blocking pool.
-pub(crate) async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, ToolError> + Send + 'static,
-) -> Result<T, ToolError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| ToolError::new(format!("the file operation failed: {e}")))?
-}
-
 pub(crate) fn io_error(path: &str, e: &std::io::Error) -> ToolError {
+    if berth_sandbox::is_read_only(e) {
+        return ToolError::new(format!("{path} is read-only in the sandbox"));
+    }
     match e.kind() {
         std::io::ErrorKind::NotFound => ToolError::new(format!("{path} does not exist")),
         std::io::ErrorKind::PermissionDenied => {
@@ -42,7 +43,8 @@ pub(crate) fn io_error(path: &str, e: &std::io::Error) -> ToolError {
 }
 
 /// Writes a file, creating missing parent directories; new files and directories are given to
-/// `owner` (the sandbox's user) so commands in the sandbox can change them.
+/// `owner` (the sandbox's user, when the operation does not already run as it) so commands in
+/// the sandbox can change them.
 pub(crate) fn write_file(
     host: &Path,
     data: &[u8],

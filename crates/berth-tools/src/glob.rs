@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use berth_llm::ToolSpec;
-use berth_sandbox::{Access, SandboxDirs};
+use berth_sandbox::Access;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::files::{blocking, resolve};
+use crate::files::{on_files, resolve};
 use crate::output::{ToolError, ToolOutput};
 use crate::{ToolContext, parse_input};
 
@@ -42,12 +42,6 @@ pub fn spec() -> ToolSpec {
             "required": ["pattern"]
         }),
     }
-}
-
-/// How the sandbox names a host path found by a search.
-pub(crate) fn shown(dirs: &SandboxDirs, host: &Path) -> String {
-    dirs.to_sandbox(host)
-        .unwrap_or_else(|| host.display().to_string())
 }
 
 /// Splits an absolute pattern into its literal directory prefix and the rest.
@@ -107,15 +101,14 @@ pub(crate) async fn run(
         ),
     };
     let sandbox = ctx.sandbox()?;
-    let root = resolve(&sandbox, &base, Access::Read)?;
     let matcher = globset::GlobBuilder::new(&pattern)
         .literal_separator(true)
         .build()
         .map_err(|e| ToolError::new(format!("invalid pattern: {e}")))?
         .compile_matcher();
-    let dirs = sandbox.dirs();
     let cancel = cancel.clone();
-    blocking(move || {
+    on_files(&sandbox, move |view| {
+        let root = resolve(view, &base, Access::Read)?;
         if !root.host.is_dir() {
             return Err(ToolError::new(format!(
                 "{} is not a directory",
@@ -147,7 +140,7 @@ pub(crate) async fn run(
         let mut out = format!("Found {total} file(s)");
         for (_, path) in found.iter().take(MAX_RESULTS) {
             out.push('\n');
-            out.push_str(&shown(&dirs, path));
+            out.push_str(&view.shown(path));
         }
         if total > MAX_RESULTS {
             out.push_str(&format!(

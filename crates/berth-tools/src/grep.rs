@@ -5,15 +5,15 @@
 use std::path::{Path, PathBuf};
 
 use berth_llm::ToolSpec;
-use berth_sandbox::{Access, SandboxDirs};
+use berth_sandbox::{Access, FileView};
 use grep_regex::RegexMatcherBuilder;
 use grep_searcher::{BinaryDetection, Searcher, SearcherBuilder, Sink, SinkContext, SinkMatch};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::files::{blocking, resolve};
-use crate::glob::{shown, walk};
+use crate::files::{on_files, resolve};
+use crate::glob::walk;
 use crate::output::{ToolError, ToolOutput};
 use crate::{ToolContext, parse_input};
 
@@ -134,7 +134,7 @@ struct Found {
 fn format(
     mode: Mode,
     found: &[Found],
-    dirs: &SandboxDirs,
+    view: &FileView,
     numbers: bool,
     head_limit: usize,
 ) -> String {
@@ -149,18 +149,18 @@ fn format(
     let mut entries: Vec<String> = Vec::new();
     match mode {
         Mode::FilesWithMatches => {
-            entries.extend(found.iter().map(|f| shown(dirs, &f.path)));
+            entries.extend(found.iter().map(|f| view.shown(&f.path)));
         }
         Mode::Count => {
             entries.extend(
                 found
                     .iter()
-                    .map(|f| format!("{}:{}", shown(dirs, &f.path), f.matched_lines)),
+                    .map(|f| format!("{}:{}", view.shown(&f.path), f.matched_lines)),
             );
         }
         Mode::Content => {
             for f in found {
-                let name = shown(dirs, &f.path);
+                let name = view.shown(&f.path);
                 for line in &f.lines {
                     entries.push(match line {
                         None => "--".to_owned(),
@@ -229,10 +229,9 @@ pub(crate) async fn run(
         .path
         .clone()
         .unwrap_or_else(|| berth_sandbox::paths::WORKSPACE.to_owned());
-    let root = resolve(&sandbox, &base, Access::Read)?;
-    let dirs = sandbox.dirs();
     let cancel = cancel.clone();
-    blocking(move || {
+    on_files(&sandbox, move |view| {
+        let root = resolve(view, &base, Access::Read)?;
         let filter = file_filter(
             &root.host,
             input.glob.as_deref(),
@@ -274,7 +273,7 @@ pub(crate) async fn run(
         let mut out = format(
             mode,
             &found,
-            &dirs,
+            view,
             input.line_numbers.unwrap_or(true),
             input.head_limit.unwrap_or(DEFAULT_HEAD_LIMIT),
         );

@@ -39,6 +39,9 @@ pub use web::{SearchBackend, SearchHit, Searxng, WebTools};
 pub struct ToolContext {
     pub sandboxes: Arc<Sandboxes>,
     pub session_id: String,
+    /// The session's own sandbox user, in `berth_sandbox::SANDBOX_UIDS`, shared with no other
+    /// live session; `None` when none could be had (the tools then say so).
+    pub sandbox_uid: Option<u32>,
     /// The environment's networking, for the sandbox's proxy and for `web_fetch`.
     pub network: HostRules,
     pub web: Arc<WebTools>,
@@ -55,10 +58,14 @@ pub struct ToolContext {
 impl ToolContext {
     /// The session's sandbox, created on first use.
     pub fn sandbox(&self) -> Result<Arc<Sandbox>, ToolError> {
+        let uid = self.sandbox_uid.ok_or_else(|| {
+            ToolError::new("the sandbox is unavailable: no sandbox user is free on this server")
+        })?;
         let sandbox = self
             .sandboxes
             .open(
                 &self.session_id,
+                uid,
                 NetworkAccess::Proxied(self.network.clone()),
             )
             .map_err(|e: SandboxError| ToolError::new(e.to_string()))?;

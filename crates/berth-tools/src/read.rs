@@ -7,7 +7,7 @@ use berth_sandbox::Access;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::files::{blocking, io_error, resolve};
+use crate::files::{io_error, on_files, resolve};
 use crate::output::{ToolError, ToolOutput};
 use crate::{ToolContext, parse_input};
 
@@ -110,9 +110,9 @@ pub(crate) async fn run(ctx: &ToolContext, input: &Value) -> Result<ToolOutput, 
     let input: Input = parse_input(input)?;
     let (start, count) = input.window()?;
     let sandbox = ctx.sandbox()?;
-    let resolved = resolve(&sandbox, &input.file_path, Access::Read)?;
-    let shown = resolved.sandbox.clone();
-    blocking(move || {
+    on_files(&sandbox, move |view| {
+        let resolved = resolve(view, &input.file_path, Access::Read)?;
+        let shown = resolved.sandbox.clone();
         let meta = std::fs::metadata(&resolved.host).map_err(|e| io_error(&shown, &e))?;
         if meta.is_dir() {
             return Err(ToolError::new(format!(

@@ -5,7 +5,7 @@ use berth_sandbox::Access;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::files::{blocking, resolve, write_file};
+use crate::files::{on_files, resolve, write_file};
 use crate::output::{ToolError, ToolOutput};
 use crate::{ToolContext, parse_input};
 
@@ -44,17 +44,16 @@ pub(crate) async fn run(ctx: &ToolContext, input: &Value) -> Result<ToolOutput, 
         )));
     }
     let sandbox = ctx.sandbox()?;
-    let resolved = resolve(&sandbox, &input.file_path, Access::Write)?;
-    let owner = sandbox.owner();
-    let shown = resolved.sandbox.clone();
     let bytes = input.content.len();
-    blocking(move || {
+    let shown = on_files(&sandbox, move |view| {
+        let resolved = resolve(view, &input.file_path, Access::Write)?;
         write_file(
             &resolved.host,
             input.content.as_bytes(),
-            owner,
+            view.owner(),
             &resolved.sandbox,
-        )
+        )?;
+        Ok(resolved.sandbox)
     })
     .await?;
     Ok(ToolOutput::text(format!("Wrote {bytes} bytes to {shown}")))

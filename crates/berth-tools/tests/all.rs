@@ -33,6 +33,16 @@ fn toolset(extra: Value) -> Vec<Tool> {
     berth_protocol::agent_tools::resolve_tools(params, &[]).unwrap()
 }
 
+/// A sandbox user of its own for each fixture: test processes run side by side, so the start
+/// depends on the process.
+fn fresh_uid() -> u32 {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let uids = berth_sandbox::SANDBOX_UIDS;
+    let span = uids.end - uids.start;
+    let offset = span / 2 + std::process::id().wrapping_mul(7919) % (span / 4);
+    uids.start + offset + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 fn fixture_with(
     tools: Vec<Tool>,
     network: HostRules,
@@ -51,6 +61,7 @@ fn fixture_with(
     let context = ToolContext {
         sandboxes: Arc::clone(&sandboxes),
         session_id: "sesn_tools".into(),
+        sandbox_uid: Some(fresh_uid()),
         network,
         web: Arc::new(WebTools::new(egress, search).unwrap()),
         client_executes: false,

@@ -43,7 +43,7 @@ fn open(f: &Fixture, session: &str) -> Option<Arc<Sandbox>> {
     let hosts = HostRules::Only(vec!["localhost".into(), "127.0.0.1".into()]);
     let sandbox = f
         .sandboxes
-        .open(session, NetworkAccess::Proxied(hosts))
+        .open(session, crate::fresh_uid(), NetworkAccess::Proxied(hosts))
         .unwrap();
     if !sandbox.has_network() {
         eprintln!("skipped: sandboxes have no network here (not root)");

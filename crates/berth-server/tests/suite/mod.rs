@@ -11,6 +11,7 @@ mod providers;
 mod replicas;
 mod sandbox_snapshots;
 mod secrets;
+mod security;
 mod sessions;
 mod startup;
 mod streaming;

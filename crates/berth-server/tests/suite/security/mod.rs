@@ -1,0 +1,62 @@
+//! The attacks of the security review, each tried as a hostile tenant or agent would, against
+//! a real server: file tools reaching root-only host files, oversized events, a session's
+//! processes and disk, the kernel's attack surface, injected secrets reflected back, the
+//! sandboxes' egress, shared sandbox users, request floods, and hostile request bodies.
+
+mod file_tools;
+
+use berth_test_support::sessions::{all_events, say, wait_for_turns};
+use berth_test_support::{Api, FakeModel, ModelReply};
+use serde_json::{Value, json};
+
+/// Seconds a turn may take.
+const SECS: u64 = 30;
+
+/// A session of an agent with the built-in toolset in a cloud environment (`networking` as
+/// given, or the default).
+async fn tool_session(api: &Api, environment: Value) -> String {
+    let agent = api
+        .post(
+            "/v1/agents",
+            json!({"name": "hostile agent", "model": "claude-sonnet-4-6",
+                   "tools": [{"type": "agent_toolset_20260401"}]}),
+        )
+        .await
+        .expect(200);
+    let env = api.post("/v1/environments", environment).await.expect(200);
+    let session = api
+        .post(
+            "/v1/sessions",
+            json!({"agent": agent["id"], "environment_id": env["id"]}),
+        )
+        .await
+        .expect(200);
+    session["id"].as_str().unwrap().to_owned()
+}
+
+/// Has the agent call one tool in a fresh turn (the session's `turn`-th); returns the result's
+/// text and whether it is an error.
+async fn call_tool(
+    api: &Api,
+    model: &FakeModel,
+    session: &str,
+    turn: usize,
+    name: &str,
+    input: Value,
+) -> (String, bool) {
+    model.push(ModelReply::tool_use(&format!("toolu_{turn}"), name, input));
+    model.push(ModelReply::text("done"));
+    say(api, session, "go on").await;
+    wait_for_turns(api, session, turn, SECS).await;
+    let events = all_events(api, session).await;
+    let result = events
+        .iter()
+        .rev()
+        .find(|e| e["type"] == "agent.tool_result")
+        .expect("a tool result");
+    let text = result["content"]
+        .as_array()
+        .map(|blocks| blocks.iter().filter_map(|b| b["text"].as_str()).collect())
+        .unwrap_or_default();
+    (text, result["is_error"] == true)
+}
