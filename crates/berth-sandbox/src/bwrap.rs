@@ -44,6 +44,8 @@ pub(crate) struct Plan<'a> {
     pub run_as: Option<(u32, u32)>,
     /// Where bubblewrap writes `{"child-pid": …}` once the sandbox's process exists.
     pub info_fd: Option<RawFd>,
+    /// Where bubblewrap reads the system-call filter it installs before the command starts.
+    pub seccomp_fd: RawFd,
     pub command: &'a str,
 }
 
@@ -137,6 +139,10 @@ pub(crate) fn arguments(plan: &Plan<'_>) -> Vec<OsString> {
             OsString::from(&mount.sandbox),
         ]);
     }
+    args.extend([
+        OsString::from("--add-seccomp-fd"),
+        OsString::from(plan.seccomp_fd.to_string()),
+    ]);
     if let Some(fd) = plan.info_fd {
         args.extend([OsString::from("--info-fd"), OsString::from(fd.to_string())]);
     }

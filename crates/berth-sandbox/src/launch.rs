@@ -21,12 +21,15 @@ pub(crate) struct Inherited {
     mounts: MountHandles,
     /// Where bubblewrap reports the sandbox's process id (`--info-fd`).
     pub info: Option<File>,
+    /// The system-call filter (see [`crate::seccomp`]).
+    seccomp: File,
 }
 
 impl Inherited {
     fn raw(&self) -> Vec<RawFd> {
         let mut fds = self.mounts.raw_all();
         fds.extend(self.info.as_ref().map(AsRawFd::as_raw_fd));
+        fds.push(self.seccomp.as_raw_fd());
         fds
     }
 }
@@ -136,6 +139,8 @@ impl Sandbox {
         let inherited = Inherited {
             mounts: MountHandles::open(dirs)?,
             info,
+            seccomp: crate::seccomp::filter_pipe(&self.seccomp)
+                .map_err(|e| SandboxError::Setup(format!("the system-call filter: {e}")))?,
         };
         let plan = bwrap::Plan {
             mounts: inherited.mounts.raw(),
@@ -148,6 +153,7 @@ impl Sandbox {
             }),
             run_as: self.identity.map(|(u, g)| (u.as_raw(), g.as_raw())),
             info_fd: inherited.info.as_ref().map(AsRawFd::as_raw_fd),
+            seccomp_fd: inherited.seccomp.as_raw_fd(),
             command: script,
         };
         let mut command = tokio::process::Command::new(bwrap);

@@ -31,6 +31,7 @@ mod limits;
 mod netns;
 pub mod paths;
 mod proxy;
+pub mod seccomp;
 mod secrets;
 mod settings;
 pub mod snapshot;
@@ -99,6 +100,8 @@ pub struct Sandboxes {
     /// `None` without network namespaces, or when the CA could not be set up (secrets then
     /// never go out over TLS).
     interception: Option<Arc<Interception>>,
+    /// The system-call filter every command runs under ([`seccomp`]).
+    seccomp: Arc<[u8]>,
     live: Mutex<HashMap<String, Arc<Sandbox>>>,
 }
 
@@ -146,6 +149,7 @@ impl Sandboxes {
                 privileged,
             },
             interception,
+            seccomp: seccomp::filter_bytes().into(),
             live: Mutex::new(HashMap::new()),
         }
     }
@@ -256,6 +260,7 @@ pub struct Sandbox {
     running: std::sync::atomic::AtomicUsize,
     /// The process keeping the file tools' view (see [`confine`]), started on first use.
     holder: tokio::sync::Mutex<Option<confine::Holder>>,
+    seccomp: Arc<[u8]>,
 }
 
 impl Drop for Sandbox {
@@ -331,6 +336,7 @@ impl Sandbox {
             last_used: Mutex::new(Instant::now()),
             running: std::sync::atomic::AtomicUsize::new(0),
             holder: tokio::sync::Mutex::new(None),
+            seccomp: Arc::clone(&owner.seccomp),
         })
     }
 

@@ -4,6 +4,7 @@
 //! sandboxes' egress, shared sandbox users, request floods, and hostile request bodies.
 
 mod file_tools;
+mod kernel;
 
 use berth_test_support::sessions::{all_events, say, wait_for_turns};
 use berth_test_support::{Api, FakeModel, ModelReply};
