@@ -212,6 +212,7 @@ impl Sandbox {
                 dirs,
                 HOLDER_SCRIPT,
                 Some(File::from(OwnedFd::from(info_write))),
+                self.limits,
             )?;
             command
                 .stdin(Stdio::piped())

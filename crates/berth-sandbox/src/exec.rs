@@ -12,6 +12,8 @@ use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::SandboxError;
+use crate::cgroups::LimitHit;
+use crate::disk::DiskAllowance;
 
 /// Bytes of output kept from the start and from the end.
 pub const KEPT_HEAD_BYTES: usize = 64 * 1024;
@@ -28,6 +30,8 @@ pub struct ExecRequest {
     pub timeout: Duration,
     /// Variables besides the sandbox's own (`PATH`, `HOME`, proxies…).
     pub env: Vec<(String, String)>,
+    /// The disk the sandbox's files may take while the command runs; `None` for no quota.
+    pub disk: Option<DiskAllowance>,
 }
 
 /// Why the command stopped.
@@ -37,6 +41,8 @@ pub enum Ended {
     TimedOut,
     OutputLimit,
     Interrupted,
+    /// The sandbox's files passed the disk quota while the command ran.
+    DiskQuota,
 }
 
 #[derive(Debug, Clone)]
@@ -50,6 +56,8 @@ pub struct ExecResult {
     pub tail: Vec<u8>,
     /// Bytes printed in all.
     pub total_bytes: u64,
+    /// Limits of the session that the command ran into (memory, processes, disk).
+    pub limits_hit: Vec<LimitHit>,
 }
 
 impl ExecResult {
@@ -113,7 +121,9 @@ pub(crate) async fn supervise(
     output: OwnedFd,
     timeout: Duration,
     cancel: &CancellationToken,
+    over_quota: impl std::future::Future<Output = ()>,
 ) -> Result<ExecResult, SandboxError> {
+    tokio::pin!(over_quota);
     let pgid = child.id().map(|id| Pid::from_raw(id as i32));
     let kill = || {
         if let Some(pgid) = pgid {
@@ -156,6 +166,10 @@ pub(crate) async fn supervise(
                 ended = Ended::Interrupted;
                 kill();
             }
+            () = &mut over_quota, if ended == Ended::Exited => {
+                ended = Ended::DiskQuota;
+                kill();
+            }
         }
     }
     // The sandbox's processes die with it; read what they left in the pipe.
@@ -178,6 +192,7 @@ pub(crate) async fn supervise(
         head: collected.head,
         tail: collected.tail.into_iter().collect(),
         total_bytes: collected.total,
+        limits_hit: Vec::new(),
     })
 }
 
@@ -201,6 +216,7 @@ mod tests {
             head: c.head,
             tail: c.tail.into_iter().collect(),
             total_bytes: c.total,
+            limits_hit: Vec::new(),
         };
         let text = result.output_text();
         assert!(text.contains("bytes of output omitted"));

@@ -10,10 +10,11 @@ use std::process::Stdio;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::cgroups::LimitHit;
 use crate::netns::PROXY_PORT;
 use crate::{
-    ExecRequest, ExecResult, Isolation, SANDBOX_CA_BUNDLE, SANDBOX_CA_CERT, Sandbox, SandboxDirs,
-    SandboxError, bwrap, exec, paths,
+    ExecRequest, ExecResult, Isolation, Limits, SANDBOX_CA_BUNDLE, SANDBOX_CA_CERT, Sandbox,
+    SandboxDirs, SandboxError, bwrap, disk, exec, paths,
 };
 
 /// Descriptors a sandboxed process is started with besides its standard streams.
@@ -23,6 +24,8 @@ pub(crate) struct Inherited {
     pub info: Option<File>,
     /// The system-call filter (see [`crate::seccomp`]).
     seccomp: File,
+    /// `cgroup.procs` of the sandbox's control groups, written to join them.
+    cgroups: Vec<File>,
 }
 
 impl Inherited {
@@ -96,6 +99,12 @@ impl Sandbox {
     ) -> Result<ExecResult, SandboxError> {
         let spawn_error = |e: std::io::Error| SandboxError::Spawn(e.to_string());
         let dirs = self.dirs();
+        let mut limits = self.limits;
+        if let Some(disk) = request.disk {
+            // No single file may take more than the room left.
+            limits.file_size_bytes = limits.file_size_bytes.min(disk.remaining());
+        }
+        let counters = self.cgroup.as_ref().map(|c| c.counters());
         let (reader, writer) = std::io::pipe().map_err(spawn_error)?;
         let writer_err = writer.try_clone().map_err(spawn_error)?;
         let child = {
@@ -108,7 +117,7 @@ impl Sandbox {
                     c
                 }
                 Isolation::Bubblewrap(bwrap) => {
-                    self.sandboxed_command(bwrap, &dirs, &request.command, None)?
+                    self.sandboxed_command(bwrap, &dirs, &request.command, None, limits)?
                 }
             };
             command
@@ -124,7 +133,38 @@ impl Sandbox {
             // `command` (holding the pipe's write ends and the mount handles) drops here, so
             // the output reaches end-of-file when the sandbox's processes are gone.
         };
-        exec::supervise(child, OwnedFd::from(reader), request.timeout, cancel).await
+        let over_quota = watch_disk(dirs.clone(), request.disk.map(|d| d.limit_bytes));
+        let mut result = exec::supervise(
+            child,
+            OwnedFd::from(reader),
+            request.timeout,
+            cancel,
+            over_quota,
+        )
+        .await?;
+        if let (Some(cgroup), Some(before)) = (&self.cgroup, counters) {
+            result.limits_hit = cgroup.hits(before, cgroup.counters());
+        }
+        if let Some(disk) = request.disk {
+            let stopped = result.ended == exec::Ended::DiskQuota;
+            // A write past the file-size limit kills the writer with SIGXFSZ.
+            let file_limit_hit = disk.remaining() < self.limits.file_size_bytes
+                && result.output_text().contains("File size limit exceeded");
+            if stopped || file_limit_hit {
+                result.limits_hit.push(LimitHit::Disk {
+                    limit_bytes: disk.limit_bytes,
+                });
+            }
+        }
+        Ok(result)
+    }
+
+    /// The bytes the sandbox's own files take on disk (see [`crate::disk`]).
+    pub async fn disk_usage(&self) -> Result<u64, SandboxError> {
+        let dirs = self.dirs();
+        tokio::task::spawn_blocking(move || disk::usage(&dirs))
+            .await
+            .map_err(|e| SandboxError::Setup(format!("measuring the sandbox's files: {e}")))
     }
 
     /// A bubblewrap command running `script` in the sandbox, as its user, with its mounts,
@@ -135,12 +175,19 @@ impl Sandbox {
         dirs: &SandboxDirs,
         script: &str,
         info: Option<File>,
+        limits: Limits,
     ) -> Result<tokio::process::Command, SandboxError> {
         let inherited = Inherited {
             mounts: MountHandles::open(dirs)?,
             info,
             seccomp: crate::seccomp::filter_pipe(&self.seccomp)
                 .map_err(|e| SandboxError::Setup(format!("the system-call filter: {e}")))?,
+            cgroups: match &self.cgroup {
+                Some(group) => group
+                    .join_handles()
+                    .map_err(|e| SandboxError::Setup(format!("the control group: {e}")))?,
+                None => Vec::new(),
+            },
         };
         let plan = bwrap::Plan {
             mounts: inherited.mounts.raw(),
@@ -159,20 +206,24 @@ impl Sandbox {
         let mut command = tokio::process::Command::new(bwrap);
         command.args(bwrap::arguments(&plan));
         command.env_clear().envs(self.base_env());
-        self.prepare_child(&mut command, inherited);
+        self.prepare_child(&mut command, inherited, limits);
         Ok(command)
     }
 
     /// What the child does between fork and exec: make the inherited handles inheritable,
     /// enter the namespace, take on the limits (bubblewrap and `setpriv` do the rest).
     #[allow(unsafe_code)]
-    fn prepare_child(&self, command: &mut tokio::process::Command, inherited: Inherited) {
+    fn prepare_child(
+        &self,
+        command: &mut tokio::process::Command,
+        inherited: Inherited,
+        limits: Limits,
+    ) {
         let namespace = self
             .network
             .as_ref()
             .and_then(|n| n.handle().try_clone().ok());
         let per_session_user = self.identity.is_some();
-        let limits = self.limits;
         let fds = inherited.raw();
         let setup = move || -> std::io::Result<()> {
             // The closure owns the handles, so they stay open until the child has started.
@@ -183,6 +234,10 @@ impl Sandbox {
                     nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
                 )?;
             }
+            // Joining a group is writing `0` (this process) to its `cgroup.procs`.
+            for group in &inherited.cgroups {
+                std::io::Write::write_all(&mut &*group, b"0")?;
+            }
             if let Some(ns) = &namespace {
                 nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET)?;
             }
@@ -192,8 +247,8 @@ impl Sandbox {
             Ok(())
         };
         // SAFETY: the closure runs in the forked child before exec and makes only system calls
-        // (fcntl, setns, setrlimit) on values prepared beforehand (the descriptor list is
-        // built before the fork); it allocates nothing and takes no locks.
+        // (fcntl, write, setns, setrlimit) on values prepared beforehand (the descriptor list
+        // is built before the fork); it allocates nothing and takes no locks.
         unsafe {
             command.pre_exec(setup);
         }
@@ -233,5 +288,30 @@ impl MountHandles {
             self.outputs.as_raw_fd(),
             self.tmp.as_raw_fd(),
         ]
+    }
+}
+
+/// Resolves once the sandbox's files take more than `limit` (never without a limit),
+/// measuring as often as their size allows.
+async fn watch_disk(dirs: SandboxDirs, limit: Option<u64>) {
+    let Some(limit) = limit else {
+        return std::future::pending().await;
+    };
+    let mut interval = disk::MIN_POLL_INTERVAL;
+    loop {
+        tokio::time::sleep(interval).await;
+        let dirs = dirs.clone();
+        let measured = tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
+            (disk::usage(&dirs), started.elapsed())
+        })
+        .await;
+        let Ok((used, took)) = measured else {
+            return std::future::pending().await;
+        };
+        if used > limit {
+            return;
+        }
+        interval = disk::poll_interval(took);
     }
 }

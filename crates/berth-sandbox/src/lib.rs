@@ -20,7 +20,9 @@
 
 mod bwrap;
 mod ca;
+mod cgroups;
 mod confine;
+pub mod disk;
 mod exec;
 mod forward;
 pub mod hosts;
@@ -46,7 +48,9 @@ use nix::unistd::{Gid, Uid};
 use tokio_util::sync::CancellationToken;
 
 pub use ca::{SANDBOX_CA_BUNDLE, SANDBOX_CA_CERT};
+pub use cgroups::{LimitHit, SessionResources};
 pub use confine::{FileView, is_read_only};
+pub use disk::DiskAllowance;
 pub use exec::{Ended, ExecRequest, ExecResult, MAX_OUTPUT_BYTES};
 pub use hosts::HostRules;
 pub use limits::Limits;
@@ -84,6 +88,8 @@ struct Capabilities {
     unavailable: Option<String>,
     /// Running as root: per-session users, process limits and network namespaces.
     privileged: bool,
+    /// The control groups sessions get, when the host offers them.
+    cgroups: Option<cgroups::Cgroups>,
 }
 
 /// The network a sandbox gets.
@@ -142,11 +148,13 @@ impl Sandboxes {
             && unavailable.is_none()
             && matches!(settings.isolation, Isolation::Bubblewrap(_));
         let interception = proxied.then(|| interception(&settings)).flatten();
+        let cgroups = proxied.then(|| session_cgroups(&settings)).flatten();
         Self {
             settings,
             capabilities: Capabilities {
                 unavailable,
                 privileged,
+                cgroups,
             },
             interception,
             seccomp: seccomp::filter_bytes().into(),
@@ -261,6 +269,8 @@ pub struct Sandbox {
     /// The process keeping the file tools' view (see [`confine`]), started on first use.
     holder: tokio::sync::Mutex<Option<confine::Holder>>,
     seccomp: Arc<[u8]>,
+    /// The session's control group (memory, CPU, processes), when the host has them.
+    cgroup: Option<cgroups::SessionCgroup>,
 }
 
 impl Drop for Sandbox {
@@ -337,6 +347,14 @@ impl Sandbox {
             running: std::sync::atomic::AtomicUsize::new(0),
             holder: tokio::sync::Mutex::new(None),
             seccomp: Arc::clone(&owner.seccomp),
+            cgroup: match &owner.capabilities.cgroups {
+                Some(groups) => Some(
+                    groups
+                        .create(session_id, &owner.settings.limits.session)
+                        .map_err(|e| SandboxError::Setup(format!("control group: {e}")))?,
+                ),
+                None => None,
+            },
         })
     }
 
@@ -368,6 +386,12 @@ impl Sandbox {
     /// the server writes for the sandbox must be handed to it.
     pub fn owner(&self) -> Option<(u32, u32)> {
         self.identity.map(|(u, g)| (u.as_raw(), g.as_raw()))
+    }
+
+    /// The directories of the session's control groups (one per hierarchy; none without
+    /// control groups), for operators and tests.
+    pub fn control_groups(&self) -> Vec<PathBuf> {
+        self.cgroup.as_ref().map(|g| g.dirs()).unwrap_or_default()
     }
 
     /// Whether commands can reach the network (through the proxy).
@@ -414,6 +438,26 @@ impl Sandbox {
 struct TrustFiles {
     bundle: PathBuf,
     ca_cert: PathBuf,
+}
+
+/// The installation's control groups for sessions, or `None` (logged) when the host has none
+/// this server may use.
+fn session_cgroups(settings: &SandboxSettings) -> Option<cgroups::Cgroups> {
+    use sha2::Digest;
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    // Named after the sandbox directory, so servers sharing a host keep to their own groups.
+    let digest = sha2::Sha256::digest(settings.root.as_os_str().as_encoded_bytes());
+    let tag = hex::encode(digest.get(..4).unwrap_or_default());
+    match cgroups::Cgroups::detect(Path::new("/sys/fs/cgroup"), &own, &tag) {
+        Ok(groups) => {
+            tracing::info!(using = %groups.describe(), "sessions' memory, CPU and processes are limited");
+            Some(groups)
+        }
+        Err(reason) => {
+            tracing::warn!(%reason, "no control groups: sessions' processes are limited one by one only");
+            None
+        }
+    }
 }
 
 /// The installation's interception, or `None` (logged) when its CA cannot be set up.

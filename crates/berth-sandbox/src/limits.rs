@@ -3,6 +3,8 @@
 
 use nix::sys::resource::{Resource, setrlimit};
 
+use crate::cgroups::SessionResources;
+
 /// What one command may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -16,6 +18,9 @@ pub struct Limits {
     pub file_size_bytes: u64,
     /// Open files per process.
     pub open_files: u64,
+    /// What all of a session's processes together may use (control groups, where the host
+    /// has them).
+    pub session: SessionResources,
 }
 
 impl Default for Limits {
@@ -26,6 +31,7 @@ impl Default for Limits {
             processes: 256,
             file_size_bytes: 1 << 30,
             open_files: 1024,
+            session: SessionResources::default(),
         }
     }
 }

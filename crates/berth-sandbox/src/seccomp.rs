@@ -125,11 +125,8 @@ fn denied() -> Vec<(&'static str, libc::c_long)> {
 }
 
 /// The system calls the filter denies outright (name, number), for documentation and tests.
-pub fn denied_calls() -> Vec<(&'static str, i64)> {
+pub fn denied_calls() -> Vec<(&'static str, libc::c_long)> {
     denied()
-        .into_iter()
-        .map(|(name, call)| (name, i64::from(call)))
-        .collect()
 }
 
 fn load(offset: u32) -> Instruction {

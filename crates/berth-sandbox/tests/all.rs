@@ -52,6 +52,7 @@ async fn run(sandbox: &Sandbox, command: &str, timeout_secs: u64) -> (i32, Strin
         command: command.to_owned(),
         timeout: Duration::from_secs(timeout_secs),
         env: Vec::new(),
+        disk: None,
     };
     let result = sandbox
         .exec(&request, &CancellationToken::new())
@@ -237,6 +238,7 @@ async fn runaway_commands_are_stopped_and_the_sandbox_stays_usable() {
         command: "sleep 30".into(),
         timeout: Duration::from_secs(60),
         env: vec![],
+        disk: None,
     };
     let stopper = cancel.clone();
     tokio::spawn(async move {
@@ -329,4 +331,179 @@ async fn cpu_and_memory_limits_stop_greedy_commands() {
     .await;
     assert_ne!(code, 0, "{out}");
     assert!(!out.contains("600000000"), "{out}");
+}
+
+mod session_limits {
+    //! Limits on everything a session runs together (control groups), and its disk quota.
+
+    use std::time::Duration;
+
+    use berth_sandbox::{
+        DiskAllowance, ExecRequest, HostRules, Isolation, LimitHit, NetworkAccess, SandboxSettings,
+        Sandboxes, SessionResources, find_bubblewrap,
+    };
+    use tokio_util::sync::CancellationToken;
+
+    const MEMORY: u64 = 96 << 20;
+
+    fn limited() -> (tempfile::TempDir, Sandboxes) {
+        let root = tempfile::tempdir().unwrap();
+        let mut settings = SandboxSettings::new(
+            root.path().join("sandboxes"),
+            Isolation::Bubblewrap(find_bubblewrap().unwrap()),
+        );
+        settings.limits.session = SessionResources {
+            memory_bytes: MEMORY,
+            cpu_millis: 500,
+            processes: 40,
+        };
+        (root, Sandboxes::new(settings))
+    }
+
+    async fn exec(
+        sandbox: &berth_sandbox::Sandbox,
+        command: &str,
+        disk: Option<DiskAllowance>,
+    ) -> berth_sandbox::ExecResult {
+        let request = ExecRequest {
+            command: command.into(),
+            timeout: Duration::from_secs(30),
+            env: Vec::new(),
+            disk,
+        };
+        sandbox
+            .exec(&request, &CancellationToken::new())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn memory_cpu_and_processes_are_limited_per_session() {
+        if !nix::unistd::Uid::effective().is_root() {
+            eprintln!("SKIPPED: control groups need root");
+            return;
+        }
+        let (_root, sandboxes) = limited();
+        let sandbox = sandboxes
+            .open(
+                "sesn_limits",
+                super::fresh_uid(),
+                NetworkAccess::Proxied(HostRules::Only(vec![])),
+            )
+            .unwrap();
+        let groups = sandbox.control_groups();
+        assert!(!groups.is_empty(), "this host has control groups");
+
+        // Four processes of 40 MiB each: every one is far under the per-process limit, but
+        // together they pass the session's 96 MiB.
+        let result = exec(
+            &sandbox,
+            "for i in 1 2 3 4; do python3 -c 'import time; a = b\"x\" * (40 << 20); time.sleep(2)' & done; wait; echo finished",
+            None,
+        )
+        .await;
+        assert!(
+            result.limits_hit.contains(&LimitHit::Memory {
+                limit_bytes: MEMORY
+            }),
+            "{:?} {}",
+            result.limits_hit,
+            result.output_text()
+        );
+
+        let result = exec(
+            &sandbox,
+            "for i in $(seq 60); do sleep 1 & done; wait",
+            None,
+        )
+        .await;
+        assert!(
+            result
+                .limits_hit
+                .contains(&LimitHit::Processes { limit: 40 }),
+            "{:?} {}",
+            result.limits_hit,
+            result.output_text()
+        );
+
+        // The CPU quota is half a core, and commands run inside the group.
+        let cpu = groups
+            .iter()
+            .find(|g| g.join("cpu.cfs_quota_us").exists() || g.join("cpu.max").exists())
+            .unwrap();
+        let quota = std::fs::read_to_string(cpu.join("cpu.cfs_quota_us"))
+            .or_else(|_| std::fs::read_to_string(cpu.join("cpu.max")))
+            .unwrap();
+        assert!(quota.starts_with("50000"), "{quota}");
+        let running = {
+            let sandbox = std::sync::Arc::clone(&sandbox);
+            tokio::spawn(async move { exec(&sandbox, "sleep 2", None).await })
+        };
+        let procs = cpu.join("cgroup.procs");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while std::fs::read_to_string(&procs).unwrap().trim().is_empty() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the command never joined its group"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        running.await.unwrap();
+        drop(sandbox);
+        sandboxes.remove("sesn_limits");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_command_is_stopped_at_the_disk_quota() {
+        let (_root, sandboxes) = limited();
+        let sandbox = sandboxes
+            .open(
+                "sesn_disk",
+                super::fresh_uid(),
+                NetworkAccess::Proxied(HostRules::Only(vec![])),
+            )
+            .unwrap();
+        let used = sandbox.disk_usage().await.unwrap();
+        let allowance = DiskAllowance {
+            limit_bytes: used + (4 << 20),
+            used_bytes: used,
+        };
+        // One file cannot pass the room left.
+        let result = exec(
+            &sandbox,
+            "head -c 8M /dev/zero > big; echo wrote=$?",
+            Some(allowance),
+        )
+        .await;
+        assert!(
+            result.limits_hit.contains(&LimitHit::Disk {
+                limit_bytes: allowance.limit_bytes
+            }),
+            "{:?} {}",
+            result.limits_hit,
+            result.output_text()
+        );
+        assert!(sandbox.disk_usage().await.unwrap() <= allowance.limit_bytes + (64 << 10));
+        // Many files under the size limit each are stopped by the watch.
+        let result = exec(
+            &sandbox,
+            "rm -f big; i=0; while true; do head -c 1M /dev/zero > f$i; i=$((i+1)); done",
+            Some(allowance),
+        )
+        .await;
+        assert_eq!(
+            result.ended,
+            berth_sandbox::Ended::DiskQuota,
+            "{}",
+            result.output_text()
+        );
+        // Deleting still works when over the quota.
+        let over = DiskAllowance {
+            limit_bytes: allowance.limit_bytes,
+            used_bytes: sandbox.disk_usage().await.unwrap(),
+        };
+        let result = exec(&sandbox, "rm -f f*; echo cleaned", Some(over)).await;
+        assert_eq!(result.output_text(), "cleaned\n");
+        assert!(sandbox.disk_usage().await.unwrap() < used + (1 << 20));
+    }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 pub use berth_agent::{DEFAULT_COMPACTION_THRESHOLD, RetryPolicy};
 pub use berth_net::EgressPolicy;
 pub use berth_sandbox::Limits as SandboxLimits;
+pub use berth_sandbox::SessionResources;
 
 /// Default cap on JSON request bodies; large enough for a 100k-character system prompt plus
 /// base64 images in a user message.
@@ -21,6 +22,10 @@ pub const DEFAULT_MODEL_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 pub const DEFAULT_SSE_KEEPALIVE: Duration = Duration::from_secs(15);
 /// A crashed runner's sessions are taken over after this long.
 pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(30);
+/// Disk one session's sandbox files may take: room for a large repository and its build.
+pub const DEFAULT_SANDBOX_DISK_BYTES: u64 = 10 << 30;
+/// Disk all of one tenant's sandboxes may take together.
+pub const DEFAULT_TENANT_DISK_BYTES: u64 = 100 << 30;
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -55,6 +60,11 @@ pub struct ServerConfig {
     pub sandbox_limits: SandboxLimits,
     /// A sandbox unused this long gives back its network namespace and proxy.
     pub sandbox_idle_ttl: Duration,
+    /// Disk one session's sandbox files may take (`BERTH_SANDBOX_DISK_MB`).
+    pub sandbox_disk_bytes: u64,
+    /// Disk the sandboxes of one tenant's live sessions may take together
+    /// (`BERTH_TENANT_DISK_MB`).
+    pub tenant_disk_bytes: u64,
     /// Ports on the host's loopback that sandboxes may reach through their proxy
     /// (`BERTH_SANDBOX_LOOPBACK_PORTS`): for a local gateway, or tests. Empty by default.
     pub sandbox_loopback_ports: Vec<u16>,
@@ -119,6 +129,8 @@ impl ServerConfig {
             unsafe_no_sandbox: false,
             sandbox_limits: SandboxLimits::default(),
             sandbox_idle_ttl: Duration::from_secs(300),
+            sandbox_disk_bytes: DEFAULT_SANDBOX_DISK_BYTES,
+            tenant_disk_bytes: DEFAULT_TENANT_DISK_BYTES,
             sandbox_loopback_ports: Vec::new(),
             searxng_url: None,
             blob_url: None,

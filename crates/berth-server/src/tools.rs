@@ -17,7 +17,7 @@ use berth_sandbox::{
     HostRules, Isolation, NetworkAccess, SANDBOX_UIDS, SandboxSettings, Sandboxes, find_bubblewrap,
 };
 use berth_store::{Collection, Store};
-use berth_tools::{AgentTools, SearchBackend, Searxng, ToolContext, WebTools};
+use berth_tools::{AgentTools, DiskBudget, SearchBackend, Searxng, ToolContext, WebTools};
 
 use crate::config::ServerConfig;
 use crate::credentials::Credentials;
@@ -42,6 +42,8 @@ pub struct TurnTools {
 
 pub struct ToolServices {
     pub sandboxes: Arc<Sandboxes>,
+    /// Disk quotas: per session's sandbox, and per tenant across its live sessions.
+    disk_quotas: (u64, u64),
     /// Sessions' MCP server connections.
     pub mcp: McpConnections,
     pub web: Arc<WebTools>,
@@ -97,6 +99,7 @@ impl ToolServices {
         let shared = config.uses_postgres() && config.blob_url.is_some();
         Ok(Self {
             sandboxes: Arc::new(Sandboxes::new(settings)),
+            disk_quotas: (config.sandbox_disk_bytes, config.tenant_disk_bytes),
             mcp: McpConnections::new(config.egress.clone(), credentials),
             web: Arc::new(web),
             snapshots: WorkspaceSnapshots::new(blobs.clone(), shared),
@@ -233,6 +236,13 @@ impl ToolServices {
             client_executes,
             extra_mounts: prepared.mounts,
             secrets,
+            disk_budget: Some(Arc::new(SessionDisk {
+                store: Arc::clone(store),
+                tenant_id: tenant_id.to_owned(),
+                session_id: session.id.clone(),
+                session_quota: self.disk_quotas.0,
+                tenant_quota: self.disk_quotas.1,
+            })),
         };
         let mut builtins: Arc<dyn ToolRouter> =
             Arc::new(AgentTools::new(&session.agent.tools, Arc::new(context)));
@@ -257,6 +267,43 @@ impl ToolServices {
             memory_prompt: memory.as_ref().map(|m| m.prompt()),
             mcp_failures: failures,
             redactor: mcp.redactor,
+        }
+    }
+}
+
+/// A session's disk quota: its own, and what its tenant's other sessions leave of the
+/// tenant's (as last recorded in the store, so it holds across replicas).
+struct SessionDisk {
+    store: Arc<dyn Store>,
+    tenant_id: String,
+    session_id: String,
+    session_quota: u64,
+    tenant_quota: u64,
+}
+
+#[async_trait::async_trait]
+impl DiskBudget for SessionDisk {
+    async fn limit(&self, used: u64) -> u64 {
+        self.record(used).await;
+        let tenant_total = match self.store.tenant_sandbox_disk_use(&self.tenant_id).await {
+            Ok(total) => total,
+            Err(e) => {
+                tracing::warn!(session_id = %self.session_id, error = %e, "cannot read the tenant's disk use");
+                used
+            }
+        };
+        let others = tenant_total.saturating_sub(used);
+        self.session_quota
+            .min(self.tenant_quota.saturating_sub(others))
+    }
+
+    async fn record(&self, used: u64) {
+        if let Err(e) = self
+            .store
+            .record_sandbox_disk_use(&self.session_id, used)
+            .await
+        {
+            tracing::warn!(session_id = %self.session_id, error = %e, "cannot record the sandbox's disk use");
         }
     }
 }

@@ -75,12 +75,17 @@ pub(crate) async fn run(
         command,
         timeout: Duration::from_millis(timeout_ms),
         env: Vec::new(),
+        disk: ctx.disk_allowance(&sandbox).await?,
     };
     let result = sandbox
         .exec(&request, cancel)
         .await
         .map_err(|e| ToolError::new(e.to_string()))?;
-    let output = result.output_text();
+    ctx.record_disk_use(&sandbox).await;
+    let mut output = result.output_text();
+    for hit in &result.limits_hit {
+        output.push_str(&format!("\n[berth: {hit}]"));
+    }
     let seconds = timeout_ms as f64 / 1000.0;
     Ok(match result.ended {
         Ended::Exited => ToolOutput::text(format!("exit={}\n{output}", result.exit_code)),
@@ -95,6 +100,10 @@ pub(crate) async fn run(
         )),
         Ended::Interrupted => ToolOutput::failed_text(format!(
             "exit={}\nCommand was interrupted\n{output}",
+            result.exit_code
+        )),
+        Ended::DiskQuota => ToolOutput::failed_text(format!(
+            "exit={}\nCommand was stopped: the session's files passed their disk quota\n{output}",
             result.exit_code
         )),
     })

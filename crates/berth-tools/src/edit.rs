@@ -5,6 +5,7 @@ use berth_sandbox::Access;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::disk::check_room;
 use crate::files::{io_error, on_files, resolve, write_file};
 use crate::output::{ToolError, ToolOutput};
 use crate::{ToolContext, parse_input};
@@ -67,7 +68,8 @@ pub(crate) fn apply(
 pub(crate) async fn run(ctx: &ToolContext, input: &Value) -> Result<ToolOutput, ToolError> {
     let input: Input = parse_input(input)?;
     let sandbox = ctx.sandbox()?;
-    on_files(&sandbox, move |view| {
+    let allowance = ctx.disk_allowance(&sandbox).await?;
+    let edited = on_files(&sandbox, move |view| {
         let resolved = resolve(view, &input.file_path, Access::Write)?;
         let owner = view.owner();
         let shown = resolved.sandbox.as_str();
@@ -80,6 +82,7 @@ pub(crate) async fn run(ctx: &ToolContext, input: &Value) -> Result<ToolOutput, 
             &input.new_string,
             input.replace_all,
         )?;
+        check_room(allowance, edited.len().saturating_sub(text.len()) as u64)?;
         write_file(&resolved.host, edited.as_bytes(), owner, shown)?;
         let noun = if count == 1 {
             "occurrence"
@@ -90,7 +93,9 @@ pub(crate) async fn run(ctx: &ToolContext, input: &Value) -> Result<ToolOutput, 
             "Edited {shown}: replaced {count} {noun}"
         )))
     })
-    .await
+    .await?;
+    ctx.record_disk_use(&sandbox).await;
+    Ok(edited)
 }
 
 #[cfg(test)]

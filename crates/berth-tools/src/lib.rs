@@ -8,6 +8,7 @@
 //! environment's networking rules.
 
 mod bash;
+mod disk;
 mod edit;
 mod files;
 mod glob;
@@ -32,6 +33,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+pub use disk::DiskBudget;
 pub use output::{MAX_RESULT_CHARS, ToolError};
 pub use web::{SearchBackend, SearchHit, Searxng, WebTools};
 
@@ -53,6 +55,8 @@ pub struct ToolContext {
     /// Vault `environment_variable` credentials: placeholders in the sandbox, real values
     /// substituted by its egress proxy.
     pub secrets: Vec<InjectedSecret>,
+    /// The sandbox's disk quota; `None` for none.
+    pub disk_budget: Option<Arc<dyn DiskBudget>>,
 }
 
 impl ToolContext {

@@ -5,6 +5,7 @@ use berth_sandbox::Access;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::disk::check_room;
 use crate::files::{on_files, resolve, write_file};
 use crate::output::{ToolError, ToolOutput};
 use crate::{ToolContext, parse_input};
@@ -45,6 +46,7 @@ pub(crate) async fn run(ctx: &ToolContext, input: &Value) -> Result<ToolOutput, 
     }
     let sandbox = ctx.sandbox()?;
     let bytes = input.content.len();
+    check_room(ctx.disk_allowance(&sandbox).await?, bytes as u64)?;
     let shown = on_files(&sandbox, move |view| {
         let resolved = resolve(view, &input.file_path, Access::Write)?;
         write_file(
@@ -56,5 +58,6 @@ pub(crate) async fn run(ctx: &ToolContext, input: &Value) -> Result<ToolOutput, 
         Ok(resolved.sandbox)
     })
     .await?;
+    ctx.record_disk_use(&sandbox).await;
     Ok(ToolOutput::text(format!("Wrote {bytes} bytes to {shown}")))
 }

@@ -67,6 +67,7 @@ fn fixture_with(
         client_executes: false,
         extra_mounts: Vec::new(),
         secrets: Vec::new(),
+        disk_budget: None,
     };
     Fixture {
         tools: AgentTools::new(&tools, Arc::new(context)),

@@ -101,9 +101,22 @@ struct ServeArgs {
     /// CPU seconds per sandboxed process.
     #[arg(long, env = "BERTH_SANDBOX_CPU_SECS", default_value_t = 600)]
     sandbox_cpu_secs: u64,
-    /// Processes a session's sandbox may run at once.
+    /// Processes (and threads) a session's sandbox may run at once.
     #[arg(long, env = "BERTH_SANDBOX_PROCESSES", default_value_t = 256)]
     sandbox_processes: u64,
+    /// Memory all of a session's sandboxed processes may use together, in MiB (control
+    /// groups, where the host has them).
+    #[arg(long, env = "BERTH_SANDBOX_SESSION_MEMORY_MB", default_value_t = 4096)]
+    sandbox_session_memory_mb: u64,
+    /// CPU cores a session's sandboxed processes may use together (control groups).
+    #[arg(long, env = "BERTH_SANDBOX_CPUS", default_value_t = 2.0)]
+    sandbox_cpus: f64,
+    /// Disk a session's sandbox files may take, in MiB.
+    #[arg(long, env = "BERTH_SANDBOX_DISK_MB", default_value_t = 10 * 1024)]
+    sandbox_disk_mb: u64,
+    /// Disk the sandboxes of one tenant's live sessions may take together, in MiB.
+    #[arg(long, env = "BERTH_TENANT_DISK_MB", default_value_t = 100 * 1024)]
+    tenant_disk_mb: u64,
     /// Loopback ports of this host that sandboxes may reach (comma-separated), for a local
     /// gateway or tests.
     #[arg(long, env = "BERTH_SANDBOX_LOOPBACK_PORTS", value_delimiter = ',')]
@@ -224,8 +237,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         cpu_seconds: args.sandbox_cpu_secs.max(1),
         processes: args.sandbox_processes.max(8),
         file_size_bytes: args.sandbox_file_size_mb.max(1) << 20,
+        session: berth_server::config::SessionResources {
+            memory_bytes: args.sandbox_session_memory_mb.max(64) << 20,
+            cpu_millis: (args.sandbox_cpus.max(0.01) * 1000.0) as u64,
+            processes: args.sandbox_processes.max(8),
+        },
         ..SandboxLimits::default()
     };
+    config.sandbox_disk_bytes = args.sandbox_disk_mb.max(1) << 20;
+    config.tenant_disk_bytes = args.tenant_disk_mb.max(1) << 20;
     config.searxng_url = args.searxng_url.filter(|s| !s.is_empty());
     config.blob_url = args.blob_url.filter(|s| !s.is_empty());
     config.max_upload_bytes = args.max_upload_bytes;

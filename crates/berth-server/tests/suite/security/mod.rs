@@ -3,8 +3,51 @@
 //! processes and disk, the kernel's attack surface, injected secrets reflected back, the
 //! sandboxes' egress, shared sandbox users, request floods, and hostile request bodies.
 
+/// Runs each listed `async fn(&TestServer, &FakeModel)` on both backends, with a fake model
+/// and the server configured further by `$configure` (a `fn(&mut ServerConfig)`).
+macro_rules! on_both_backends_configured {
+    ($configure:ident; $($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let model = berth_test_support::FakeModel::start().await;
+                    let base = model.base_url.clone();
+                    let server = berth_test_support::spawn_server_with(|c| {
+                        berth_test_support::with_model(c, &base);
+                        super::$configure(c);
+                    })
+                    .await;
+                    super::$case(&server, &model).await;
+                    server.stop().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let model = berth_test_support::FakeModel::start().await;
+                    let base = model.base_url.clone();
+                    let Some(server) = berth_test_support::spawn_postgres_server_with(|c| {
+                        berth_test_support::with_model(c, &base);
+                        super::$configure(c);
+                    })
+                    .await
+                    else {
+                        return;
+                    };
+                    super::$case(&server, &model).await;
+                    server.stop().await;
+                }
+            )*
+        }
+    };
+}
+
 mod file_tools;
 mod kernel;
+mod limits;
 
 use berth_test_support::sessions::{all_events, say, wait_for_turns};
 use berth_test_support::{Api, FakeModel, ModelReply};
