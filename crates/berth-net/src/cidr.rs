@@ -19,6 +19,11 @@ impl Cidr {
         prefix: 0,
     };
 
+    /// Whether the network is one address (a /32 or a /128).
+    pub fn is_single(&self) -> bool {
+        self.prefix == if self.network.is_ipv4() { 32 } else { 128 }
+    }
+
     pub fn contains(&self, addr: IpAddr) -> bool {
         match (self.network, addr) {
             (IpAddr::V4(net), IpAddr::V4(a)) => {

@@ -1,19 +1,30 @@
-//! Egress policy for connections a tenant chooses (model-card URLs, MCP servers, `web_fetch`).
+//! Egress policy for connections a tenant chooses (model-card URLs, MCP servers, `web_fetch`,
+//! sandboxes' traffic).
 //!
 //! Such a URL could point at the server's own loopback services, the cloud metadata endpoint or
 //! a private network. The policy refuses loopback, private, link-local, CGNAT and other
-//! non-public addresses unless the operator allows them in `BERTH_ALLOW_PRIVATE_EGRESS`
-//! (comma-separated hosts or CIDRs). It is enforced where connections are made: clients built by
+//! non-public addresses unless the operator allows them: in `BERTH_ALLOW_PRIVATE_EGRESS` for the
+//! server's own connections, in `BERTH_SANDBOX_ALLOW_PRIVATE_EGRESS` for what agents drive
+//! (comma-separated hosts or CIDRs). Two settings, because an address the operator opens for a
+//! model card must not open to every agent. The sandboxes' policy also keeps the host's own
+//! addresses closed unless one is named exactly. It is enforced where connections are made: clients built by
 //! [`EgressPolicy::client_builder`] resolve names through the policy, so a name that resolves to
 //! a private address (or is re-pointed there later) is refused at connect time, and every
 //! redirect hop is checked too.
 
 mod cidr;
+mod local;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 pub use cidr::Cidr;
+pub use local::{host_addresses, is_host_address};
+
+/// The setting that opens non-public destinations to the server's own connections.
+pub const SERVER_SETTING: &str = "BERTH_ALLOW_PRIVATE_EGRESS";
+/// The setting that opens them to sandboxes (and the tools agents drive, like `web_fetch`).
+pub const SANDBOX_SETTING: &str = "BERTH_SANDBOX_ALLOW_PRIVATE_EGRESS";
 
 /// Most redirects a policed client follows.
 const MAX_REDIRECTS: usize = 5;
@@ -26,15 +37,25 @@ pub enum EgressError {
     Scheme(String),
     #[error(
         "{host} resolves to {addr}, a loopback, private or link-local address; the operator can \
-         allow it with BERTH_ALLOW_PRIVATE_EGRESS"
+         allow it with {setting}"
     )]
-    Private { host: String, addr: IpAddr },
+    Private {
+        host: String,
+        addr: IpAddr,
+        setting: &'static str,
+    },
+    #[error(
+        "{host} resolves to {addr}, an address of the Berth host itself; only an operator \
+         naming that very address in {SANDBOX_SETTING} opens it"
+    )]
+    HostAddress { host: String, addr: IpAddr },
     #[error("cannot resolve {host}: {message}")]
     Resolve { host: String, message: String },
-    #[error(
-        "invalid BERTH_ALLOW_PRIVATE_EGRESS entry \"{0}\": use a host name, an IP address or a CIDR"
-    )]
-    InvalidAllowEntry(String),
+    #[error("invalid {setting} entry \"{entry}\": use a host name, an IP address or a CIDR")]
+    InvalidAllowEntry {
+        entry: String,
+        setting: &'static str,
+    },
 }
 
 /// One entry of the operator's allowlist.
@@ -45,14 +66,74 @@ enum Allowed {
 }
 
 /// Which non-public destinations tenants may reach.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EgressPolicy {
     allowed: Vec<Allowed>,
+    /// The setting the operator changes to open more (named in refusals).
+    setting: &'static str,
+    /// Whether the host's own addresses stay closed unless an entry names them exactly
+    /// (sandboxes), or follow the other rules (the server's own connections).
+    guard_host: bool,
+}
+
+impl Default for EgressPolicy {
+    fn default() -> Self {
+        Self {
+            allowed: Vec::new(),
+            setting: SERVER_SETTING,
+            guard_host: false,
+        }
+    }
 }
 
 impl EgressPolicy {
-    /// Parses `BERTH_ALLOW_PRIVATE_EGRESS` (e.g. `127.0.0.0/8,10.0.0.5,models.internal`).
+    /// Parses `BERTH_ALLOW_PRIVATE_EGRESS` (e.g. `127.0.0.0/8,10.0.0.5,models.internal`): the
+    /// server's own connections to tenant-chosen URLs (model cards, MCP servers).
     pub fn parse(spec: &str) -> Result<Self, EgressError> {
+        Ok(Self {
+            allowed: parse_allowed(spec, SERVER_SETTING)?,
+            ..Self::default()
+        })
+    }
+
+    /// Parses `BERTH_SANDBOX_ALLOW_PRIVATE_EGRESS`: what sandboxes and agent-driven tools may
+    /// reach besides the public internet. The host's own addresses are refused unless an entry
+    /// names one exactly (an address, or a `/32` or `/128`), whatever ranges are opened.
+    pub fn for_sandboxes(spec: &str) -> Result<Self, EgressError> {
+        Ok(Self {
+            allowed: parse_allowed(spec, SANDBOX_SETTING)?,
+            setting: SANDBOX_SETTING,
+            guard_host: true,
+        })
+    }
+
+    /// The sandboxes' policy when the operator opens nothing: public addresses only, never the
+    /// host's own.
+    pub fn sandboxes_closed() -> Self {
+        Self {
+            allowed: Vec::new(),
+            setting: SANDBOX_SETTING,
+            guard_host: true,
+        }
+    }
+
+    /// The same policy, judging sandboxes' connections: the host's own addresses stay closed
+    /// unless named exactly.
+    pub fn guarding_the_host(mut self) -> Self {
+        self.guard_host = true;
+        self
+    }
+
+    /// Whether an entry names this very address.
+    fn names_exactly(&self, addr: IpAddr) -> bool {
+        self.allowed
+            .iter()
+            .any(|a| matches!(a, Allowed::Network(n) if n.is_single() && n.contains(addr)))
+    }
+}
+
+fn parse_allowed(spec: &str, setting: &'static str) -> Result<Vec<Allowed>, EgressError> {
+    {
         let mut allowed = Vec::new();
         for entry in spec.split(',').map(str::trim).filter(|e| !e.is_empty()) {
             if let Ok(cidr) = entry.parse::<Cidr>() {
@@ -63,12 +144,17 @@ impl EgressPolicy {
             {
                 allowed.push(Allowed::Host(entry.to_ascii_lowercase()));
             } else {
-                return Err(EgressError::InvalidAllowEntry(entry.to_owned()));
+                return Err(EgressError::InvalidAllowEntry {
+                    entry: entry.to_owned(),
+                    setting,
+                });
             }
         }
-        Ok(Self { allowed })
+        Ok(allowed)
     }
+}
 
+impl EgressPolicy {
     /// A policy that allows everything (for the operator's own configured endpoints).
     pub fn allow_all() -> Self {
         Self {
@@ -76,6 +162,7 @@ impl EgressPolicy {
                 Allowed::Network(Cidr::ALL_V4),
                 Allowed::Network(Cidr::ALL_V6),
             ],
+            ..Self::default()
         }
     }
 
@@ -84,6 +171,21 @@ impl EgressPolicy {
         self.allowed
             .iter()
             .any(|a| matches!(a, Allowed::Host(h) if *h == host))
+    }
+
+    /// Why `addr` (for `host`) is refused, if it is.
+    fn refusal(&self, host: &str, addr: IpAddr) -> Option<EgressError> {
+        if self.guard_host && is_host_address(addr) && !self.names_exactly(addr) {
+            return Some(EgressError::HostAddress {
+                host: host.to_owned(),
+                addr,
+            });
+        }
+        (!self.addr_allowed(host, addr)).then(|| EgressError::Private {
+            host: host.to_owned(),
+            addr,
+            setting: self.setting,
+        })
     }
 
     fn addr_allowed(&self, host: &str, addr: IpAddr) -> bool {
@@ -110,9 +212,9 @@ impl EgressPolicy {
             .trim_end_matches(']')
             .to_owned();
         if let Ok(addr) = host.parse::<IpAddr>()
-            && !self.addr_allowed(&host, addr)
+            && let Some(refusal) = self.refusal(&host, addr)
         {
-            return Err(EgressError::Private { host, addr });
+            return Err(refusal);
         }
         Ok(parsed)
     }
@@ -134,13 +236,10 @@ impl EgressPolicy {
     }
 
     fn filter(&self, host: &str, addrs: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, EgressError> {
-        if let Some(bad) = addrs.iter().find(|a| !self.addr_allowed(host, a.ip())) {
-            // Refuse the name outright if any address is private: a name that mixes public and
-            // private addresses is how rebinding attacks start.
-            return Err(EgressError::Private {
-                host: host.to_owned(),
-                addr: bad.ip(),
-            });
+        // Refuse the name outright if any address is refused: a name that mixes public and
+        // private addresses is how rebinding attacks start.
+        if let Some(refusal) = addrs.iter().find_map(|a| self.refusal(host, a.ip())) {
+            return Err(refusal);
         }
         if addrs.is_empty() {
             return Err(EgressError::Resolve {

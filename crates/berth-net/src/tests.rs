@@ -67,3 +67,45 @@ async fn policed_clients_refuse_private_destinations_at_connect_time() {
     let text = format!("{:?}", refused.unwrap_err());
     assert!(text.contains("Private"), "{text}");
 }
+
+#[test]
+fn sandboxes_reach_the_hosts_own_addresses_only_when_named_exactly() {
+    let wide = EgressPolicy::for_sandboxes("0.0.0.0/0,::/0").unwrap();
+    assert!(matches!(
+        wide.check_url("http://127.0.0.1:9/"),
+        Err(EgressError::HostAddress { .. })
+    ));
+    assert!(
+        wide.check_url("http://10.1.2.3/").is_ok(),
+        "ranges open other private addresses"
+    );
+    let server = EgressPolicy::parse("0.0.0.0/0").unwrap();
+    assert!(
+        server.check_url("http://127.0.0.1:9/").is_ok(),
+        "the server's policy is its own"
+    );
+    let named = EgressPolicy::for_sandboxes("127.0.0.1").unwrap();
+    assert!(named.check_url("http://127.0.0.1:9/").is_ok());
+    assert!(named.check_url("http://127.0.0.2:9/").is_err());
+    let message = EgressPolicy::sandboxes_closed()
+        .check_url("http://10.0.0.1/")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("BERTH_SANDBOX_ALLOW_PRIVATE_EGRESS"),
+        "{message}"
+    );
+    if let Some(own) = crate::host_addresses()
+        .into_iter()
+        .find(|a| !a.is_loopback())
+    {
+        let url = match own {
+            IpAddr::V4(v4) => format!("http://{v4}/"),
+            IpAddr::V6(v6) => format!("http://[{v6}]/"),
+        };
+        assert!(matches!(
+            wide.check_url(&url),
+            Err(EgressError::HostAddress { .. })
+        ));
+    }
+}

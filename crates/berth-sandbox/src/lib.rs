@@ -200,7 +200,7 @@ impl Sandboxes {
         let NetworkAccess::Proxied(hosts) = network;
         let rules = EgressRules {
             hosts,
-            policy: self.settings.egress.clone(),
+            policy: self.settings.egress.clone().guarding_the_host(),
             loopback_ports: self.settings.loopback_ports.clone(),
         };
         let mut live = self

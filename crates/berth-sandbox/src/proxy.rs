@@ -2,9 +2,11 @@
 //! (`HTTP_PROXY`/`HTTPS_PROXY` point there). It speaks just enough HTTP: `CONNECT host:port`
 //! for TLS and absolute-form requests (`GET http://host/…`) for plain HTTP. Every destination is
 //! checked twice: the host against the environment's rules, and every address it resolves to
-//! against the operator's egress policy, with loopback refused outright (but for the loopback
-//! ports the operator opened), so no sandbox reaches the host's own services whatever the
-//! settings. Refusals answer with the reason.
+//! against the sandboxes' egress policy (`BERTH_SANDBOX_ALLOW_PRIVATE_EGRESS`, apart from the
+//! server's own), with loopback refused outright (but for the loopback ports the operator
+//! opened) and every other address of the host refused unless the operator named it exactly,
+//! so no sandbox reaches the host's own services whatever the settings. Refusals answer with
+//! the reason.
 //!
 //! Requests that may carry the sandbox's secrets (see [`crate::secrets`]) get them here: plain
 //! HTTP directly, TLS by interception ([`crate::intercept`]); tunnels to other hosts stay blind.
@@ -144,7 +146,9 @@ async fn resolve(rules: &EgressRules, host: &str, port: u16) -> Result<Vec<Socke
         _ => format!("http://{host}:{port}/"),
     };
     let addrs: Vec<SocketAddr> = rules.policy.resolve(&url).await.map_err(|e| match e {
-        EgressError::Private { host, addr } if addr.to_canonical().is_loopback() => {
+        EgressError::Private { host, addr, .. } | EgressError::HostAddress { host, addr }
+            if addr.to_canonical().is_loopback() =>
+        {
             Refusal::Loopback { host, addr }
         }
         e => Refusal::Egress(e),

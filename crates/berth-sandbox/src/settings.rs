@@ -25,8 +25,10 @@ pub struct SandboxSettings {
     pub limits: Limits,
     /// Host paths no sandbox may see even when they sit inside a system directory.
     pub hidden: Vec<PathBuf>,
-    /// The operator's egress policy (`BERTH_ALLOW_PRIVATE_EGRESS`); loopback is refused anyway
-    /// (see `loopback_ports`).
+    /// What sandboxes may reach besides the public internet
+    /// (`BERTH_SANDBOX_ALLOW_PRIVATE_EGRESS`, apart from the server's own policy); loopback is
+    /// refused anyway (see `loopback_ports`), and the host's other addresses unless named
+    /// exactly.
     pub egress: EgressPolicy,
     /// Sandboxes unused this long give back their namespace and proxy.
     pub idle_ttl: Duration,

@@ -47,8 +47,12 @@ pub struct ServerConfig {
     pub anthropic_base_url: Option<String>,
     pub openai_api_key: Option<String>,
     pub openai_base_url: Option<String>,
-    /// Which non-public addresses tenant-chosen URLs may reach (`BERTH_ALLOW_PRIVATE_EGRESS`).
+    /// Which non-public addresses the server's own connections to tenant-chosen URLs (model
+    /// cards, MCP servers) may reach (`BERTH_ALLOW_PRIVATE_EGRESS`).
     pub egress: EgressPolicy,
+    /// Which non-public addresses sandboxes and the tools agents drive (`web_fetch`) may reach
+    /// (`BERTH_SANDBOX_ALLOW_PRIVATE_EGRESS`); the host's own addresses only when named exactly.
+    pub sandbox_egress: EgressPolicy,
     /// How failed model requests are retried.
     pub model_retry: RetryPolicy,
     /// Compact a session's context once it passes this fraction of the model's window.
@@ -123,6 +127,7 @@ impl ServerConfig {
             openai_api_key: None,
             openai_base_url: None,
             egress: EgressPolicy::default(),
+            sandbox_egress: EgressPolicy::sandboxes_closed(),
             model_retry: RetryPolicy::default(),
             compaction_threshold: DEFAULT_COMPACTION_THRESHOLD,
             sandbox_dir: None,

@@ -75,7 +75,7 @@ impl ToolServices {
         };
         let mut settings = SandboxSettings::new(root, isolation);
         settings.limits = config.sandbox_limits;
-        settings.egress = config.egress.clone();
+        settings.egress = config.sandbox_egress.clone();
         settings.idle_ttl = config.sandbox_idle_ttl;
         settings.ca_dir = Some(config.data_dir.join("sandbox-ca"));
         settings.loopback_ports = config.sandbox_loopback_ports.clone();
@@ -92,7 +92,7 @@ impl ToolServices {
             })?)),
             None => None,
         };
-        let web = WebTools::new(config.egress.clone(), search)
+        let web = WebTools::new(config.sandbox_egress.clone(), search)
             .map_err(|e| StartError::Config(format!("cannot build the web_fetch client: {e}")))?;
         // Only replicas sharing a database and blob storage can pick up each other's sessions;
         // a single process keeps its sandboxes on its own disk and needs no snapshots.

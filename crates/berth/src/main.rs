@@ -78,10 +78,15 @@ struct ServeArgs {
     /// The fallback provider's base URL (any Chat Completions server).
     #[arg(long, env = "OPENAI_BASE_URL")]
     openai_base_url: Option<String>,
-    /// Loopback, private or link-local hosts and CIDRs that tenant-chosen URLs (model cards,
-    /// MCP servers, web fetches) may reach, comma-separated, e.g. `127.0.0.0/8,10.0.0.5`.
+    /// Loopback, private or link-local hosts and CIDRs that the server's connections to
+    /// tenant-chosen URLs (model cards, MCP servers) may reach, comma-separated, e.g.
+    /// `127.0.0.0/8,10.0.0.5`. Sandboxes have a setting of their own.
     #[arg(long, env = "BERTH_ALLOW_PRIVATE_EGRESS", default_value = "")]
     allow_private_egress: String,
+    /// Private or link-local hosts and CIDRs that sandboxes (and `web_fetch`) may reach,
+    /// comma-separated. The host's own addresses stay closed unless listed one by one.
+    #[arg(long, env = "BERTH_SANDBOX_ALLOW_PRIVATE_EGRESS", default_value = "")]
+    sandbox_allow_private_egress: String,
     /// Retries of a failed model request (429, 5xx, 529, timeouts) before the turn gives up.
     #[arg(long, env = "BERTH_MODEL_MAX_RETRIES", default_value_t = 4)]
     model_max_retries: u32,
@@ -220,6 +225,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.openai_api_key = args.openai_api_key.filter(|s| !s.is_empty());
     config.openai_base_url = args.openai_base_url.filter(|s| !s.is_empty());
     config.egress = EgressPolicy::parse(&args.allow_private_egress)?;
+    config.sandbox_egress = EgressPolicy::for_sandboxes(&args.sandbox_allow_private_egress)?;
     config.model_retry = RetryPolicy {
         max_retries: args.model_max_retries,
         base_delay: std::time::Duration::from_millis(args.model_retry_base_ms.max(1)),

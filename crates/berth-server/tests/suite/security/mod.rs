@@ -45,6 +45,7 @@ macro_rules! on_both_backends_configured {
     };
 }
 
+mod egress;
 mod file_tools;
 mod kernel;
 mod limits;
