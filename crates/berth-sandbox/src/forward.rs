@@ -10,8 +10,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::hosts::normalize_host;
-use crate::http1::{Framing, Head, HttpError, Reader};
+use crate::http1::{Framing, Head, HttpError, Reader, parse_chunk_size};
 use crate::proxy::{Refusal, refuse};
+use crate::reflect::Reflection;
 use crate::secrets::{Applicable, InjectedSecret};
 
 /// Headers that belong to one hop (or to the proxy) and are never forwarded.
@@ -25,6 +26,8 @@ const HOP_BY_HOP: &[&str] = &[
 /// A response that sends nothing for this long is abandoned. Long, because model APIs and
 /// builds may think for minutes before (or between) their bytes.
 const RESPONSE_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+/// Bytes of a searched response body handled at a time.
+const REDACTION_PIECE_BYTES: usize = 64 * 1024;
 
 /// Forwards the request whose head (`head`, target in origin form) was read from `client` to
 /// `upstream`, for destination `host`, and relays the response.
@@ -49,6 +52,15 @@ pub(crate) async fn exchange<C, U>(
         );
         Applicable::none()
     };
+    // Whatever the request carried, a response from a host a secret applies to may hold the
+    // secret's value (an echo, or something stored earlier): it is searched, uncompressed.
+    let reflection = Reflection::for_secrets(secrets.iter().filter(|s| s.applies_to(host)));
+    if reflection.is_some() {
+        head.remove(&["accept-encoding"]);
+        head.headers
+            .push(("Accept-Encoding".to_owned(), "identity".to_owned()));
+    }
+    let head_request = head.request_line().0.eq_ignore_ascii_case("HEAD");
     let request = prepare(&mut client, &mut head, &applicable).await;
     let sent = match request {
         Ok(body) => {
@@ -87,6 +99,7 @@ pub(crate) async fn exchange<C, U>(
             Reader::with_timeout(upstream_read, RESPONSE_IDLE_TIMEOUT),
             &mut client_write,
             host,
+            reflection.as_ref().map(|r| (r, head_request)),
         ) => {}
     }
     let _ = client_write.shutdown().await;
@@ -146,9 +159,14 @@ where
 }
 
 /// Relays the response: interim responses as they are, the final head with `Connection:
-/// close`, then the body until the destination closes.
-async fn relay_response<R, W>(mut upstream: Reader<R>, client: &mut W, host: &str)
-where
+/// close`, then the body until the destination closes — or, with a reflection guard (and
+/// whether the request was `HEAD`), the body de-framed and searched (see [`crate::reflect`]).
+async fn relay_response<R, W>(
+    mut upstream: Reader<R>,
+    client: &mut W,
+    host: &str,
+    guard: Option<(&Reflection, bool)>,
+) where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
@@ -180,6 +198,9 @@ where
         head.remove(&["connection", "keep-alive", "proxy-connection"]);
         head.headers
             .push(("Connection".to_owned(), "close".to_owned()));
+        if let Some((reflection, head_request)) = guard {
+            return relay_searched(upstream, client, host, head, reflection, head_request).await;
+        }
         if client.write_all(&head.to_bytes()).await.is_err() {
             return;
         }
@@ -198,4 +219,105 @@ where
             return;
         }
     }
+}
+
+/// Relays a final response whose headers and body are searched for reflected secrets: the
+/// body is read in its own framing and passed on delimited by the end of the connection.
+async fn relay_searched<R, W>(
+    mut upstream: Reader<R>,
+    client: &mut W,
+    host: &str,
+    mut head: Head,
+    reflection: &Reflection,
+    head_request: bool,
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let upstream_error = |message: String| Refusal::Upstream {
+        host: host.to_owned(),
+        message,
+    };
+    let framing = match head.response_framing(head_request) {
+        Ok(f) => f,
+        Err(e) => return refuse(client, &upstream_error(format!("invalid response: {e}"))).await,
+    };
+    let encoded = head
+        .header("content-encoding")
+        .is_some_and(|e| !e.trim().is_empty() && !e.trim().eq_ignore_ascii_case("identity"));
+    if encoded && framing != Framing::Empty {
+        let message = "answered with a compressed body, which cannot be checked for the \
+                       sandbox's secrets; the response was withheld"
+            .to_owned();
+        return refuse(client, &upstream_error(message)).await;
+    }
+    for (_, value) in &mut head.headers {
+        *value = reflection.header_value(value);
+    }
+    if framing != Framing::Empty {
+        head.remove(&["content-length", "transfer-encoding"]);
+    }
+    if client.write_all(&head.to_bytes()).await.is_err() {
+        return;
+    }
+    let mut stream = reflection.stream();
+    let mut pass_on = async |piece: &[u8]| -> bool {
+        let out = stream.push(piece);
+        out.is_empty() || (client.write_all(&out).await.is_ok() && client.flush().await.is_ok())
+    };
+    let read = async |upstream: &mut Reader<R>, remaining: u64| -> Option<Vec<u8>> {
+        let max = usize::try_from(remaining)
+            .unwrap_or(usize::MAX)
+            .min(REDACTION_PIECE_BYTES);
+        upstream.read_up_to(max).await.ok()
+    };
+    match framing {
+        Framing::Empty => {}
+        Framing::UntilClose => {
+            while let Some(piece) = read(&mut upstream, u64::MAX).await {
+                if !pass_on(&piece).await {
+                    return;
+                }
+            }
+        }
+        Framing::Length(mut left) => {
+            while left > 0 {
+                let Some(piece) = read(&mut upstream, left).await else {
+                    break;
+                };
+                left = left.saturating_sub(piece.len() as u64);
+                if !pass_on(&piece).await {
+                    return;
+                }
+            }
+        }
+        Framing::Chunked => loop {
+            let Ok(line) = upstream.read_line().await else {
+                break;
+            };
+            let Ok(mut left) = parse_chunk_size(&line).map(|n| n as u64) else {
+                break;
+            };
+            if left == 0 {
+                break;
+            }
+            while left > 0 {
+                let Some(piece) = read(&mut upstream, left).await else {
+                    return;
+                };
+                left = left.saturating_sub(piece.len() as u64);
+                if !pass_on(&piece).await {
+                    return;
+                }
+            }
+            if upstream.read_line().await.is_err() {
+                break;
+            }
+        },
+    }
+    let rest = stream.finish();
+    if !rest.is_empty() {
+        let _ = client.write_all(&rest).await;
+    }
+    let _ = client.flush().await;
 }

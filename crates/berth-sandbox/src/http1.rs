@@ -93,8 +93,18 @@ impl<S: AsyncRead + Unpin> Reader<S> {
         }
     }
 
+    /// Up to `max` bytes (at least one); `Closed` at the end of the stream.
+    pub async fn read_up_to(&mut self, max: usize) -> Result<Vec<u8>, HttpError> {
+        if self.buffered.is_empty() {
+            self.fill().await?;
+        }
+        let n = self.buffered.len().min(max.max(1));
+        let rest = self.buffered.split_off(n);
+        Ok(std::mem::replace(&mut self.buffered, rest))
+    }
+
     /// The next line, without its CRLF.
-    async fn read_line(&mut self) -> Result<Vec<u8>, HttpError> {
+    pub async fn read_line(&mut self) -> Result<Vec<u8>, HttpError> {
         loop {
             if let Some(end) = self.buffered.windows(2).position(|w| w == b"\r\n") {
                 let rest = self.buffered.split_off(end + 2);
@@ -125,6 +135,18 @@ impl<S: AsyncRead + Unpin> Reader<S> {
         let mut body = Vec::new();
         match framing {
             Framing::Empty => {}
+            Framing::UntilClose => loop {
+                match self.read_up_to(MAX_BODY_BYTES).await {
+                    Ok(piece) => {
+                        if body.len().saturating_add(piece.len()) > MAX_BODY_BYTES {
+                            return Err(HttpError::BodyTooLarge);
+                        }
+                        body.extend_from_slice(&piece);
+                    }
+                    Err(HttpError::Closed) => break,
+                    Err(e) => return Err(e),
+                }
+            },
             Framing::Length(n) => {
                 let n = usize::try_from(n)
                     .ok()
@@ -170,7 +192,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Reader<S> {
     }
 }
 
-fn parse_chunk_size(line: &[u8]) -> Result<usize, HttpError> {
+pub(crate) fn parse_chunk_size(line: &[u8]) -> Result<usize, HttpError> {
     let bad = || HttpError::Malformed("invalid chunk size".into());
     let text = std::str::from_utf8(line).map_err(|_| bad())?;
     let digits = text.split(';').next().unwrap_or("").trim();
@@ -180,12 +202,14 @@ fn parse_chunk_size(line: &[u8]) -> Result<usize, HttpError> {
     usize::from_str_radix(digits, 16).map_err(|_| bad())
 }
 
-/// How a request body is delimited.
+/// How a body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Framing {
     Empty,
     Length(u64),
     Chunked,
+    /// A response without length or chunks: the body ends when the connection does.
+    UntilClose,
 }
 
 /// A message head: its start line and header fields, in order.
@@ -287,6 +311,25 @@ impl Head {
                 "several Content-Length headers".into(),
             )),
         }
+    }
+
+    /// How the body of this response is delimited (RFC 9112 §6.3), for a request that was
+    /// `HEAD` or not.
+    pub fn response_framing(&self, head_request: bool) -> Result<Framing, HttpError> {
+        let status = self.status().unwrap_or(0);
+        if head_request || (100..200).contains(&status) || status == 204 || status == 304 {
+            return Ok(Framing::Empty);
+        }
+        let chunked_or_length = self.request_framing()?;
+        if chunked_or_length == Framing::Empty
+            && !self
+                .headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        {
+            return Ok(Framing::UntilClose);
+        }
+        Ok(chunked_or_length)
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {

@@ -33,6 +33,7 @@ mod limits;
 mod netns;
 pub mod paths;
 mod proxy;
+mod reflect;
 pub mod seccomp;
 mod secrets;
 mod settings;

@@ -1,6 +1,8 @@
 //! The redaction pass: every live secret value a session's credentials hold is replaced by
 //! [`MASK`] in what the session persists (events and their private parts), whatever put it
-//! there — tool output, an MCP server's answer, an error message.
+//! there — tool output, an MCP server's answer, an error message — in plain form and in the
+//! encoded forms programs turn it into (base64, hex, percent-encoding; see
+//! [`berth_vault::encoded_forms`]).
 
 use berth_store::NewEvent;
 
@@ -35,7 +37,10 @@ impl Redactor {
             .and_then(|s| s.strip_suffix('"'))
             .unwrap_or(secret)
             .to_owned();
-        for needle in [secret.to_owned(), escaped] {
+        let encoded = berth_vault::encoded_forms(secret.as_bytes())
+            .into_iter()
+            .filter_map(|form| String::from_utf8(form).ok());
+        for needle in std::iter::once(escaped).chain(encoded) {
             if !self.needles.contains(&needle) {
                 self.needles.push(needle);
             }
@@ -83,6 +88,18 @@ mod tests {
         let json = serde_json::to_string("x pa\"ss\\word y").unwrap();
         assert_eq!(r.apply(&json), "\"x [redacted] y\"");
         assert_eq!(r.apply("abc"), "abc", "short values are left alone");
+    }
+
+    #[test]
+    fn encoded_secrets_are_masked_too() {
+        use base64::Engine;
+        let secret = "ghp_reflected0123456789";
+        let r = Redactor::new([secret]);
+        let b64 = base64::engine::general_purpose::STANDARD.encode(format!("X-Token: {secret}\n"));
+        assert!(!r.apply(&b64).contains(&b64), "{}", r.apply(&b64));
+        let hex: String = secret.bytes().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(r.apply(&hex), "[redacted]");
+        assert!(r.apply(&format!("token={secret}&x")).contains("[redacted]"));
     }
 
     #[test]

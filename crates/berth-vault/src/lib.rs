@@ -1,13 +1,16 @@
 //! Secrets at rest: the installation's root secret, keys derived from it for one purpose each
-//! (HKDF-SHA256), and AES-256-GCM sealing with associated data.
+//! (HKDF-SHA256), and AES-256-GCM sealing with associated data; and the encoded forms a secret
+//! takes, for redaction.
 //!
 //! Nothing here touches storage beyond the root-secret file. Callers seal a secret with the key
 //! for its purpose and bind it to its row through the associated data (tenant and row ids), so a
 //! ciphertext copied to another row fails to open.
 
+mod forms;
 mod root;
 mod seal;
 
+pub use forms::{MIN_FORM_CHARS, encoded_forms};
 pub use root::{RootSecret, RootSecretSource};
 pub use seal::{Purpose, SealingKey};
 

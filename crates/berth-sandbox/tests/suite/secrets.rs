@@ -398,3 +398,49 @@ async fn only_opened_loopback_ports_are_reachable() {
     }
     assert!(closed.nothing_received());
 }
+
+/// Finding 6 of the security review: a destination that echoes what it received handed the
+/// real value back to the sandbox (and `| base64` carried it into stored tool results).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reflected_values_come_back_as_placeholders() {
+    let server = upstream::http().await;
+    let (tls_server, test_ca) = upstream::https().await;
+    let f = fixture(&[server.port, tls_server.port], vec![test_ca]);
+    let Some(sandbox) = open(&f, "sesn_echo") else {
+        return;
+    };
+    let (api, _) = secrets();
+    let placeholder = api.placeholder.clone();
+    sandbox.set_secrets(vec![api]).unwrap();
+    let encodings =
+        "; printf '%s' \"$out\" | base64 -w0; echo; printf '%s' \"$out\" | xxd -p | tr -d '\\n'";
+    for url in [
+        format!("http://localhost:{}/echo", server.port),
+        format!("https://localhost:{}/echo", tls_server.port),
+    ] {
+        let out = ok(
+            &sandbox,
+            &format!(
+                "out=$(curl -sS -i -m 10 --noproxy '' {url} -H \"Authorization: Bearer $API_TOKEN\" \
+                 --data \"k=$API_TOKEN\"); printf '%s\\n' \"$out\"{encodings}"
+            ),
+        )
+        .await;
+        assert!(!out.contains(VALUE), "{url}: {out}");
+        assert!(
+            out.contains(&format!("X-Echo-Authorization: Bearer {placeholder}")),
+            "{url}: {out}"
+        );
+        assert!(out.contains(&format!("k={placeholder}")), "{url}: {out}");
+    }
+    // A compressed answer cannot be searched, so it never reaches the sandbox.
+    let out = ok(
+        &sandbox,
+        &format!(
+            "curl -sS -m 10 --noproxy '' http://localhost:{}/gzip -H \"Authorization: Bearer $API_TOKEN\"",
+            server.port
+        ),
+    )
+    .await;
+    assert!(out.contains("compressed body"), "{out}");
+}

@@ -171,13 +171,38 @@ async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(
             Ok(n) => body.extend_from_slice(&chunk[..n]),
         }
     }
-    let _ = sender.send(Recorded {
+    let recorded = Recorded {
         request_line,
         headers,
         body,
-    });
-    let _ = stream
-        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok")
-        .await;
+    };
+    let reply = if recorded.request_line.contains("/echo") {
+        echo(&recorded)
+    } else if recorded.request_line.contains("/gzip") {
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 3\r\n\r\nabc".to_vec()
+    } else {
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok".to_vec()
+    };
+    let _ = sender.send(recorded);
+    let _ = stream.write_all(&reply).await;
     let _ = stream.shutdown().await;
+}
+
+/// A destination that reflects what it received: the `Authorization` header in a header of its
+/// own, and the whole request as the body, sent in small chunks (so a value is split across
+/// chunk boundaries).
+fn echo(recorded: &Recorded) -> Vec<u8> {
+    let text = recorded.text();
+    let mut reply = format!(
+        "HTTP/1.1 200 OK\r\nX-Echo-Authorization: {}\r\nTransfer-Encoding: chunked\r\n\r\n",
+        recorded.header("authorization").unwrap_or_default()
+    )
+    .into_bytes();
+    for piece in text.as_bytes().chunks(7) {
+        reply.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        reply.extend_from_slice(piece);
+        reply.extend_from_slice(b"\r\n");
+    }
+    reply.extend_from_slice(b"0\r\n\r\n");
+    reply
 }

@@ -49,6 +49,7 @@ mod egress;
 mod file_tools;
 mod kernel;
 mod limits;
+mod secrets;
 
 use berth_test_support::sessions::{all_events, say, wait_for_turns};
 use berth_test_support::{Api, FakeModel, ModelReply};
