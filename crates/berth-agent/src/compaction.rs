@@ -13,7 +13,8 @@ use berth_protocol::ids::{new_id, prefix};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::context::{live_window, project, summary_message};
+use crate::context::{live_window, summary_message};
+use crate::fitting::project_fitted;
 use crate::{Emitted, LogEvent, ResolvedModel, TurnConfig, TurnEnd, TurnHost};
 
 /// Compact once the estimated context passes this fraction of the window.
@@ -81,7 +82,7 @@ pub(crate) async fn maybe_compact(
     let tools = config.tools.specs();
     let system = config.system_prompt.as_deref();
     let window = model.context_window as usize;
-    let used = estimate(system, &tools, &project(log));
+    let used = estimate(system, &tools, &project_fitted(log, window));
     if (used as f64) < config.compaction_threshold * window as f64 {
         return Ok(None);
     }
@@ -107,7 +108,7 @@ pub(crate) async fn maybe_compact(
             content: vec![Part::Text(summary_message(previous))],
         });
     }
-    let head_messages = project(head);
+    let head_messages = project_fitted(head, window);
     messages.extend(head_messages);
     push_user_text(&mut messages, INSTRUCTION);
     crate::attachments::resolve(host, &mut messages).await;
@@ -127,7 +128,7 @@ pub(crate) async fn maybe_compact(
         .await
         .map_err(TurnEnd::Host)?;
     let log = host.context().await.map_err(TurnEnd::Host)?;
-    let after = estimate(system, &tools, &project(&log));
+    let after = estimate(system, &tools, &project_fitted(&log, window));
     if after > window {
         return Err(TurnEnd::CompactionLimit(format!(
             "after compaction the context is still about {after} tokens, over the model's window of {window}"
@@ -167,7 +168,7 @@ fn split_point(
     for &start in starts.iter().rev() {
         chosen = Some(start);
         let tail = live.get(start..).unwrap_or(&[]);
-        if estimate(system, tools, &project(tail)) >= keep {
+        if estimate(system, tools, &project_fitted(tail, window)) >= keep {
             break;
         }
     }

@@ -13,6 +13,7 @@ mod attachments;
 mod compaction;
 mod confirmations;
 pub mod context;
+pub mod fitting;
 pub mod live;
 mod retry;
 mod step;

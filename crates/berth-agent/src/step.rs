@@ -17,9 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::live::StreamStatus;
 use crate::tools::{ToolCall, ToolKind, ToolOutcome};
-use crate::{
-    DEFAULT_MAX_TOKENS, Emitted, LogEvent, ResolvedModel, TurnConfig, TurnEnd, TurnHost, context,
-};
+use crate::{DEFAULT_MAX_TOKENS, Emitted, LogEvent, ResolvedModel, TurnConfig, TurnEnd, TurnHost};
 use streamed::Streamed;
 
 pub(crate) enum StepOutcome {
@@ -83,7 +81,7 @@ pub(crate) async fn run(
         .map(|e| e.kind)
         .filter(|_| model.supports_thinking);
     let (thinking, max_tokens) = thinking_for(effort);
-    let mut messages = context::project(log);
+    let mut messages = crate::fitting::project_fitted(log, model.context_window as usize);
     crate::attachments::resolve(host, &mut messages).await;
     let request = ModelRequest {
         model: model.model.clone(),

@@ -77,7 +77,7 @@ pub fn hash_key(raw: &str) -> [u8; 32] {
     Sha256::digest(raw.as_bytes()).into()
 }
 
-fn presented_key(headers: &HeaderMap) -> Result<&str, ApiError> {
+pub(crate) fn presented_key(headers: &HeaderMap) -> Result<&str, ApiError> {
     if let Some(value) = headers.get("x-api-key") {
         return value
             .to_str()

@@ -142,7 +142,12 @@ impl Cluster {
             }
             let page = match self
                 .store
-                .read_events(session_id, published, RELAY_PAGE)
+                .read_events(
+                    session_id,
+                    published,
+                    RELAY_PAGE,
+                    berth_store::EVENT_PAGE_BYTES,
+                )
                 .await
             {
                 Ok(page) => page,
@@ -151,15 +156,12 @@ impl Cluster {
                     return;
                 }
             };
-            let full = page.len() == RELAY_PAGE as usize;
             let events: Vec<_> = page.into_iter().filter(|e| e.seq <= seq).collect();
             if events.is_empty() {
                 return;
             }
+            // Publishing moves `last_published` on, so the loop ends once `seq` is out.
             self.bus.publish_events(session_id, &events);
-            if !full {
-                return;
-            }
         }
     }
 

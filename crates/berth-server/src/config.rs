@@ -9,9 +9,14 @@ pub use berth_net::EgressPolicy;
 pub use berth_sandbox::Limits as SandboxLimits;
 pub use berth_sandbox::SessionResources;
 
+pub use crate::rate_limit::RateLimits;
+
 /// Default cap on JSON request bodies; large enough for a 100k-character system prompt plus
 /// base64 images in a user message.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+/// Default cap on one event a client sends: room for a large image as base64; bigger content
+/// belongs in a file (`POST /v1/files`) the message refers to.
+pub const DEFAULT_MAX_EVENT_BYTES: usize = 4 << 20;
 /// Default cap on file uploads.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 500 << 20;
 /// Default PostgreSQL connections per replica.
@@ -90,6 +95,12 @@ pub struct ServerConfig {
     /// An OpenAI-compatible embeddings endpoint for memory search; the built-in hashing
     /// embedder when unset.
     pub embeddings: Option<EmbeddingsConfig>,
+    /// Requests per tenant and event bytes per session, per minute
+    /// (`BERTH_RATE_LIMIT_READS_PER_MINUTE`, `…_WRITES_PER_MINUTE`,
+    /// `BERTH_SESSION_INPUT_BYTES_PER_MINUTE`).
+    pub rate_limits: RateLimits,
+    /// Largest event a client may send, serialized (`BERTH_MAX_EVENT_BYTES`).
+    pub max_event_bytes: usize,
 }
 
 /// `BERTH_EMBEDDINGS_URL`, `BERTH_EMBEDDINGS_MODEL` and `BERTH_EMBEDDINGS_API_KEY`.
@@ -145,6 +156,8 @@ impl ServerConfig {
             lease_ttl: DEFAULT_LEASE_TTL,
             metrics_listen: None,
             embeddings: None,
+            rate_limits: RateLimits::default(),
+            max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
         }
     }
 

@@ -4,6 +4,7 @@
 //! the rules from `berth-protocol`, and persist through the `berth-store` traits. Business rules
 //! belong in those crates, not here.
 
+pub mod admission;
 pub mod auth;
 pub mod bus;
 pub mod cluster;
@@ -22,6 +23,7 @@ pub mod metrics;
 pub mod models;
 pub mod mounts;
 pub mod openapi;
+pub mod rate_limit;
 pub mod redact;
 pub mod render;
 pub mod request_id;
@@ -65,6 +67,22 @@ async fn expire_files(
         tokio::select! {
             () = stop.cancelled() => return,
             _ = tick.tick() => files::delete_expired(store.as_ref(), &blobs).await,
+        }
+    }
+}
+
+/// Forgets the shared rate-limit windows of past minutes, every few minutes until shutdown.
+async fn forget_rate_windows(store: Arc<dyn berth_store::Store>, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => {
+                let before = documents::micros(documents::now()) - 10 * 60_000_000;
+                if let Err(e) = store.forget_rate_windows(before).await {
+                    tracing::debug!(error = %e, "cannot forget old rate-limit windows");
+                }
+            }
         }
     }
 }
@@ -180,7 +198,15 @@ impl Server {
                 shutdown.clone(),
             );
         }
+        let shared_limits = config.uses_postgres().then(|| Arc::clone(&started.store));
+        if shared_limits.is_some() {
+            tokio::spawn(forget_rate_windows(
+                Arc::clone(&started.store),
+                shutdown.clone(),
+            ));
+        }
         let state = Arc::new(AppState {
+            rate_limiter: rate_limit::RateLimiter::new(shared_limits),
             store: started.store,
             keys: KeyCache::default(),
             default_tenant_id: started.default_tenant_id,

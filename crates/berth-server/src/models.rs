@@ -176,6 +176,25 @@ impl ModelResolver {
         }
     }
 
+    /// The context window of the model an agent's `handle` names, without building a client;
+    /// `None` when no model serves it.
+    pub async fn context_window(&self, tenant_id: &str, handle: &str) -> Option<u32> {
+        if let Ok(Some(row)) = self.store.find_model_card(tenant_id, handle).await {
+            let card: ModelCard = serde_json::from_str(&row.body).ok()?;
+            return Some(
+                card.context_window
+                    .unwrap_or_else(|| default_context_window(card.provider, &card.model)),
+            );
+        }
+        let default = self.defaults.first()?;
+        let provider = match default.protocol {
+            Protocol::Anthropic => Provider::Ant,
+            Protocol::OpenAi(Dialect::OpenAi) => Provider::Oai,
+            Protocol::OpenAi(Dialect::Compatible) => Provider::OaiCompatible,
+        };
+        Some(default_context_window(provider, handle))
+    }
+
     /// The model for an agent whose `model` is `handle`, as of now.
     pub async fn resolve(
         &self,

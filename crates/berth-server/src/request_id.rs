@@ -63,7 +63,14 @@ fn finish(mut response: Response, id: &str) -> Response {
             && !response.headers().contains_key(header::CONTENT_TYPE);
     if needs_body {
         let error = error.unwrap_or_else(|| framework_error(status));
+        // Headers set along with the error (`retry-after`, rate-limit figures) stay.
+        let kept = std::mem::take(response.headers_mut());
         response = render(&error, id);
+        for (name, value) in &kept {
+            if !response.headers().contains_key(name) {
+                response.headers_mut().insert(name, value.clone());
+            }
+        }
     }
     if let Ok(value) = HeaderValue::from_str(id) {
         response.headers_mut().insert("request-id", value);

@@ -161,7 +161,12 @@ impl Writer {
             let page = match self
                 .state
                 .store
-                .read_events(&self.request.session_id, self.last, REPLAY_PAGE)
+                .read_events(
+                    &self.request.session_id,
+                    self.last,
+                    REPLAY_PAGE,
+                    berth_store::EVENT_PAGE_BYTES,
+                )
                 .await
             {
                 Ok(page) => page,
@@ -170,7 +175,10 @@ impl Writer {
                     return Ok(Flow::End);
                 }
             };
-            let full = page.len() == REPLAY_PAGE as usize;
+            // A page may end early on its byte budget: only an empty one means the end.
+            if page.is_empty() {
+                return Ok(Flow::Continue);
+            }
             for event in page {
                 if event.seq > until {
                     return Ok(Flow::Continue);
@@ -178,9 +186,6 @@ impl Writer {
                 if let Flow::End = self.deliver(&DurableFrame::new(&event)).await? {
                     return Ok(Flow::End);
                 }
-            }
-            if !full {
-                return Ok(Flow::Continue);
             }
         }
     }

@@ -35,6 +35,8 @@ pub struct AppState {
     pub memory: berth_memory::MemoryIndex,
     /// Seals secrets a session carries (e.g. repository tokens).
     pub session_secrets: SealingKey,
+    /// Request and input rate limits (shared through the store by replicas).
+    pub rate_limiter: crate::rate_limit::RateLimiter,
     /// Fires when the server starts shutting down; long-lived streams end on it.
     pub shutdown: CancellationToken,
 }

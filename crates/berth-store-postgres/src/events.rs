@@ -3,8 +3,8 @@
 //! keeps the sequence gapless across replicas.
 
 use berth_store::{
-    AppendOutcome, ContextScope, EventQuery, MODEL_CONTEXT_TYPES, NewEvent, SortOrder, StoreResult,
-    StoredEvent,
+    AppendOutcome, ByteBudget, ContextScope, EventQuery, MODEL_CONTEXT_TYPES, NewEvent, SortOrder,
+    StoreResult, StoredEvent,
 };
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
@@ -222,8 +222,27 @@ pub async fn list<C: GenericClient>(
     });
     sql.push_str(&format!(" LIMIT {}", query.limit));
     let stmt = client.prepare_cached(&sql).await.map_err(pg)?;
-    let rows = client.query(&stmt, &refs(&params)).await.map_err(pg)?;
-    Ok(rows.iter().map(event).collect())
+    let rows = client.query_raw(&stmt, refs(&params)).await.map_err(pg)?;
+    within_budget(rows, query.max_bytes).await
+}
+
+/// The rows a byte budget allows, taken from the stream one by one: the rest of the stream is
+/// dropped unread into memory.
+async fn within_budget(
+    rows: tokio_postgres::RowStream,
+    max_bytes: Option<u64>,
+) -> StoreResult<Vec<StoredEvent>> {
+    let mut budget = ByteBudget::new(max_bytes);
+    let mut out = Vec::new();
+    futures::pin_mut!(rows);
+    while let Some(row) = futures::StreamExt::next(&mut rows).await {
+        let row = event(&row.map_err(pg)?);
+        if !budget.admit(row.body.len()) {
+            break;
+        }
+        out.push(row);
+    }
+    Ok(out)
 }
 
 pub async fn read<C: GenericClient>(
@@ -231,6 +250,7 @@ pub async fn read<C: GenericClient>(
     session_id: &str,
     after_seq: i64,
     limit: u32,
+    max_bytes: u64,
 ) -> StoreResult<Vec<StoredEvent>> {
     let stmt = client
         .prepare_cached(&format!(
@@ -239,11 +259,10 @@ pub async fn read<C: GenericClient>(
         ))
         .await
         .map_err(pg)?;
-    let rows = client
-        .query(&stmt, &[&session_id, &after_seq, &i64::from(limit)])
-        .await
-        .map_err(pg)?;
-    Ok(rows.iter().map(event).collect())
+    let limit = i64::from(limit);
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&session_id, &after_seq, &limit];
+    let rows = client.query_raw(&stmt, params).await.map_err(pg)?;
+    within_budget(rows, Some(max_bytes)).await
 }
 
 pub async fn get<C: GenericClient>(

@@ -286,8 +286,16 @@ impl Store for PostgresStore {
         session_id: &str,
         after_seq: i64,
         limit: u32,
+        max_bytes: u64,
     ) -> StoreResult<Vec<StoredEvent>> {
-        events::read(&self.client().await?, session_id, after_seq, limit).await
+        events::read(
+            &self.client().await?,
+            session_id,
+            after_seq,
+            limit,
+            max_bytes,
+        )
+        .await
     }
 
     async fn get_event(

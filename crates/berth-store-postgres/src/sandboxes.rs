@@ -5,7 +5,7 @@
 use std::ops::Range;
 
 use async_trait::async_trait;
-use berth_store::{RateCounters, SandboxRecords, StoreError, StoreResult};
+use berth_store::{RateCounters, RateTake, SandboxRecords, StoreError, StoreResult};
 use deadpool_postgres::GenericClient;
 
 use crate::PostgresStore;
@@ -117,7 +117,7 @@ impl RateCounters for PostgresStore {
         window_start: i64,
         want: u64,
         limit: u64,
-    ) -> StoreResult<u64> {
+    ) -> StoreResult<RateTake> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
         tx.execute(
@@ -145,7 +145,10 @@ impl RateCounters for PostgresStore {
             .map_err(pg)?;
         }
         tx.commit().await.map_err(pg)?;
-        Ok(granted)
+        Ok(RateTake {
+            granted,
+            used: used.max(0) as u64 + granted,
+        })
     }
 
     async fn forget_rate_windows(&self, before: i64) -> StoreResult<u64> {

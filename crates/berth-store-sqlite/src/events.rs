@@ -1,8 +1,8 @@
 //! The event log: appending, reading and context (the runner's side is in `runner.rs`).
 
 use berth_store::{
-    AppendOutcome, ContextScope, EventQuery, MODEL_CONTEXT_TYPES, NewEvent, SortOrder, StoreResult,
-    StoredEvent,
+    AppendOutcome, ByteBudget, ContextScope, EventQuery, MODEL_CONTEXT_TYPES, NewEvent, SortOrder,
+    StoreResult, StoredEvent,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -190,7 +190,24 @@ pub fn list(
     let rows = stmt
         .query_map(rusqlite::params_from_iter(sql.values), event)
         .map_err(backend)?;
-    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+    within_budget(rows, query.max_bytes)
+}
+
+/// The rows a byte budget allows, read one by one so that the rest are never loaded.
+fn within_budget(
+    rows: impl Iterator<Item = rusqlite::Result<StoredEvent>>,
+    max_bytes: Option<u64>,
+) -> StoreResult<Vec<StoredEvent>> {
+    let mut budget = ByteBudget::new(max_bytes);
+    let mut out = Vec::new();
+    for row in rows {
+        let row = row.map_err(backend)?;
+        if !budget.admit(row.body.len()) {
+            break;
+        }
+        out.push(row);
+    }
+    Ok(out)
 }
 
 pub fn read(
@@ -198,6 +215,7 @@ pub fn read(
     session_id: &str,
     after_seq: i64,
     limit: u32,
+    max_bytes: u64,
 ) -> StoreResult<Vec<StoredEvent>> {
     let mut stmt = conn
         .prepare_cached(&format!(
@@ -208,7 +226,7 @@ pub fn read(
     let rows = stmt
         .query_map(params![session_id, after_seq, limit], event)
         .map_err(backend)?;
-    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+    within_budget(rows, Some(max_bytes))
 }
 
 pub fn get(

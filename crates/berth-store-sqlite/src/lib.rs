@@ -276,8 +276,10 @@ impl Store for SqliteStore {
         session_id: &str,
         after_seq: i64,
         limit: u32,
+        max_bytes: u64,
     ) -> StoreResult<Vec<StoredEvent>> {
-        self.read_events_inner(session_id, after_seq, limit).await
+        self.read_events_inner(session_id, after_seq, limit, max_bytes)
+            .await
     }
 
     async fn get_event(

@@ -4,7 +4,7 @@
 use std::ops::Range;
 
 use async_trait::async_trait;
-use berth_store::{RateCounters, SandboxRecords, StoreResult};
+use berth_store::{RateCounters, RateTake, SandboxRecords, StoreResult};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::SqliteStore;
@@ -68,7 +68,7 @@ fn take_units(
     window_start: i64,
     want: u64,
     limit: u64,
-) -> StoreResult<u64> {
+) -> StoreResult<RateTake> {
     let used: u64 = conn
         .prepare_cached("SELECT used FROM rate_windows WHERE key = ?1 AND window_start = ?2")
         .and_then(|mut s| {
@@ -79,7 +79,7 @@ fn take_units(
         .map_or(0, |u| u.max(0) as u64);
     let granted = want.min(limit.saturating_sub(used));
     if granted == 0 {
-        return Ok(0);
+        return Ok(RateTake { granted, used });
     }
     conn.prepare_cached(
         "INSERT INTO rate_windows (key, window_start, used) VALUES (?1, ?2, ?3)
@@ -87,7 +87,10 @@ fn take_units(
     )
     .and_then(|mut s| s.execute(params![key, window_start, granted as i64]))
     .map_err(backend)?;
-    Ok(granted)
+    Ok(RateTake {
+        granted,
+        used: used + granted,
+    })
 }
 
 #[async_trait]
@@ -141,7 +144,7 @@ impl RateCounters for SqliteStore {
         window_start: i64,
         want: u64,
         limit: u64,
-    ) -> StoreResult<u64> {
+    ) -> StoreResult<RateTake> {
         let key = key.to_owned();
         self.pool
             .write(move |c| take_units(c, &key, window_start, want, limit))

@@ -132,23 +132,57 @@ pub async fn sandbox_disk_use_sums_per_tenant(store: S) {
 
 pub async fn rate_windows_grant_up_to_their_limit(store: S) {
     let key = format!("tenant:{}:create", crate::fixtures::id("tn"));
-    assert_eq!(store.take_rate_units(&key, 60, 4, 10).await.unwrap(), 4);
-    assert_eq!(store.take_rate_units(&key, 60, 4, 10).await.unwrap(), 4);
+    assert_eq!(
+        store
+            .take_rate_units(&key, 60, 4, 10)
+            .await
+            .unwrap()
+            .granted,
+        4
+    );
     assert_eq!(
         store.take_rate_units(&key, 60, 4, 10).await.unwrap(),
+        berth_store::RateTake {
+            granted: 4,
+            used: 8
+        }
+    );
+    assert_eq!(
+        store
+            .take_rate_units(&key, 60, 4, 10)
+            .await
+            .unwrap()
+            .granted,
         2,
         "only what is left"
     );
-    assert_eq!(store.take_rate_units(&key, 60, 1, 10).await.unwrap(), 0);
     assert_eq!(
-        store.take_rate_units(&key, 120, 3, 10).await.unwrap(),
+        store
+            .take_rate_units(&key, 60, 1, 10)
+            .await
+            .unwrap()
+            .granted,
+        0
+    );
+    assert_eq!(
+        store
+            .take_rate_units(&key, 120, 3, 10)
+            .await
+            .unwrap()
+            .granted,
         3,
         "a new window starts afresh"
     );
     let tasks: Vec<_> = (0..20)
         .map(|_| {
             let (store, key) = (Arc::clone(&store), key.clone());
-            tokio::spawn(async move { store.take_rate_units(&key, 180, 1, 7).await.unwrap() })
+            tokio::spawn(async move {
+                store
+                    .take_rate_units(&key, 180, 1, 7)
+                    .await
+                    .unwrap()
+                    .granted
+            })
         })
         .collect();
     let mut granted = 0;
@@ -158,7 +192,11 @@ pub async fn rate_windows_grant_up_to_their_limit(store: S) {
     assert_eq!(granted, 7, "concurrent takers never exceed the limit");
     assert_eq!(store.forget_rate_windows(120).await.unwrap(), 1);
     assert_eq!(
-        store.take_rate_units(&key, 60, 1, 10).await.unwrap(),
+        store
+            .take_rate_units(&key, 60, 1, 10)
+            .await
+            .unwrap()
+            .granted,
         1,
         "a forgotten window is empty"
     );

@@ -33,11 +33,11 @@ pub use memory_search::{
     MemoryVectorSignature,
 };
 pub use model_cards::ModelCardRow;
-pub use sandbox_records::{RateCounters, SandboxRecords};
+pub use sandbox_records::{RateCounters, RateTake, SandboxRecords};
 pub use sessions::{
-    AppendOutcome, ChangeOutcome, ContextScope, DeleteSessionOutcome, EventQuery, Lease,
-    MODEL_CONTEXT_TYPES, NewEvent, SessionChange, SessionQuery, SessionRow, StoredEvent,
-    StreamBuffer, TurnEffects, TurnStart, UsageTotals, memory_store_pattern,
+    AppendOutcome, ByteBudget, ChangeOutcome, ContextScope, DeleteSessionOutcome, EVENT_PAGE_BYTES,
+    EventQuery, Lease, MODEL_CONTEXT_TYPES, NewEvent, SessionChange, SessionQuery, SessionRow,
+    StoredEvent, StreamBuffer, TurnEffects, TurnStart, UsageTotals, memory_store_pattern,
 };
 pub use vault_records::CredentialRecords;
 pub use vaults::{CredentialInsert, CredentialRow};
@@ -206,13 +206,15 @@ pub trait Store:
         session_id: &str,
         query: &EventQuery,
     ) -> StoreResult<Vec<StoredEvent>>;
-    /// Events with `seq > after_seq`, oldest first (replay and gap filling for streams; the
-    /// caller has already checked the session belongs to the tenant).
+    /// Events with `seq > after_seq`, oldest first, at most `limit` and (but for the first)
+    /// about `max_bytes` of bodies (replay and gap filling for streams; the caller has already
+    /// checked the session belongs to the tenant).
     async fn read_events(
         &self,
         session_id: &str,
         after_seq: i64,
         limit: u32,
+        max_bytes: u64,
     ) -> StoreResult<Vec<StoredEvent>>;
     async fn get_event(&self, session_id: &str, event_id: &str)
     -> StoreResult<Option<StoredEvent>>;

@@ -29,19 +29,28 @@ pub trait SandboxRecords: Send + Sync {
     async fn tenant_sandbox_disk_use(&self, tenant_id: &str) -> StoreResult<u64>;
 }
 
+/// What a take from a rate window gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateTake {
+    /// Units granted now (0 once the window is spent).
+    pub granted: u64,
+    /// Units the window has handed out in all, this take included.
+    pub used: u64,
+}
+
 /// Counters shared by every replica, for rate limits: each `key` (a tenant and a kind of
 /// request, or a session's input bytes) counts units per window.
 #[async_trait]
 pub trait RateCounters: Send + Sync {
     /// Takes up to `want` units from `key`'s window starting at `window_start` (microseconds),
-    /// which holds `limit` in all; returns how many were granted (0 once the window is spent).
+    /// which holds `limit` in all.
     async fn take_rate_units(
         &self,
         key: &str,
         window_start: i64,
         want: u64,
         limit: u64,
-    ) -> StoreResult<u64>;
+    ) -> StoreResult<RateTake>;
     /// Forgets windows that started before `before`; returns how many.
     async fn forget_rate_windows(&self, before: i64) -> StoreResult<u64>;
 }

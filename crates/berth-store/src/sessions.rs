@@ -150,6 +150,40 @@ pub struct EventQuery {
     /// Bounds on `processed_at` (the contract's `created_at[…]` filters compare against it).
     pub processed_from: Option<i64>,
     pub processed_until: Option<i64>,
+    /// Stop once the events' bodies add up to this many bytes (the event that crosses it is
+    /// the last one; at least one event is returned), so no page can grow without bound.
+    pub max_bytes: Option<u64>,
+}
+
+/// What one read of a session's log holds at most (but for one event larger than this): pages,
+/// replays and relays read the log in pieces of this size, so their memory is bounded whatever
+/// the log holds.
+pub const EVENT_PAGE_BYTES: u64 = 4 << 20;
+
+/// Keeps the rows a byte budget allows: every row until the one that reaches `max_bytes`
+/// (included). Backends call it row by row while reading, so what is left unread is never
+/// loaded.
+#[derive(Debug, Clone, Copy)]
+pub struct ByteBudget {
+    left: Option<u64>,
+}
+
+impl ByteBudget {
+    pub fn new(max_bytes: Option<u64>) -> Self {
+        Self { left: max_bytes }
+    }
+
+    /// Counts a row of `bytes`; `false` once the budget is spent (before this row).
+    pub fn admit(&mut self, bytes: usize) -> bool {
+        match &mut self.left {
+            None => true,
+            Some(0) => false,
+            Some(left) => {
+                *left = left.saturating_sub(bytes as u64);
+                true
+            }
+        }
+    }
 }
 
 /// A change to a session's stored body, applied only if `expected_version` still holds.

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use berth_server::config::{
     DEFAULT_COMPACTION_THRESHOLD, DEFAULT_DB_MAX_CONNECTIONS, DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_MAX_UPLOAD_BYTES, EgressPolicy, RetryPolicy, SandboxLimits,
+    DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_UPLOAD_BYTES, EgressPolicy, RateLimits, RetryPolicy,
+    SandboxLimits,
 };
 use berth_server::{Server, ServerConfig};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -153,6 +154,19 @@ struct ServeArgs {
     /// A SearXNG instance that serves the `web_search` tool.
     #[arg(long, env = "BERTH_SEARXNG_URL")]
     searxng_url: Option<String>,
+    /// `GET` requests a tenant may make per minute (0 for no limit).
+    #[arg(long, env = "BERTH_RATE_LIMIT_READS_PER_MINUTE", default_value_t = RateLimits::default().reads_per_minute)]
+    rate_limit_reads_per_minute: u64,
+    /// Other requests (creates, updates, sends, deletes) a tenant may make per minute (0 for
+    /// no limit).
+    #[arg(long, env = "BERTH_RATE_LIMIT_WRITES_PER_MINUTE", default_value_t = RateLimits::default().writes_per_minute)]
+    rate_limit_writes_per_minute: u64,
+    /// Bytes of events one session may be sent per minute (0 for no limit).
+    #[arg(long, env = "BERTH_SESSION_INPUT_BYTES_PER_MINUTE", default_value_t = RateLimits::default().session_input_bytes_per_minute)]
+    session_input_bytes_per_minute: u64,
+    /// Largest event a client may send, serialized, in bytes.
+    #[arg(long, env = "BERTH_MAX_EVENT_BYTES", default_value_t = DEFAULT_MAX_EVENT_BYTES)]
+    max_event_bytes: usize,
     /// Compact a session's context when it passes this fraction of the model's window.
     #[arg(long, env = "BERTH_COMPACTION_THRESHOLD", default_value_t = DEFAULT_COMPACTION_THRESHOLD)]
     compaction_threshold: f64,
@@ -251,6 +265,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ..SandboxLimits::default()
     };
     config.sandbox_disk_bytes = args.sandbox_disk_mb.max(1) << 20;
+    config.rate_limits = RateLimits {
+        reads_per_minute: args.rate_limit_reads_per_minute,
+        writes_per_minute: args.rate_limit_writes_per_minute,
+        session_input_bytes_per_minute: args.session_input_bytes_per_minute,
+    };
+    config.max_event_bytes = args.max_event_bytes.max(1024);
     config.tenant_disk_bytes = args.tenant_disk_mb.max(1) << 20;
     config.searxng_url = args.searxng_url.filter(|s| !s.is_empty());
     config.blob_url = args.blob_url.filter(|s| !s.is_empty());

@@ -2,16 +2,19 @@
 
 use std::sync::Arc;
 
+use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use berth_protocol::content::ContentBlock;
 use berth_protocol::event::{Event, EventParam, SendEventsRequest};
 use berth_protocol::ids::{new_id, prefix};
 use berth_protocol::pagination::{Order, PageCursor};
-use berth_store::{AppendOutcome, EventQuery, NewEvent, SortOrder, StoredEvent};
+use berth_store::{AppendOutcome, EVENT_PAGE_BYTES, EventQuery, NewEvent, SortOrder, StoredEvent};
+use bytes::Bytes;
 use serde::Deserialize;
 
+use crate::admission;
 use crate::auth::Caller;
 use crate::documents::{micros, now};
 use crate::error::{ApiError, ApiResult};
@@ -54,12 +57,13 @@ pub async fn send(
             .validate()
             .map_err(|e| ApiError::from(e.within(&format!("events[{i}]"))))?;
     }
-    load(&state, &caller, &id).await?;
+    let session = load(&state, &caller, &id).await?;
     for (i, event) in request.events.iter().enumerate() {
         check_answer(&state, &id, event)
             .await
             .map_err(|message| ApiError::bad_request(format!("events[{i}]: {message}")))?;
     }
+    admission::check_context(&state, &session, &request.events).await?;
     let rows: Vec<NewEvent> = request
         .events
         .into_iter()
@@ -71,6 +75,10 @@ pub async fn send(
             new_event(&event, &Default::default())
         })
         .collect();
+    admission::check_sizes(&state, &rows)?;
+    if let Err(refused) = admission::check_input_rate(&state, &id, &rows).await {
+        return Ok(refused);
+    }
     let stored = append(&state, &caller, &id, &rows).await?;
     let mut out = String::from("{\"data\":[");
     for (i, event) in stored.iter().enumerate() {
@@ -193,12 +201,15 @@ pub async fn list(
         types: params.get_all("types"),
         processed_from,
         processed_until,
+        max_bytes: Some(EVENT_PAGE_BYTES),
     };
     let mut rows = state
         .store
         .list_events(&caller.tenant_id, &id, &query)
         .await?;
-    let has_more = rows.len() > limit as usize;
+    // A page ends at `limit` events or at its byte budget, whichever comes first.
+    let bytes: u64 = rows.iter().map(|r| r.body.len() as u64).sum();
+    let has_more = rows.len() > limit as usize || bytes >= EVENT_PAGE_BYTES;
     rows.truncate(limit as usize);
     let next_page = if has_more {
         rows.last()
@@ -271,26 +282,76 @@ pub async fn full_log(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     load(&state, &caller, &id).await?;
-    let mut out = String::from("[");
-    let mut after = 0;
-    let mut count = 0;
-    loop {
-        let page = state.store.read_events(&id, after, 1000).await?;
-        let full = page.len() == 1000;
-        for event in &page {
-            if count > 0 {
+    let store = Arc::clone(&state.store);
+    // Streamed page by page, so the response never sits whole in memory.
+    let pages = futures::stream::unfold(LogCursor::default(), move |cursor| {
+        let store = Arc::clone(&store);
+        let id = id.clone();
+        async move { cursor.next(store.as_ref(), &id).await }
+    });
+    let mut response = Response::new(Body::from_stream(pages));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(response)
+}
+
+/// Where a streamed `GET …/log` is.
+#[derive(Debug, Default)]
+struct LogCursor {
+    after: i64,
+    count: usize,
+    done: bool,
+}
+
+impl LogCursor {
+    /// The next piece of the JSON array and the cursor after it; `None` once it is closed.
+    async fn next(
+        mut self,
+        store: &dyn berth_store::Store,
+        id: &str,
+    ) -> Option<(Result<Bytes, std::io::Error>, Self)> {
+        if self.done {
+            return None;
+        }
+        let mut out = String::new();
+        if self.count == 0 && self.after == 0 {
+            out.push('[');
+        }
+        let page = if self.count >= MAX_LOG_EVENTS {
+            Vec::new()
+        } else {
+            match store
+                .read_events(id, self.after, 1000, EVENT_PAGE_BYTES)
+                .await
+            {
+                Ok(page) => page,
+                Err(e) => {
+                    // The status is sent already: end the body early (invalid JSON tells).
+                    tracing::warn!(session_id = id, error = %e, "cannot read the log");
+                    self.done = true;
+                    return Some((Err(std::io::Error::other(e.to_string())), self));
+                }
+            }
+        };
+        if page.is_empty() {
+            out.push(']');
+            self.done = true;
+        }
+        for event in page
+            .iter()
+            .take(MAX_LOG_EVENTS - self.count.min(MAX_LOG_EVENTS))
+        {
+            if self.count > 0 {
                 out.push(',');
             }
             out.push_str(&event_json(event));
-            after = event.seq;
-            count += 1;
+            self.after = event.seq;
+            self.count += 1;
         }
-        if !full || count >= MAX_LOG_EVENTS {
-            break;
-        }
+        Some((Ok(Bytes::from(out)), self))
     }
-    out.push(']');
-    Ok(json_response(StatusCode::OK, out))
 }
 
 /// The seed's one-shot chat body: a string or content blocks.
@@ -322,10 +383,17 @@ pub async fn message(
     let param = EventParam::UserMessage { content };
     param.validate()?;
     let session = load(&state, &caller, &id).await?;
+    admission::check_context(&state, &session, std::slice::from_ref(&param)).await?;
     let event = Event {
         id: new_id(prefix::EVENT),
         body: param.into_body(),
     };
+    let row = new_event(&event, &Default::default());
+    admission::check_sizes(&state, std::slice::from_ref(&row))?;
+    if let Err(refused) = admission::check_input_rate(&state, &id, std::slice::from_ref(&row)).await
+    {
+        return Ok(refused);
+    }
     let request = StreamRequest {
         session_id: id.clone(),
         replay_after: None,
@@ -336,12 +404,6 @@ pub async fn message(
     };
     // Subscribe before appending so nothing of the turn can be missed.
     let response = sse::response(Arc::clone(&state), request, session.last_seq);
-    append(
-        &state,
-        &caller,
-        &id,
-        &[new_event(&event, &Default::default())],
-    )
-    .await?;
+    append(&state, &caller, &id, &[row]).await?;
     Ok(response)
 }

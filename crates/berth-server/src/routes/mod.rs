@@ -227,6 +227,10 @@ pub fn router(state: Arc<AppState>) -> Router {
                         .delete(model_cards::delete),
                 )
         });
+    let v1 = v1.layer(axum::middleware::from_fn_with_state(
+        Arc::clone(&state),
+        crate::rate_limit::middleware,
+    ));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -35,10 +35,11 @@ impl SqliteStore {
         session_id: &str,
         after_seq: i64,
         limit: u32,
+        max_bytes: u64,
     ) -> StoreResult<Vec<StoredEvent>> {
         let session_id = session_id.to_owned();
         self.pool
-            .read(move |c| events::read(c, &session_id, after_seq, limit))
+            .read(move |c| events::read(c, &session_id, after_seq, limit, max_bytes))
             .await
     }
 

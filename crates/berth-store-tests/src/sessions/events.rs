@@ -72,8 +72,28 @@ pub async fn event_lists_filter_and_page(store: S) {
             .is_empty()
     );
     assert_eq!(
-        seqs(store.read_events(&s.id, 2, 10).await.unwrap()),
+        seqs(store.read_events(&s.id, 2, 10, u64::MAX).await.unwrap()),
         vec![3, 4]
+    );
+    // Byte budgets end a page at the event that reaches them, and never return nothing.
+    let one_body = store.read_events(&s.id, 0, 1, u64::MAX).await.unwrap()[0]
+        .body
+        .len() as u64;
+    assert_eq!(
+        seqs(store.read_events(&s.id, 0, 10, one_body + 1).await.unwrap()),
+        vec![1, 2]
+    );
+    assert_eq!(
+        seqs(store.read_events(&s.id, 0, 10, 1).await.unwrap()),
+        vec![1]
+    );
+    let budgeted = EventQuery {
+        max_bytes: Some(2 * one_body),
+        ..events_query(10)
+    };
+    assert_eq!(
+        seqs(store.list_events(&t, &s.id, &budgeted).await.unwrap()),
+        vec![1, 2]
     );
 }
 
@@ -117,7 +137,7 @@ pub async fn concurrent_appends_keep_seq_gapless(store: S) {
     for task in tasks {
         task.await.unwrap().unwrap();
     }
-    let all = store.read_events(&s.id, 0, 1000).await.unwrap();
+    let all = store.read_events(&s.id, 0, 1000, u64::MAX).await.unwrap();
     let seqs: Vec<i64> = all.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, (1..=36).collect::<Vec<_>>());
     assert_eq!(

@@ -191,5 +191,12 @@ pub async fn session_changes_and_deletes(store: S) {
         DeleteSessionOutcome::NotFound
     );
     // The log outlives the session for streams that are still reading it.
-    assert_eq!(store.read_events(&s.id, 0, 10).await.unwrap().len(), 3);
+    assert_eq!(
+        store
+            .read_events(&s.id, 0, 10, u64::MAX)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
 }

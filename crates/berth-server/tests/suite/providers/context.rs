@@ -114,10 +114,32 @@ async fn a_context_too_large_to_compact_ends_the_turn(server: &TestServer, fake:
         json!({"context_window": 1000}),
     )
     .await;
+    // A message that could never fit is refused when it is sent, and nothing is stored.
     let session = new_session(&api, json!({"model": "tiny"})).await;
     let id = session["id"].as_str().unwrap();
+    let refused = api
+        .post(
+            &format!("/v1/sessions/{id}/events"),
+            json!({"events": [{"type": "user.message", "content": [{"type": "text", "text": filler("huge", 1500)}]}]}),
+        )
+        .await
+        .expect(400);
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("model's context"),
+        "{refused}"
+    );
+    assert!(
+        by_type(&all_events(&api, id).await, "user.message").is_empty(),
+        "nothing was stored"
+    );
+    // A system prompt alone larger than the window leaves nothing to compact: the turn ends.
+    let session = new_session(&api, json!({"model": "tiny", "system": filler("rules", 1500)})).await;
+    let id = session["id"].as_str().unwrap();
     fake.clear_records();
-    say(&api, id, &filler("huge", 1500)).await;
+    say(&api, id, "hello").await;
     wait_for_turns(&api, id, 1, SECS).await;
     let events = all_events(&api, id).await;
     let error = by_type(&events, "session.error")[0].clone();

@@ -46,6 +46,7 @@ macro_rules! on_both_backends_configured {
 }
 
 mod egress;
+mod events;
 mod file_tools;
 mod kernel;
 mod limits;
