@@ -136,7 +136,11 @@ async fn a_context_too_large_to_compact_ends_the_turn(server: &TestServer, fake:
         "nothing was stored"
     );
     // A system prompt alone larger than the window leaves nothing to compact: the turn ends.
-    let session = new_session(&api, json!({"model": "tiny", "system": filler("rules", 1500)})).await;
+    let session = new_session(
+        &api,
+        json!({"model": "tiny", "system": filler("rules", 1500)}),
+    )
+    .await;
     let id = session["id"].as_str().unwrap();
     fake.clear_records();
     say(&api, id, "hello").await;

@@ -63,6 +63,7 @@ async fn events_are_capped_in_size_and_rate(server: &TestServer, _model: &FakeMo
     );
     assert_eq!(event_count(server, id).await, before, "nothing was stored");
     // 1 MiB a minute: about sixteen events of 60 KiB, then 429 with retry-after.
+    super::start_of_a_rate_window().await;
     let mut accepted = 0;
     let refusal = loop {
         let reply = api.post(&path, system_message(60 << 10)).await;

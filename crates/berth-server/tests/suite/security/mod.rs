@@ -50,11 +50,29 @@ mod events;
 mod file_tools;
 mod kernel;
 mod limits;
+mod rate_limits;
 mod secrets;
+mod uids;
 
 use berth_test_support::sessions::{all_events, say, wait_for_turns};
 use berth_test_support::{Api, FakeModel, ModelReply};
 use serde_json::{Value, json};
+
+/// Rate limits count in windows of a wall-clock minute: a test that counts requests against one
+/// starts early enough in a minute that its requests all fall in the same window.
+async fn start_of_a_rate_window() {
+    let into_minute = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        % 60_000;
+    if into_minute > 50_000 {
+        tokio::time::sleep(std::time::Duration::from_millis(
+            60_100 - into_minute as u64,
+        ))
+        .await;
+    }
+}
 
 /// Seconds a turn may take.
 const SECS: u64 = 30;
