@@ -50,11 +50,12 @@ pub struct Blob {
     pub stream: BoxStream<'static, Result<Bytes, BlobError>>,
 }
 
-/// An object's key and size, from a listing.
+/// An object's key, size and last change, from a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listed {
     pub key: String,
     pub size: u64,
+    pub modified: std::time::SystemTime,
 }
 
 /// Settings for an S3-compatible store that override the environment.
@@ -72,6 +73,8 @@ pub struct BlobStore {
     inner: Arc<dyn ObjectStore>,
     part_bytes: usize,
     describe: String,
+    /// The directory of local storage, where interrupted uploads leave staged parts.
+    local_root: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for BlobStore {
@@ -92,6 +95,7 @@ impl BlobStore {
             inner: Arc::new(store),
             part_bytes: LOCAL_PART_BYTES,
             describe: format!("local blob storage at {}", dir.display()),
+            local_root: Some(dir.to_owned()),
         })
     }
 
@@ -151,6 +155,7 @@ impl BlobStore {
             inner,
             part_bytes: S3_PART_BYTES,
             describe: format!("S3 blob storage at s3://{bucket}/{prefix}"),
+            local_root: None,
         })
     }
 
@@ -252,10 +257,28 @@ impl BlobStore {
             .map_ok(|meta| Listed {
                 key: meta.location.to_string(),
                 size: meta.size,
+                modified: meta.last_modified.into(),
             })
             .try_collect()
             .await
             .map_err(store_error)
+    }
+
+    /// Removes what uploads cut off by a crash left behind, once older than `older_than`:
+    /// local storage stages an upload in a file beside its object (`<key>#<n>`) that only a
+    /// finished upload renames, and that no listing shows. Returns the bytes freed. (On S3, an
+    /// unfinished multipart upload is invisible here too; a bucket lifecycle rule aborting
+    /// incomplete uploads removes it.)
+    pub async fn remove_abandoned_uploads(
+        &self,
+        older_than: std::time::Duration,
+    ) -> Result<u64, BlobError> {
+        let Some(root) = self.local_root.clone() else {
+            return Ok(0);
+        };
+        tokio::task::spawn_blocking(move || abandoned_uploads(&root, older_than))
+            .await
+            .map_err(|e| BlobError::Store(e.to_string()))?
     }
 
     /// Deletes every object under `prefix`.
@@ -265,6 +288,45 @@ impl BlobStore {
         }
         Ok(())
     }
+}
+
+/// Whether a file name is a staged upload (`<name>#<digits>`).
+fn is_staged_upload(name: &str) -> bool {
+    name.rsplit_once('#')
+        .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn abandoned_uploads(root: &Path, older_than: std::time::Duration) -> Result<u64, BlobError> {
+    let mut freed = 0;
+    let mut pending = vec![root.to_owned()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.metadata() else {
+                continue;
+            };
+            if meta.is_dir() {
+                pending.push(entry.path());
+                continue;
+            }
+            let stale = meta
+                .modified()
+                .ok()
+                .and_then(|m| m.elapsed().ok())
+                .is_some_and(|age| age >= older_than);
+            if stale && is_staged_upload(&entry.file_name().to_string_lossy()) {
+                match std::fs::remove_file(entry.path()) {
+                    Ok(()) => freed += meta.len(),
+                    Err(e) => {
+                        tracing::warn!(path = %entry.path().display(), error = %e, "cannot remove an abandoned upload")
+                    }
+                }
+            }
+        }
+    }
+    Ok(freed)
 }
 
 #[cfg(test)]
@@ -308,5 +370,41 @@ mod tests {
             Err(BlobError::NotFound)
         ));
         store.delete("t/a/files/one").await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn staged_parts_of_abandoned_uploads_are_removed_once_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::local(dir.path()).unwrap();
+        store
+            .put_bytes("t/a/files/kept", Bytes::from_static(b"kept"))
+            .await
+            .unwrap();
+        let files = dir.path().join("t/a/files");
+        std::fs::write(files.join("file_x#1"), vec![0u8; 4096]).unwrap();
+        std::fs::write(files.join("notes#draft"), b"not a staged part").unwrap();
+        let fresh = files.join("file_y#2");
+        std::fs::write(&fresh, b"in flight").unwrap();
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        for name in ["file_x#1", "notes#draft"] {
+            std::fs::File::options()
+                .write(true)
+                .open(files.join(name))
+                .unwrap()
+                .set_modified(old)
+                .unwrap();
+        }
+        let freed = store
+            .remove_abandoned_uploads(std::time::Duration::from_secs(3600))
+            .await
+            .unwrap();
+        assert_eq!(freed, 4096);
+        assert!(!files.join("file_x#1").exists());
+        assert!(files.join("notes#draft").exists(), "only staged parts go");
+        assert!(fresh.exists(), "an upload still in flight stays");
+        assert_eq!(
+            store.read("t/a/files/kept").await.unwrap(),
+            Bytes::from_static(b"kept")
+        );
     }
 }

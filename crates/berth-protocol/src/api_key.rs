@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::validation::{Validated, check_len, check_no_control};
+use crate::validation::{Validated, check_len, check_name_text};
 
 crate::wire_tag!(
     /// The literal `"api_key"`.
@@ -28,7 +28,7 @@ impl ApiKeyCreateRequest {
     pub fn validated_name(&self) -> Validated<String> {
         let name = self.name.clone().unwrap_or_else(|| "unnamed".to_owned());
         check_len("name", &name, 1, MAX_KEY_NAME_CHARS)?;
-        check_no_control("name", &name)?;
+        check_name_text("name", &name)?;
         Ok(name)
     }
 }
@@ -64,7 +64,7 @@ pub struct TenantCreateRequest {
 impl TenantCreateRequest {
     pub fn validate(&self) -> Validated {
         check_len("name", &self.name, 1, 256)?;
-        check_no_control("name", &self.name)
+        check_name_text("name", &self.name)
     }
 }
 

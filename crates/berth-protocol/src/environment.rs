@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use crate::metadata::{self, EmptyValue};
 use crate::nullable::Nullable;
-use crate::validation::{Validated, ValidationError, check_len, check_no_control};
+use crate::validation::{Validated, ValidationError, check_len, check_name_text};
 use crate::{Metadata, Timestamp};
 
 pub const MAX_NAME_CHARS: usize = 256;
@@ -284,7 +284,7 @@ pub fn update_environment(
 
 fn check_name(name: &str) -> Validated {
     check_len("name", name, 1, MAX_NAME_CHARS)?;
-    check_no_control("name", name)
+    check_name_text("name", name)
 }
 
 fn check_description(description: Option<String>) -> Validated<Option<String>> {

@@ -84,7 +84,7 @@ pub fn sanitize_filename(raw: &str, mime_type: &str) -> String {
     let last = raw.rsplit(['/', '\\']).next().unwrap_or("");
     let cleaned: String = last
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|c| !c.is_control() && !crate::validation::is_bidi_control(*c))
         .collect::<String>()
         .trim()
         .trim_start_matches('.')

@@ -84,6 +84,9 @@ pub struct ServerConfig {
     pub blob_url: Option<String>,
     /// Largest file upload, in bytes (`BERTH_MAX_UPLOAD_BYTES`).
     pub max_upload_bytes: u64,
+    /// How often blob storage is swept for what crashes left (abandoned uploads, objects
+    /// without a row).
+    pub blob_sweep_interval: Duration,
     /// A model stream that sends nothing for this long is abandoned.
     pub model_idle_timeout: Duration,
     /// How often idle SSE streams send `event: ping`.
@@ -151,6 +154,7 @@ impl ServerConfig {
             searxng_url: None,
             blob_url: None,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            blob_sweep_interval: Duration::from_secs(3600),
             model_idle_timeout: DEFAULT_MODEL_IDLE_TIMEOUT,
             sse_keepalive: DEFAULT_SSE_KEEPALIVE,
             lease_ttl: DEFAULT_LEASE_TTL,

@@ -1,7 +1,8 @@
 //! Request extractors with the contract's error behaviour.
 //!
-//! [`JsonBody`] reads at most the configured number of bytes (413 beyond it) and reports a
-//! malformed body or a wrong type as a 400 naming the field; unknown fields are ignored.
+//! [`JsonBody`] reads at most the configured number of bytes (413 beyond it), accepts only a
+//! JSON object (or no body at all), and reports a malformed body or a wrong type as a 400
+//! naming the field; unknown fields are ignored.
 //! [`QueryParams`] understands the SDKs' bracketed arrays (`statuses[]=a&statuses[]=b`) and
 //! literal filter keys (`created_at[gte]=…`), which a plain `serde_urlencoded` struct cannot.
 
@@ -55,12 +56,19 @@ pub async fn read_body(request: Request, limit: usize) -> Result<Bytes, ApiError
     }
 }
 
-/// Parses JSON, naming the offending field on a type error. An empty body is `{}`.
+/// Parses a JSON object, naming the offending field on a type error. An empty body is `{}`
+/// (the official SDKs send one, with a JSON content type, for calls without parameters); any
+/// other body must be an object: `[]`, `null` or a bare value is refused, so it can never pass
+/// for a request whose every field is optional.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-        b"{}"
-    } else {
-        bytes
+    let bytes: &[u8] = match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => b"{}",
+        Some(b'{') => bytes,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid request body: must be a JSON object",
+            ));
+        }
     };
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {

@@ -118,6 +118,85 @@ pub async fn delete_expired(store: &dyn Store, blobs: &BlobStore) {
     }
 }
 
+/// How old an object without a row must be before it counts as left behind: an upload's row
+/// commits right after its bytes, so anything this old without one never got it.
+pub const ORPHAN_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes what crashes left in blob storage: staged parts of uploads cut off midway, and file
+/// objects whose row never committed. Returns how many bytes it freed.
+pub async fn sweep_orphans(store: &dyn Store, blobs: &BlobStore) -> u64 {
+    let mut freed = blobs
+        .remove_abandoned_uploads(ORPHAN_GRACE)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot look for abandoned uploads");
+            0
+        });
+    let mut query = berth_store::DocumentQuery {
+        limit: 200,
+        ..Default::default()
+    };
+    loop {
+        let tenants = match store.list_tenants(&query).await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list tenants for the orphan sweep");
+                return freed;
+            }
+        };
+        for tenant in &tenants {
+            freed += sweep_tenant_files(store, blobs, &tenant.id).await;
+        }
+        match tenants.last() {
+            Some(last) if tenants.len() == query.limit as usize => {
+                query.after = Some(last.id.clone());
+            }
+            _ => return freed,
+        }
+    }
+}
+
+async fn sweep_tenant_files(store: &dyn Store, blobs: &BlobStore, tenant_id: &str) -> u64 {
+    let prefix = format!("t/{tenant_id}/files/");
+    let listed = match blobs.list(&prefix).await {
+        Ok(listed) => listed,
+        Err(e) => {
+            tracing::warn!(tenant_id, error = %e, "cannot list files for the orphan sweep");
+            return 0;
+        }
+    };
+    let mut freed = 0;
+    for object in listed {
+        let old = object
+            .modified
+            .elapsed()
+            .is_ok_and(|age| age >= ORPHAN_GRACE);
+        let Some(file_id) = object
+            .key
+            .strip_prefix(&prefix)
+            .filter(|id| !id.contains('/'))
+        else {
+            continue;
+        };
+        if !old {
+            continue;
+        }
+        // An expired file's row is hidden but its bytes go with it (the expiry sweep), so a
+        // missing row is all it takes.
+        match store.get_file(tenant_id, file_id, 0).await {
+            Ok(None) => {
+                if blobs.delete(&object.key).await.is_ok() {
+                    tracing::info!(key = %object.key, bytes = object.size, "removed a file object without a row");
+                    freed += object.size;
+                }
+            }
+            Ok(Some(_)) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot check a file object's row"),
+        }
+    }
+    freed
+}
+
 /// Deletes every file of a session (uploads scoped to it and its outputs).
 pub async fn delete_session_files(
     store: &dyn Store,

@@ -56,17 +56,23 @@ use crate::runner::{Runner, RunnerSettings};
 use crate::state::AppState;
 use crate::tools::ToolServices;
 
-/// Deletes expired files every minute until shutdown.
+/// Deletes expired files every minute, and what crashes left in blob storage every
+/// `sweep_every`, until shutdown.
 async fn expire_files(
     store: Arc<dyn berth_store::Store>,
     blobs: berth_blob::BlobStore,
+    sweep_every: std::time::Duration,
     stop: CancellationToken,
 ) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    let mut sweep = tokio::time::interval(sweep_every);
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
             _ = tick.tick() => files::delete_expired(store.as_ref(), &blobs).await,
+            _ = sweep.tick() => {
+                files::sweep_orphans(store.as_ref(), &blobs).await;
+            }
         }
     }
 }
@@ -149,6 +155,7 @@ impl Server {
         tokio::spawn(expire_files(
             Arc::clone(&started.store),
             blobs.clone(),
+            config.blob_sweep_interval,
             shutdown.clone(),
         ));
         let runner = Runner::start(

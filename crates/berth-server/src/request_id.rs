@@ -75,6 +75,11 @@ fn finish(mut response: Response, id: &str) -> Response {
     if let Ok(value) = HeaderValue::from_str(id) {
         response.headers_mut().insert("request-id", value);
     }
+    // Downloads carry tenant-chosen bytes and types: browsers must not guess another type.
+    response.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     response
 }
 

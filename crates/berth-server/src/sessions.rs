@@ -179,17 +179,38 @@ pub async fn prepare_file_resource(
     Ok(mount_path)
 }
 
+/// Mount points the sandbox itself uses: a file may be mounted neither at one of them, nor
+/// above one (which would hide it), nor inside the trees Berth fills (outputs, skills, memory).
+const RESERVED_MOUNTS: &[(&str, bool)] = &[
+    // (mount point, whether everything under it is reserved too)
+    ("/mnt/session/outputs", true),
+    ("/mnt/session/uploads", false),
+    (crate::mounts::SKILLS_MOUNT, true),
+    (crate::memory_mounts::MEMORY_MOUNT, true),
+];
+
 /// Where a file resource may be mounted.
 fn check_file_mount_path(at: &str, mount_path: &str) -> ApiResult<()> {
     validate_mount_path(&format!("{at}.mount_path"), mount_path)?;
-    let under = |dir: &str| mount_path == dir || mount_path.starts_with(&format!("{dir}/"));
-    let allowed = (mount_path.starts_with("/workspace/") || mount_path.starts_with("/mnt/"))
-        && !under("/mnt/session/outputs")
-        && !under(crate::memory_mounts::MEMORY_MOUNT);
-    if !allowed {
+    if !(mount_path.starts_with("/workspace/") || mount_path.starts_with("/mnt/")) {
         return Err(ApiError::bad_request(format!(
-            "{at}.mount_path: files can be mounted under /workspace/ or /mnt/ (not the outputs or memory folders)"
+            "{at}.mount_path: files can be mounted under /workspace/ or /mnt/"
         )));
+    }
+    let path = mount_path.trim_end_matches('/');
+    for (reserved, whole_tree) in RESERVED_MOUNTS {
+        let above = reserved.starts_with(&format!("{path}/"));
+        let inside = path.starts_with(&format!("{reserved}/"));
+        if path == *reserved || above || (*whole_tree && inside) {
+            return Err(ApiError::bad_request(format!(
+                "{at}.mount_path: {mount_path} is reserved: the sandbox uses {reserved}{}",
+                if *whole_tree {
+                    " and everything under it"
+                } else {
+                    ""
+                }
+            )));
+        }
     }
     Ok(())
 }
@@ -360,4 +381,36 @@ pub fn build_resources(
         resources.push(resource);
     }
     Ok((resources, tokens))
+}
+
+#[cfg(test)]
+mod mount_path_tests {
+    use super::check_file_mount_path;
+
+    #[test]
+    fn reserved_mount_points_and_their_parents_are_refused() {
+        for bad in [
+            "/mnt/session",
+            "/mnt/session/",
+            "/mnt/session/outputs",
+            "/mnt/session/outputs/a.txt",
+            "/mnt/session/uploads",
+            "/mnt/skills",
+            "/mnt/skills/x/SKILL.md",
+            "/mnt/memory/notes",
+            "/mnt",
+            "/etc/passwd",
+            "/tmp/x",
+        ] {
+            assert!(check_file_mount_path("r", bad).is_err(), "{bad}");
+        }
+        for good in [
+            "/workspace/data.csv",
+            "/mnt/data/input.csv",
+            "/mnt/session/uploads/file_1/a.txt",
+            "/mnt/sessions/x",
+        ] {
+            assert!(check_file_mount_path("r", good).is_ok(), "{good}");
+        }
+    }
 }

@@ -24,7 +24,7 @@ use crate::agent_tools::{Tool, ToolParam, resolve_tools};
 use crate::metadata::{self, EmptyValue};
 use crate::multiagent::{AgentReference, Multiagent, MultiagentParam};
 use crate::nullable::Nullable;
-use crate::validation::{Validated, ValidationError, check_len, check_no_control};
+use crate::validation::{Validated, ValidationError, check_len, check_name_text};
 use crate::{Metadata, Timestamp};
 
 pub const MAX_NAME_CHARS: usize = 256;
@@ -296,7 +296,7 @@ pub fn update_agent(
 
 fn check_name(name: &str) -> Validated {
     check_len("name", name, 1, MAX_NAME_CHARS)?;
-    check_no_control("name", name)
+    check_name_text("name", name)
 }
 
 /// `null` and `""` both clear an optional text field (contract §4.2).

@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 
 use crate::metadata::{self, EmptyValue};
 use crate::nullable::Nullable;
-use crate::validation::{Validated, ValidationError, check_len, check_no_control};
+use crate::validation::{Validated, ValidationError, check_len, check_name_text};
 use crate::{Metadata, Timestamp};
 
 pub use memories::{
@@ -168,7 +168,7 @@ pub fn update_memory_store(
 /// name rules it must be a single, ordinary directory name.
 fn check_store_name(name: &str) -> Validated {
     check_len("name", name, 1, MAX_STORE_NAME_CHARS)?;
-    check_no_control("name", name)?;
+    check_name_text("name", name)?;
     if name.contains(['/', '\\']) {
         return Err(ValidationError::new("name", "must not contain '/' or '\\'"));
     }

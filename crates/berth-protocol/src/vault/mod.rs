@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use crate::metadata::{self, EmptyValue};
 use crate::nullable::Nullable;
-use crate::validation::{Validated, ValidationError, check_len, check_no_control};
+use crate::validation::{Validated, ValidationError, check_len, check_name_text};
 use crate::{Metadata, Timestamp};
 
 pub const MAX_DISPLAY_NAME_CHARS: usize = 255;
@@ -113,5 +113,5 @@ pub fn update_vault(
 
 pub(crate) fn check_display_name(name: &str) -> Validated {
     check_len("display_name", name, 1, MAX_DISPLAY_NAME_CHARS)?;
-    check_no_control("display_name", name)
+    check_name_text("display_name", name)
 }

@@ -188,14 +188,16 @@ async fn receive(
         let text = String::from_utf8(text)
             .map_err(|_| ApiError::bad_request("files: SKILL.md must be UTF-8 text"))?;
         let header = parse_skill_md(&text)?;
-        if let Some(d) = &display_name
-            && (d.trim().is_empty()
+        if let Some(d) = &display_name {
+            if d.trim().is_empty()
                 || d.chars().count() > MAX_DISPLAY_NAME_CHARS
-                || d.contains(['\n', '\r']))
-        {
-            return Err(ApiError::bad_request(format!(
-                "display_name: must be a single line of 1-{MAX_DISPLAY_NAME_CHARS} characters"
-            )));
+                || d.contains(['\n', '\r'])
+            {
+                return Err(ApiError::bad_request(format!(
+                    "display_name: must be a single line of 1-{MAX_DISPLAY_NAME_CHARS} characters"
+                )));
+            }
+            berth_protocol::validation::check_name_text("display_name", d)?;
         }
         // Blobs are stored by part index; the manifest maps paths to them.
         let manifest = inner

@@ -48,6 +48,7 @@ macro_rules! on_both_backends_configured {
 mod egress;
 mod events;
 mod file_tools;
+mod inputs;
 mod kernel;
 mod limits;
 mod rate_limits;
