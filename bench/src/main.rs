@@ -58,6 +58,9 @@ enum Scenario {
     Memory,
     /// Upload and download throughput of a 100 MB file (local blob storage) and server RSS.
     Files,
+    /// A tenant's memory attack: 100 events of 1 MB, then 10 concurrent full-log reads; server
+    /// RSS before, at peak and after.
+    Flood,
     /// Streaming relay cost: from a token leaving the fake provider to its delta reaching an SSE
     /// client, with `--concurrency` turns streaming at once (Anthropic, then Chat Completions).
     Relay,
@@ -112,6 +115,7 @@ fn main() -> anyhow::Result<()> {
             Scenario::Idle { sessions } => scenarios::idle(&server, sessions).await,
             Scenario::Relay => scenarios::relay(&server, &model, &options).await,
             Scenario::Files => scenarios::files(&server).await,
+            Scenario::Flood => scenarios::flood(&server).await,
             Scenario::Memory => scenarios::memory(&server, &options).await,
             Scenario::Mcp => scenarios::mcp(&server, &model, &options).await,
             Scenario::ToolTurns => scenarios::tool_turns(&server, &model, &options).await,

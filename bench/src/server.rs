@@ -45,6 +45,11 @@ impl BerthProcess {
             .env("BERTH_LOG", "warn,berth_server=info")
             // Model cards in the benchmarks point at the fake on loopback.
             .env("BERTH_ALLOW_PRIVATE_EGRESS", "127.0.0.1")
+            // Limits high enough never to bind: the limiter still runs (and is measured), but a
+            // benchmark measures throughput, not the limits.
+            .env("BERTH_RATE_LIMIT_READS_PER_MINUTE", "1000000000")
+            .env("BERTH_RATE_LIMIT_WRITES_PER_MINUTE", "1000000000")
+            .env("BERTH_SESSION_INPUT_BYTES_PER_MINUTE", "1000000000000")
             .env_remove("DATABASE_URL")
             .env_remove("ANTHROPIC_API_KEY")
             .env_remove("ANTHROPIC_BASE_URL")
@@ -110,10 +115,20 @@ impl BerthProcess {
 
 /// Resident set size of a process, in MiB.
 pub fn rss_of(pid: u32) -> f64 {
+    status_mib(pid, "VmRSS:")
+}
+
+/// The anonymous part of a process's RSS (its heap and stacks, without file-backed pages such
+/// as SQLite's memory map), in MiB.
+pub fn anon_rss_of(pid: u32) -> f64 {
+    status_mib(pid, "RssAnon:")
+}
+
+fn status_mib(pid: u32, field: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
         .map_or(0.0, |kib| kib / 1024.0)
 }

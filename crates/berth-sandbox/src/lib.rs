@@ -149,7 +149,9 @@ impl Sandboxes {
             && unavailable.is_none()
             && matches!(settings.isolation, Isolation::Bubblewrap(_));
         let interception = proxied.then(|| interception(&settings)).flatten();
-        let cgroups = proxied.then(|| session_cgroups(&settings)).flatten();
+        let cgroups = (proxied && settings.session_cgroups)
+            .then(|| session_cgroups(&settings))
+            .flatten();
         Self {
             settings,
             capabilities: Capabilities {

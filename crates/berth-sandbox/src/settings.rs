@@ -43,6 +43,9 @@ pub struct SandboxSettings {
     /// Loopback ports of this host the proxy may reach, for a local gateway or tests; empty
     /// by default. Every other loopback destination stays refused.
     pub loopback_ports: Vec<u16>,
+    /// Whether sessions get control groups (memory, CPU, processes together) where the host
+    /// offers them. Off, only the per-process limits hold.
+    pub session_cgroups: bool,
 }
 
 impl SandboxSettings {
@@ -57,6 +60,7 @@ impl SandboxSettings {
             ca_dir: None,
             upstream_roots_pem: Vec::new(),
             loopback_ports: Vec::new(),
+            session_cgroups: true,
         }
     }
 }

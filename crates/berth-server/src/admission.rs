@@ -10,7 +10,7 @@ use berth_store::{NewEvent, SessionRow};
 
 use crate::documents::{micros, now};
 use crate::error::ApiError;
-use crate::rate_limit::refusal;
+use crate::rate_limit::{Kind, refusal};
 use crate::state::AppState;
 
 /// Rough characters per token, as the agent's context estimate counts them.
@@ -97,12 +97,7 @@ pub async fn check_input_rate(
     let now = micros(now());
     let verdict = state
         .rate_limiter
-        .check(
-            &format!("session:{session_id}:input_bytes"),
-            limit,
-            bytes,
-            now,
-        )
+        .check(Kind::SessionInput, session_id, limit, bytes, now)
         .await;
     if verdict.allowed {
         return Ok(());

@@ -9,8 +9,6 @@ pub use berth_net::EgressPolicy;
 pub use berth_sandbox::Limits as SandboxLimits;
 pub use berth_sandbox::SessionResources;
 
-pub use crate::rate_limit::RateLimits;
-
 /// Default cap on JSON request bodies; large enough for a 100k-character system prompt plus
 /// base64 images in a user message.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
@@ -69,6 +67,9 @@ pub struct ServerConfig {
     pub sandbox_limits: SandboxLimits,
     /// A sandbox unused this long gives back its network namespace and proxy.
     pub sandbox_idle_ttl: Duration,
+    /// Whether sessions get control groups where the host offers them
+    /// (`BERTH_SANDBOX_CGROUPS`).
+    pub sandbox_cgroups: bool,
     /// Disk one session's sandbox files may take (`BERTH_SANDBOX_DISK_MB`).
     pub sandbox_disk_bytes: u64,
     /// Disk the sandboxes of one tenant's live sessions may take together
@@ -148,6 +149,7 @@ impl ServerConfig {
             unsafe_no_sandbox: false,
             sandbox_limits: SandboxLimits::default(),
             sandbox_idle_ttl: Duration::from_secs(300),
+            sandbox_cgroups: true,
             sandbox_disk_bytes: DEFAULT_SANDBOX_DISK_BYTES,
             tenant_disk_bytes: DEFAULT_TENANT_DISK_BYTES,
             sandbox_loopback_ports: Vec::new(),
@@ -169,5 +171,26 @@ impl ServerConfig {
         self.database_url
             .as_deref()
             .is_some_and(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"))
+    }
+}
+
+/// The limits an operator sets; 0 turns one off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    /// `GET` and `HEAD` requests per tenant per minute.
+    pub reads_per_minute: u64,
+    /// Every other request (creates, updates, sends, deletes) per tenant per minute.
+    pub writes_per_minute: u64,
+    /// Bytes of events sent to one session per minute.
+    pub session_input_bytes_per_minute: u64,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            reads_per_minute: 12_000,
+            writes_per_minute: 3_000,
+            session_input_bytes_per_minute: 32 << 20,
+        }
     }
 }

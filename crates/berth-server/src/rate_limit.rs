@@ -20,6 +20,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use berth_store::Store;
 
+use crate::auth::Caller;
 use crate::documents::{from_micros, micros, now};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -31,35 +32,44 @@ const CHUNK_DIVISOR: u64 = 50;
 /// Windows kept in memory before old ones are dropped.
 const MAX_LOCAL_WINDOWS: usize = 50_000;
 
-/// The limits an operator sets; 0 turns one off.
+/// What a window counts; each kind has windows of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimits {
-    /// `GET` and `HEAD` requests per tenant per minute.
-    pub reads_per_minute: u64,
-    /// Every other request (creates, updates, sends, deletes) per tenant per minute.
-    pub writes_per_minute: u64,
-    /// Bytes of events sent to one session per minute.
-    pub session_input_bytes_per_minute: u64,
+pub enum Kind {
+    /// A tenant's `GET` and `HEAD` requests.
+    Reads,
+    /// A tenant's other requests.
+    Writes,
+    /// Bytes of events sent to a session.
+    SessionInput,
 }
 
-impl Default for RateLimits {
-    fn default() -> Self {
-        Self {
-            reads_per_minute: 12_000,
-            writes_per_minute: 3_000,
-            session_input_bytes_per_minute: 32 << 20,
+impl Kind {
+    const ALL: [Kind; 3] = [Kind::Reads, Kind::Writes, Kind::SessionInput];
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The name of the shared window in the store.
+    fn shared_key(self, scope: &str) -> String {
+        match self {
+            Kind::Reads => format!("tenant:{scope}:read"),
+            Kind::Writes => format!("tenant:{scope}:write"),
+            Kind::SessionInput => format!("session:{scope}:input_bytes"),
         }
     }
 }
 
 /// What a check decided, and what to tell the client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
     pub allowed: bool,
     pub limit: u64,
     pub remaining: u64,
     /// When the window ends (microseconds since the epoch).
     pub resets_at: i64,
+    /// The same, as the `…-reset` header shows it (made once per window).
+    reset_header: HeaderValue,
 }
 
 impl Verdict {
@@ -70,7 +80,7 @@ impl Verdict {
     }
 }
 
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct LocalWindow {
     start: i64,
     /// Units this process may hand out in the window (the whole limit when alone).
@@ -79,100 +89,118 @@ struct LocalWindow {
     used: u64,
     /// Units every replica had taken from the shared window at this process's last take.
     shared_used: u64,
+    reset_header: HeaderValue,
 }
 
-/// The windows of this process.
+impl LocalWindow {
+    fn new(start: i64, granted: u64) -> Self {
+        let reset =
+            from_micros(start + WINDOW_MICROS).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        Self {
+            start,
+            granted,
+            used: 0,
+            shared_used: 0,
+            reset_header: HeaderValue::from_str(&reset)
+                .unwrap_or_else(|_| HeaderValue::from_static("")),
+        }
+    }
+}
+
+/// The windows of this process: one map per kind, keyed by tenant or session id (looked up
+/// without allocating).
 pub struct RateLimiter {
     /// The shared windows, when replicas share a database.
     shared: Option<Arc<dyn Store>>,
-    windows: Mutex<HashMap<String, LocalWindow>>,
+    windows: [Mutex<HashMap<String, LocalWindow>>; 3],
 }
 
 impl RateLimiter {
     pub fn new(shared: Option<Arc<dyn Store>>) -> Self {
         Self {
             shared,
-            windows: Mutex::new(HashMap::new()),
+            windows: Kind::ALL.map(|_| Mutex::new(HashMap::new())),
         }
     }
 
-    /// Takes `units` from `key`'s window (which holds `limit` a minute) at `now` (micros).
-    pub async fn check(&self, key: &str, limit: u64, units: u64, now: i64) -> Verdict {
+    /// Takes `units` from the `kind` window of `scope` (a tenant or session id), which holds
+    /// `limit` a minute, at `now` (micros).
+    pub async fn check(
+        &self,
+        kind: Kind,
+        scope: &str,
+        limit: u64,
+        units: u64,
+        now: i64,
+    ) -> Verdict {
         let start = now - now.rem_euclid(WINDOW_MICROS);
-        let alone = self.shared.is_none();
-        if let Some(verdict) = self.take_local(key, limit, units, start, alone) {
-            return verdict;
-        }
-        let Some(store) = &self.shared else {
-            return self.verdict(key, limit, start, false);
-        };
-        let want = units.max(limit / CHUNK_DIVISOR).max(1);
-        match store.take_rate_units(key, start, want, limit).await {
-            Ok(take) => {
-                if let Ok(mut windows) = self.windows.lock()
-                    && let Some(window) = windows.get_mut(key)
-                    && window.start == start
+        match self.take_local(kind, scope, limit, units, start) {
+            Ok(verdict) => verdict,
+            Err(refused) => {
+                let Some(store) = &self.shared else {
+                    return refused;
+                };
+                let want = units.max(limit / CHUNK_DIVISOR).max(1);
+                match store
+                    .take_rate_units(&kind.shared_key(scope), start, want, limit)
+                    .await
                 {
-                    window.granted += take.granted;
-                    window.shared_used = take.used;
-                }
-                self.take_local(key, limit, units, start, alone)
-                    .unwrap_or_else(|| self.verdict(key, limit, start, false))
-            }
-            Err(e) => {
-                tracing::warn!(key, error = %e, "cannot reach the shared rate limits; letting the request through");
-                Verdict {
-                    allowed: true,
-                    limit,
-                    remaining: 0,
-                    resets_at: start + WINDOW_MICROS,
+                    Ok(take) => {
+                        if let Ok(mut windows) = self.windows[kind.index()].lock()
+                            && let Some(window) = windows.get_mut(scope)
+                            && window.start == start
+                        {
+                            window.granted += take.granted;
+                            window.shared_used = take.used;
+                        }
+                        self.take_local(kind, scope, limit, units, start)
+                            .unwrap_or_else(|refused| refused)
+                    }
+                    Err(e) => {
+                        tracing::warn!(scope, error = %e, "cannot reach the shared rate limits; letting the request through");
+                        Verdict {
+                            allowed: true,
+                            ..refused
+                        }
+                    }
                 }
             }
         }
     }
 
-    /// Takes from what this process holds; `None` when it holds too little (and may ask the
-    /// shared window for more).
+    /// Takes from what this process holds; `Err` with the refusal when it holds too little
+    /// (and may ask the shared window for more).
     fn take_local(
         &self,
-        key: &str,
+        kind: Kind,
+        scope: &str,
         limit: u64,
         units: u64,
         start: i64,
-        alone: bool,
-    ) -> Option<Verdict> {
-        let mut windows = self.windows.lock().ok()?;
-        if windows.len() >= MAX_LOCAL_WINDOWS {
-            windows.retain(|_, w| w.start >= start);
+    ) -> Result<Verdict, Verdict> {
+        let alone = self.shared.is_none();
+        let fresh = || LocalWindow::new(start, if alone { limit } else { 0 });
+        let Ok(mut windows) = self.windows[kind.index()].lock() else {
+            let window = fresh();
+            return Ok(verdict_of(&window, limit, true, alone));
+        };
+        if !windows.contains_key(scope) {
+            if windows.len() >= MAX_LOCAL_WINDOWS {
+                windows.retain(|_, w| w.start >= start);
+            }
+            windows.insert(scope.to_owned(), fresh());
         }
-        let window = windows.entry(key.to_owned()).or_default();
+        let Some(window) = windows.get_mut(scope) else {
+            return Ok(verdict_of(&fresh(), limit, true, alone));
+        };
         if window.start != start {
-            *window = LocalWindow {
-                start,
-                granted: if alone { limit } else { 0 },
-                ..LocalWindow::default()
-            };
+            *window = fresh();
         }
         if window.used + units > window.granted {
-            return None;
+            return Err(verdict_of(window, limit, false, alone));
         }
         window.used += units;
-        Some(verdict_of(window, limit, true, alone))
-    }
-
-    fn verdict(&self, key: &str, limit: u64, start: i64, allowed: bool) -> Verdict {
-        let alone = self.shared.is_none();
-        let window = self
-            .windows
-            .lock()
-            .ok()
-            .and_then(|w| w.get(key).copied())
-            .filter(|w| w.start == start)
-            .unwrap_or(LocalWindow {
-                start,
-                ..LocalWindow::default()
-            });
-        verdict_of(&window, limit, allowed, alone)
+        Ok(verdict_of(window, limit, true, alone))
     }
 }
 
@@ -188,40 +216,43 @@ fn verdict_of(window: &LocalWindow, limit: u64, allowed: bool, alone: bool) -> V
         limit,
         remaining,
         resets_at: window.start + WINDOW_MICROS,
+        reset_header: window.reset_header.clone(),
     }
 }
 
 /// Limits every authenticated request of `/v1` per tenant. Requests without a valid key pass
-/// on to be refused by authentication.
+/// on to be refused by authentication; the caller found here is handed to the handler, so a
+/// key is looked up once per request.
 pub async fn middleware(
     State(state): State<Arc<AppState>>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let limits = state.config.rate_limits;
-    let (class, limit) = if matches!(*request.method(), Method::GET | Method::HEAD) {
-        ("read", limits.reads_per_minute)
+    let (kind, limit) = if matches!(*request.method(), Method::GET | Method::HEAD) {
+        (Kind::Reads, limits.reads_per_minute)
     } else {
-        ("write", limits.writes_per_minute)
+        (Kind::Writes, limits.writes_per_minute)
     };
     if limit == 0 {
         return next.run(request).await;
     }
-    let Some(tenant_id) = tenant_of(&state, request.headers()).await else {
+    let Some(caller) = caller_of(&state, request.headers()).await else {
         return next.run(request).await;
     };
     let now = micros(now());
     let verdict = state
         .rate_limiter
-        .check(&format!("tenant:{tenant_id}:{class}"), limit, 1, now)
+        .check(kind, &caller.tenant_id, limit, 1, now)
         .await;
     let mut response = if verdict.allowed {
+        request.extensions_mut().insert(caller);
         next.run(request).await
     } else {
+        let noun = if kind == Kind::Reads { "read" } else { "write" };
         refusal(
             format!(
-                "this tenant sent more than {limit} {}s in a minute; retry after the time in retry-after",
-                if class == "read" { "read" } else { "write" }
+                "this tenant sent more than {limit} {noun}s in a minute; retry after the time in retry-after"
             ),
             &verdict,
             now,
@@ -234,40 +265,32 @@ pub async fn middleware(
 /// A `429` for a spent window.
 pub fn refusal(message: String, verdict: &Verdict, now: i64) -> Response {
     let mut response = ApiError::rate_limited(message).into_response();
-    if let Ok(value) = HeaderValue::from_str(&verdict.retry_after_secs(now).to_string()) {
-        response.headers_mut().insert("retry-after", value);
-    }
+    response.headers_mut().insert(
+        "retry-after",
+        HeaderValue::from(verdict.retry_after_secs(now)),
+    );
     response
 }
 
 fn set_headers(headers: &mut HeaderMap, verdict: &Verdict) {
-    let reset = from_micros(verdict.resets_at).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    for (name, value) in [
-        (
-            "anthropic-ratelimit-requests-limit",
-            verdict.limit.to_string(),
-        ),
-        (
-            "anthropic-ratelimit-requests-remaining",
-            verdict.remaining.to_string(),
-        ),
-        ("anthropic-ratelimit-requests-reset", reset),
-    ] {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(name, value);
-        }
-    }
+    headers.insert(
+        "anthropic-ratelimit-requests-limit",
+        HeaderValue::from(verdict.limit),
+    );
+    headers.insert(
+        "anthropic-ratelimit-requests-remaining",
+        HeaderValue::from(verdict.remaining),
+    );
+    headers.insert(
+        "anthropic-ratelimit-requests-reset",
+        verdict.reset_header.clone(),
+    );
 }
 
-/// The tenant of the request's API key, if it has a valid one.
-async fn tenant_of(state: &AppState, headers: &HeaderMap) -> Option<String> {
+/// The caller of the request's API key, if it has a valid one.
+async fn caller_of(state: &AppState, headers: &HeaderMap) -> Option<Caller> {
     let raw = crate::auth::presented_key(headers).ok()?;
-    state
-        .keys
-        .authenticate(&state.store, raw)
-        .await
-        .ok()
-        .map(|caller| caller.tenant_id)
+    state.keys.authenticate(&state.store, raw).await.ok()
 }
 
 #[cfg(test)]
@@ -279,26 +302,46 @@ mod tests {
         let limiter = RateLimiter::new(None);
         let minute = 10 * WINDOW_MICROS;
         for n in 0..3 {
-            let v = limiter.check("k", 3, 1, minute + n).await;
+            let v = limiter.check(Kind::Reads, "k", 3, 1, minute + n).await;
             assert!(v.allowed);
             assert_eq!(v.remaining, 2 - n as u64);
         }
-        let refused = limiter.check("k", 3, 1, minute + 5_000_000).await;
+        let refused = limiter
+            .check(Kind::Reads, "k", 3, 1, minute + 5_000_000)
+            .await;
         assert!(!refused.allowed);
         assert_eq!(refused.retry_after_secs(minute + 5_000_000), 55);
         assert!(
-            limiter.check("other", 3, 1, minute).await.allowed,
+            limiter
+                .check(Kind::Reads, "other", 3, 1, minute)
+                .await
+                .allowed,
             "keys are apart"
         );
         assert!(
             limiter
-                .check("k", 3, 1, minute + WINDOW_MICROS)
+                .check(Kind::Reads, "k", 3, 1, minute + WINDOW_MICROS)
                 .await
                 .allowed
         );
         // Units larger than one: a request bigger than what is left is refused whole.
-        assert!(limiter.check("bytes", 100, 60, minute).await.allowed);
-        assert!(!limiter.check("bytes", 100, 60, minute).await.allowed);
-        assert!(limiter.check("bytes", 100, 40, minute).await.allowed);
+        assert!(
+            limiter
+                .check(Kind::SessionInput, "bytes", 100, 60, minute)
+                .await
+                .allowed
+        );
+        assert!(
+            !limiter
+                .check(Kind::SessionInput, "bytes", 100, 60, minute)
+                .await
+                .allowed
+        );
+        assert!(
+            limiter
+                .check(Kind::SessionInput, "bytes", 100, 40, minute)
+                .await
+                .allowed
+        );
     }
 }

@@ -2,8 +2,10 @@
 //! agent's enabled tools and custom tools, with the network its environment allows. Sandbox
 //! files follow their session across replicas through `snapshots`.
 
+mod disk;
 mod pipe;
 mod snapshots;
+mod users;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,10 +16,10 @@ use berth_protocol::agent_tools::Tool;
 use berth_protocol::environment::{Environment, EnvironmentConfig, Networking};
 use berth_protocol::session::SessionStatic;
 use berth_sandbox::{
-    HostRules, Isolation, NetworkAccess, SANDBOX_UIDS, SandboxSettings, Sandboxes, find_bubblewrap,
+    HostRules, Isolation, NetworkAccess, SandboxSettings, Sandboxes, find_bubblewrap,
 };
 use berth_store::{Collection, Store};
-use berth_tools::{AgentTools, DiskBudget, SearchBackend, Searxng, ToolContext, WebTools};
+use berth_tools::{AgentTools, SearchBackend, Searxng, ToolContext, WebTools};
 
 use crate::config::ServerConfig;
 use crate::credentials::Credentials;
@@ -43,7 +45,9 @@ pub struct TurnTools {
 pub struct ToolServices {
     pub sandboxes: Arc<Sandboxes>,
     /// Disk quotas: per session's sandbox, and per tenant across its live sessions.
-    disk_quotas: (u64, u64),
+    disk: Arc<disk::DiskLedger>,
+    /// Sessions' sandbox users, as allocated in the store.
+    users: users::SandboxUsers,
     /// Sessions' MCP server connections.
     pub mcp: McpConnections,
     pub web: Arc<WebTools>,
@@ -79,6 +83,7 @@ impl ToolServices {
         settings.idle_ttl = config.sandbox_idle_ttl;
         settings.ca_dir = Some(config.data_dir.join("sandbox-ca"));
         settings.loopback_ports = config.sandbox_loopback_ports.clone();
+        settings.session_cgroups = config.sandbox_cgroups;
         // The data directory (database, root secret) is never visible, wherever it is.
         settings.hidden = vec![
             config
@@ -99,7 +104,11 @@ impl ToolServices {
         let shared = config.uses_postgres() && config.blob_url.is_some();
         Ok(Self {
             sandboxes: Arc::new(Sandboxes::new(settings)),
-            disk_quotas: (config.sandbox_disk_bytes, config.tenant_disk_bytes),
+            disk: Arc::new(disk::DiskLedger::new(
+                config.sandbox_disk_bytes,
+                config.tenant_disk_bytes,
+            )),
+            users: users::SandboxUsers::default(),
             mcp: McpConnections::new(config.egress.clone(), credentials),
             web: Arc::new(web),
             snapshots: WorkspaceSnapshots::new(blobs.clone(), shared),
@@ -125,6 +134,12 @@ impl ToolServices {
         let outputs = dirs.outputs.clone();
         crate::files::sync_outputs(store, &self.blobs, tenant_id, session_id, outputs).await;
         self.snapshots.save(tenant_id, session_id, dirs).await;
+    }
+
+    /// Forgets what this replica remembers of a deleted session (its sandbox user, freed by the
+    /// store).
+    pub fn forget_session(&self, session_id: &str) {
+        self.users.forget(session_id);
     }
 
     /// Deletes a deleted session's sandbox snapshots.
@@ -174,7 +189,7 @@ impl ToolServices {
         let mut prepared = Prepared::default();
         let mut memory = None;
         let sandbox_uid = if has_sandbox_tools && !client_executes {
-            sandbox_uid(store.as_ref(), tenant_id, &session.id).await
+            self.users.of(store.as_ref(), tenant_id, &session.id).await
         } else {
             None
         };
@@ -236,13 +251,12 @@ impl ToolServices {
             client_executes,
             extra_mounts: prepared.mounts,
             secrets,
-            disk_budget: Some(Arc::new(SessionDisk {
-                store: Arc::clone(store),
-                tenant_id: tenant_id.to_owned(),
-                session_id: session.id.clone(),
-                session_quota: self.disk_quotas.0,
-                tenant_quota: self.disk_quotas.1,
-            })),
+            disk_budget: Some(Arc::new(disk::SessionDisk::new(
+                Arc::clone(&self.disk),
+                Arc::clone(store),
+                tenant_id,
+                &session.id,
+            ))),
         };
         let mut builtins: Arc<dyn ToolRouter> =
             Arc::new(AgentTools::new(&session.agent.tools, Arc::new(context)));
@@ -269,75 +283,6 @@ impl ToolServices {
             redactor: mcp.redactor,
         }
     }
-}
-
-/// A session's disk quota: its own, and what its tenant's other sessions leave of the
-/// tenant's (as last recorded in the store, so it holds across replicas).
-struct SessionDisk {
-    store: Arc<dyn Store>,
-    tenant_id: String,
-    session_id: String,
-    session_quota: u64,
-    tenant_quota: u64,
-}
-
-#[async_trait::async_trait]
-impl DiskBudget for SessionDisk {
-    async fn limit(&self, used: u64) -> u64 {
-        self.record(used).await;
-        let tenant_total = match self.store.tenant_sandbox_disk_use(&self.tenant_id).await {
-            Ok(total) => total,
-            Err(e) => {
-                tracing::warn!(session_id = %self.session_id, error = %e, "cannot read the tenant's disk use");
-                used
-            }
-        };
-        let others = tenant_total.saturating_sub(used);
-        self.session_quota
-            .min(self.tenant_quota.saturating_sub(others))
-    }
-
-    async fn record(&self, used: u64) {
-        if let Err(e) = self
-            .store
-            .record_sandbox_disk_use(&self.session_id, used)
-            .await
-        {
-            tracing::warn!(session_id = %self.session_id, error = %e, "cannot record the sandbox's disk use");
-        }
-    }
-}
-
-/// The session's sandbox user, allocated in the store so that no two live sessions share one
-/// on any replica (a session keeps it across replicas and restarts).
-async fn sandbox_uid(store: &dyn Store, tenant_id: &str, session_id: &str) -> Option<u32> {
-    match store
-        .sandbox_uid(tenant_id, session_id, SANDBOX_UIDS, legacy_uid(session_id))
-        .await
-    {
-        Ok(Some(uid)) => Some(uid),
-        Ok(None) => {
-            tracing::error!(
-                session_id,
-                "every sandbox user is taken: delete finished sessions to free some"
-            );
-            None
-        }
-        Err(e) => {
-            tracing::warn!(session_id, error = %e, "cannot allocate the session's sandbox user");
-            None
-        }
-    }
-}
-
-/// The user earlier builds derived from the session id (FNV-1a of the id, modulo the
-/// range). Preferring it when free keeps an existing session's files owned by its user.
-fn legacy_uid(session_id: &str) -> u32 {
-    let hash = session_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    });
-    let span = u64::from(SANDBOX_UIDS.end - SANDBOX_UIDS.start);
-    SANDBOX_UIDS.start + (hash % span) as u32
 }
 
 fn host_rules(networking: &Networking, mcp_hosts: &[String]) -> HostRules {

@@ -117,6 +117,10 @@ struct ServeArgs {
     /// CPU cores a session's sandboxed processes may use together (control groups).
     #[arg(long, env = "BERTH_SANDBOX_CPUS", default_value_t = 2.0)]
     sandbox_cpus: f64,
+    /// Give each session a control group (memory, CPU and processes together) where the host
+    /// offers one: `on` or `off`.
+    #[arg(long, env = "BERTH_SANDBOX_CGROUPS", default_value = "on", value_parser = ["on", "off"])]
+    sandbox_cgroups: String,
     /// Disk a session's sandbox files may take, in MiB.
     #[arg(long, env = "BERTH_SANDBOX_DISK_MB", default_value_t = 10 * 1024)]
     sandbox_disk_mb: u64,
@@ -265,6 +269,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ..SandboxLimits::default()
     };
     config.sandbox_disk_bytes = args.sandbox_disk_mb.max(1) << 20;
+    config.sandbox_cgroups = args.sandbox_cgroups == "on";
     config.rate_limits = RateLimits {
         reads_per_minute: args.rate_limit_reads_per_minute,
         writes_per_minute: args.rate_limit_writes_per_minute,

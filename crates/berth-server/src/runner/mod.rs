@@ -121,6 +121,7 @@ impl Runner {
     /// Forgets what is kept for a deleted session, its sandbox's files included.
     pub fn forget(&self, session_id: &str) {
         self.contexts.forget(session_id);
+        self.tools.forget_session(session_id);
         let sandboxes = Arc::clone(&self.tools.sandboxes);
         let id = session_id.to_owned();
         tokio::task::spawn_blocking(move || sandboxes.remove(&id));
