@@ -24,6 +24,7 @@ pub mod pagination;
 pub mod session;
 pub mod skill;
 pub mod tag;
+pub mod time;
 pub mod validation;
 pub mod vault;
 

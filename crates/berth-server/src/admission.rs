@@ -8,10 +8,10 @@ use berth_protocol::event::EventParam;
 use berth_protocol::session::SessionStatic;
 use berth_store::{NewEvent, SessionRow};
 
-use crate::documents::{micros, now};
 use crate::error::ApiError;
 use crate::rate_limit::{Kind, refusal};
 use crate::state::AppState;
+use berth_protocol::time::{micros, now};
 
 /// Rough characters per token, as the agent's context estimate counts them.
 const CHARS_PER_TOKEN: usize = 4;

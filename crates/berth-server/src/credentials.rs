@@ -16,7 +16,7 @@ use berth_vault::SealingKey;
 use chrono::Utc;
 use serde::Deserialize;
 
-use crate::documents::{micros, now};
+use berth_protocol::time::{micros, now};
 
 /// Longest wait for a token endpoint.
 const REFRESH_TIMEOUT: Duration = Duration::from_secs(15);

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use axum::response::Response;
+use berth_protocol::time::{micros, now};
 use berth_store::{Collection, Document, Store};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -16,20 +17,6 @@ use crate::listing::json_response;
 
 /// Times a change is retried when another write to the document got in between.
 const CHANGE_ATTEMPTS: usize = 3;
-
-/// Now, truncated to the microsecond precision the database keeps.
-pub fn now() -> DateTime<Utc> {
-    let now = Utc::now();
-    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
-}
-
-pub fn micros(t: DateTime<Utc>) -> i64 {
-    t.timestamp_micros()
-}
-
-pub fn from_micros(us: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_micros(us).unwrap_or_default()
-}
 
 /// Loads a document and decodes its body; another tenant's id answers 404 like a missing one.
 pub async fn load<T: DeserializeOwned>(

@@ -14,8 +14,8 @@ use berth_protocol::ids::{new_id, prefix};
 use berth_store::{FileRow, Store};
 use chrono::{DateTime, Utc};
 
-use crate::documents::{from_micros, micros, now};
 use crate::error::ApiError;
+use berth_protocol::time::{from_micros, micros, now};
 
 /// Most output files synced per session (the rest are ignored, with a log line).
 const MAX_OUTPUT_FILES: usize = 1000;

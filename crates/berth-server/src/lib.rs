@@ -84,7 +84,7 @@ async fn forget_rate_windows(store: Arc<dyn berth_store::Store>, stop: Cancellat
         tokio::select! {
             () = stop.cancelled() => return,
             _ = tick.tick() => {
-                let before = documents::micros(documents::now()) - 10 * 60_000_000;
+                let before = berth_protocol::time::micros(berth_protocol::time::now()) - 10 * 60_000_000;
                 if let Err(e) = store.forget_rate_windows(before).await {
                     tracing::debug!(error = %e, "cannot forget old rate-limit windows");
                 }

@@ -51,7 +51,7 @@ pub async fn run(store: Arc<dyn Store>, index: MemoryIndex, stop: CancellationTo
 
 async fn prune_versions(store: &dyn Store) {
     let retention = i64::try_from(VERSION_RETENTION.as_micros()).unwrap_or(i64::MAX);
-    let cutoff = crate::documents::micros(crate::documents::now()) - retention;
+    let cutoff = berth_protocol::time::micros(berth_protocol::time::now()) - retention;
     match store.prune_memory_versions(cutoff).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(versions = n, "pruned memory versions older than 30 days"),

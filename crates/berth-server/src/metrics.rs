@@ -20,8 +20,8 @@ use berth_store::Store;
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::EventBus;
-use crate::documents::{micros, now};
 use crate::runner::Runner;
+use berth_protocol::time::{micros, now};
 
 /// Upper bounds of the latency histograms, in seconds.
 const BUCKETS: &[f64] = &[

@@ -169,7 +169,7 @@ async fn prepare_file(
         .get_file(
             tenant_id,
             file_id,
-            crate::documents::micros(crate::documents::now()),
+            berth_protocol::time::micros(berth_protocol::time::now()),
         )
         .await
         .map_err(|e| e.to_string())?

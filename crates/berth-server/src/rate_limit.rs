@@ -21,9 +21,9 @@ use axum::response::{IntoResponse, Response};
 use berth_store::Store;
 
 use crate::auth::Caller;
-use crate::documents::{from_micros, micros, now};
 use crate::error::ApiError;
 use crate::state::AppState;
+use berth_protocol::time::{from_micros, micros, now};
 
 /// The length of a window, in microseconds.
 const WINDOW_MICROS: i64 = 60_000_000;

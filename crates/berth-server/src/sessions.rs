@@ -168,7 +168,7 @@ pub async fn prepare_file_resource(
         .get_file(
             &caller.tenant_id,
             file_id,
-            crate::documents::micros(crate::documents::now()),
+            berth_protocol::time::micros(berth_protocol::time::now()),
         )
         .await?
         .ok_or_else(|| ApiError::not_found("file", file_id))?;

@@ -14,7 +14,7 @@ use berth_vault::{RootSecret, RootSecretSource, VaultError};
 
 use crate::auth::{KEY_PREFIX, generate_key, key_from_raw};
 use crate::config::ServerConfig;
-use crate::documents::{micros, now};
+use berth_protocol::time::{micros, now};
 
 /// Operator-provided API keys shorter than this are refused: they would be guessable.
 const MIN_PROVIDED_KEY_CHARS: usize = 32;

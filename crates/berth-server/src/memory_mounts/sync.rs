@@ -27,7 +27,7 @@ use berth_store::{
 use serde::{Deserialize, Serialize};
 
 use super::files::{self, Stamp};
-use crate::documents::{micros, now};
+use berth_protocol::time::{micros, now};
 
 /// Memories read per query when syncing in.
 const PAGE: u32 = 500;

@@ -17,11 +17,12 @@ use berth_protocol::pagination::Order;
 use berth_store::{Collection, Store};
 
 use crate::auth::Caller;
-use crate::documents::{Row, load, now, to_document};
+use crate::documents::{Row, load, to_document};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, QueryParams};
 use crate::listing::{document_query, json_response, page_response};
 use crate::state::AppState;
+use berth_protocol::time::now;
 
 const AGENT: &str = "agent";
 /// How often an update is retried when another writer changed the agent in between.

@@ -16,11 +16,11 @@ use berth_store::{ApiKeyRow, NewApiKey, RevokeOutcome, TenantRow};
 use chrono::{DateTime, Utc};
 
 use crate::auth::{Admin, Caller, generate_key};
-use crate::documents::{micros, now};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, QueryParams};
 use crate::listing::document_query;
 use crate::state::AppState;
+use berth_protocol::time::{micros, now};
 
 type AppStateRef = State<Arc<AppState>>;
 

@@ -20,11 +20,12 @@ use serde_json::json;
 
 use crate::auth::Caller;
 use crate::credentials::{CredentialError, HttpSnapshot};
-use crate::documents::{decode, encode, micros, now};
+use crate::documents::{decode, encode};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, QueryParams};
 use crate::listing::{document_query, json_response, page_response};
 use crate::state::AppState;
+use berth_protocol::time::{micros, now};
 
 const CREDENTIAL: &str = "credential";
 const UPDATE_ATTEMPTS: usize = 3;

@@ -16,7 +16,6 @@ use serde::Deserialize;
 
 use crate::admission;
 use crate::auth::Caller;
-use crate::documents::{micros, now};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, QueryParams};
 use crate::listing::{cursor, json_response, push_json_string_or_null};
@@ -25,6 +24,7 @@ use crate::render::event_json;
 use crate::routes::sessions::{EVENTS_PER_REQUEST, load};
 use crate::sse::{self, StreamRequest};
 use crate::state::AppState;
+use berth_protocol::time::{micros, now};
 
 type AppStateRef = State<Arc<AppState>>;
 

@@ -17,12 +17,12 @@ use berth_store::FileQuery;
 use futures::TryStreamExt;
 
 use crate::auth::Caller;
-use crate::documents::{micros, now};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::QueryParams;
 use crate::files::{blob_error, delete, download, file_key, object_of, row_of};
 use crate::listing::{document_query, json_response, page_response};
 use crate::state::AppState;
+use berth_protocol::time::{micros, now};
 
 type AppStateRef = State<Arc<AppState>>;
 

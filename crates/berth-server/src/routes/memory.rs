@@ -40,13 +40,13 @@ use berth_store::{
 
 use crate::auth::Caller;
 use crate::documents::{
-    Archivable, archive_document, change_document, decode, encode, from_micros, micros, now,
-    to_document,
+    Archivable, archive_document, change_document, decode, encode, to_document,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, QueryParams};
 use crate::listing::{cursor, document_query, json_response, page_response};
 use crate::state::AppState;
+use berth_protocol::time::{from_micros, micros, now};
 
 pub(crate) const MEMORY_STORE: &str = "memory store";
 const MEMORY: &str = "memory";

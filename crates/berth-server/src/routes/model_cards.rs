@@ -20,12 +20,12 @@ use berth_protocol::pagination::Order;
 use berth_store::{ModelCardRow, StoreError};
 
 use crate::auth::Caller;
-use crate::documents::{micros, now};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, QueryParams};
 use crate::listing::{document_query, json_response, page_response};
 use crate::models::{CardConnection, CardSecretError, header_pairs};
 use crate::state::AppState;
+use berth_protocol::time::{micros, now};
 
 const MODEL_CARD: &str = "model card";
 const UPDATE_ATTEMPTS: usize = 3;

@@ -14,12 +14,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::Caller;
-use crate::documents::{decode, micros, now};
+use crate::documents::decode;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, QueryParams};
 use crate::listing::json_response;
 use crate::sessions::prepare_file_resource;
 use crate::state::AppState;
+use berth_protocol::time::{micros, now};
 
 type AppStateRef = State<Arc<AppState>>;
 

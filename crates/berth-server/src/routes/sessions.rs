@@ -25,7 +25,6 @@ use berth_store::{
 use serde_json::json;
 
 use crate::auth::Caller;
-use crate::documents::{micros, now};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, QueryParams};
 use crate::listing::{cursor, json_response, push_json_string_or_null};
@@ -33,6 +32,7 @@ use crate::log::{new_event, server_event};
 use crate::render::session_json;
 use crate::sessions::{build_resources, check_environment, check_resources, resolve_agent};
 use crate::state::AppState;
+use berth_protocol::time::{micros, now};
 
 type AppStateRef = State<Arc<AppState>>;
 

@@ -27,12 +27,12 @@ use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;
-use crate::documents::{micros, now};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::QueryParams;
 use crate::files::{blob_error, skill_prefix};
 use crate::listing::{document_query, json_response, page_response};
 use crate::state::AppState;
+use berth_protocol::time::{micros, now};
 
 type AppStateRef = State<Arc<AppState>>;
 
@@ -243,7 +243,7 @@ fn version_row(
     skill_id: &str,
     upload: &Upload,
 ) -> ApiResult<(SkillVersionRow, SkillVersionObject)> {
-    let created = crate::documents::from_micros(upload.version_id.parse().unwrap_or_default());
+    let created = berth_protocol::time::from_micros(upload.version_id.parse().unwrap_or_default());
     let object = SkillVersionObject {
         id: upload.version_id.clone(),
         kind: SkillVersionTag,
@@ -275,7 +275,7 @@ pub async fn create(
     let id = new_id(prefix::SKILL);
     let upload = receive(&state, &caller.tenant_id, &id, &mut multipart).await?;
     let (version, _) = version_row(&caller.tenant_id, &id, &upload)?;
-    let created = crate::documents::from_micros(version.created_at);
+    let created = berth_protocol::time::from_micros(version.created_at);
     let skill = SkillObject {
         id: id.clone(),
         kind: SkillTag,

@@ -15,11 +15,12 @@ use berth_protocol::vault::{
 use berth_store::{Collection, DeleteOutcome, DocumentQuery};
 
 use crate::auth::Caller;
-use crate::documents::{Archivable, archive_document, change_document, now, to_document};
+use crate::documents::{Archivable, archive_document, change_document, to_document};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, QueryParams};
 use crate::listing::{document_query, json_response, page_response};
 use crate::state::AppState;
+use berth_protocol::time::now;
 
 pub(crate) const VAULT: &str = "vault";
 

@@ -10,9 +10,9 @@ use berth_protocol::session::SessionStatus;
 use berth_store::{ContextScope, Lease, NewEvent, Store, StreamBuffer, TurnEffects, UsageTotals};
 
 use crate::bus::EventBus;
-use crate::documents::{micros, now};
 use crate::log::{from_emitted, parse};
 use crate::redact::Redactor;
+use berth_protocol::time::{micros, now};
 
 pub struct RunnerHost {
     pub store: Arc<dyn Store>,

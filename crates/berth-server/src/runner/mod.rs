@@ -23,9 +23,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::EventBus;
-use crate::documents::{micros, now};
 use crate::models::ModelResolver;
 use crate::tools::ToolServices;
+use berth_protocol::time::{micros, now};
 
 /// How often the runner looks for work nobody told it about.
 const SWEEP_INTERVAL: Duration = Duration::from_millis(1000);

@@ -10,9 +10,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::Runner;
 use super::host::{ContextCache, RunnerHost};
-use crate::documents::{micros, now};
 use crate::log::{from_emitted, server_event};
 use crate::models::SessionModel;
+use berth_protocol::time::{micros, now};
 
 pub fn idle(stop_reason: StopReason) -> NewEvent {
     server_event(EventBody::SessionStatusIdle {
