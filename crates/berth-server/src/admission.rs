@@ -60,6 +60,7 @@ pub async fn check_context(
         return Ok(());
     };
     let Some(window) = state
+        .runtime
         .models
         .context_window(&session.tenant_id, &snapshot.agent.model.id)
         .await

@@ -20,7 +20,7 @@ use berth_protocol::ids::{new_id, prefix};
 use tracing::Instrument;
 
 use crate::error::ApiError;
-use crate::metrics::Metrics;
+use berth_runtime::metrics::Metrics;
 
 /// The request's id, available to handlers through the request extensions.
 #[derive(Debug, Clone)]

@@ -22,8 +22,8 @@ use chrono::{DateTime, Utc};
 use crate::auth::Caller;
 use crate::documents::load;
 use crate::error::{ApiError, ApiResult};
-use crate::memory_mounts::AttachedStore;
 use crate::state::AppState;
+use berth_runtime::memory_mounts::AttachedStore;
 
 /// Resolves the agent reference of a session create into the snapshot the session runs.
 pub async fn resolve_agent(
@@ -146,7 +146,7 @@ pub async fn check_resources(
             *mount_path = Some(path.await?);
         }
     }
-    let stores = crate::memory_mounts::attached_stores(state, caller, &params).await?;
+    let stores = crate::memory_attach::attached_stores(state, caller, &params).await?;
     Ok((params, stores))
 }
 
@@ -172,7 +172,7 @@ pub async fn prepare_file_resource(
         )
         .await?
         .ok_or_else(|| ApiError::not_found("file", file_id))?;
-    let file = crate::files::object_of(&row)?;
+    let file = berth_runtime::files::object_of(&row)?;
     let mount_path =
         mount_path.unwrap_or_else(|| format!("/mnt/session/uploads/{file_id}/{}", file.filename));
     check_file_mount_path(at, &mount_path)?;
@@ -185,8 +185,8 @@ const RESERVED_MOUNTS: &[(&str, bool)] = &[
     // (mount point, whether everything under it is reserved too)
     ("/mnt/session/outputs", true),
     ("/mnt/session/uploads", false),
-    (crate::mounts::SKILLS_MOUNT, true),
-    (crate::memory_mounts::MEMORY_MOUNT, true),
+    (berth_runtime::mounts::SKILLS_MOUNT, true),
+    (berth_runtime::memory_mounts::MEMORY_MOUNT, true),
 ];
 
 /// Where a file resource may be mounted.
@@ -315,7 +315,10 @@ pub fn build_resources(
                 validate_mount_path(&format!("{at}.mount_path"), &mount_path)?;
                 if let Some(token) = authorization_token.filter(|t| !t.is_empty()) {
                     let aad = format!("{}|{session_id}|{id}", caller.tenant_id);
-                    let sealed = state.session_secrets.seal(token.as_bytes(), aad.as_bytes());
+                    let sealed = state
+                        .runtime
+                        .session_secrets
+                        .seal(token.as_bytes(), aad.as_bytes());
                     tokens.insert(id.clone(), STANDARD.encode(sealed));
                 }
                 Resource::GithubRepository {

@@ -18,8 +18,8 @@ use berth_protocol::event::is_contract_type;
 use bytes::Bytes;
 use tokio::sync::{broadcast, mpsc};
 
-use crate::bus::{BusItem, DurableFrame};
 use crate::state::AppState;
+use berth_runtime::bus::{BusItem, DurableFrame};
 
 /// Events read from the log per query while replaying or filling a gap.
 const REPLAY_PAGE: u32 = 500;
@@ -43,7 +43,10 @@ pub struct StreamRequest {
 
 pub fn response(state: Arc<AppState>, request: StreamRequest, current_seq: i64) -> Response {
     let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(CLIENT_BUFFER);
-    let subscription = state.bus.subscribe(&request.session_id, current_seq);
+    let subscription = state
+        .runtime
+        .bus
+        .subscribe(&request.session_id, current_seq);
     tokio::spawn(async move {
         let mut writer = Writer {
             state,
@@ -104,7 +107,7 @@ impl Writer {
         }
         let mut ping = tokio::time::interval(self.state.config.sse_keepalive);
         ping.reset();
-        let shutdown = self.state.shutdown.clone();
+        let shutdown = self.state.runtime.shutdown.clone();
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),

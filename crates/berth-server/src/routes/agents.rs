@@ -291,7 +291,7 @@ async fn roster_versions(
 /// again when they are resolved, at connection time.
 fn check_mcp_urls(state: &AppState, servers: &[berth_protocol::agent::McpServer]) -> ApiResult<()> {
     for (i, server) in servers.iter().enumerate() {
-        if let Err(e) = state.models.egress().check_url(&server.url) {
+        if let Err(e) = state.runtime.models.egress().check_url(&server.url) {
             return Err(ApiError::bad_request(format!("mcp_servers[{i}].url: {e}")));
         }
     }

@@ -19,13 +19,13 @@ use berth_store::{Collection, CredentialInsert, CredentialRow};
 use serde_json::json;
 
 use crate::auth::Caller;
-use crate::credentials::{CredentialError, HttpSnapshot};
 use crate::documents::{decode, encode};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, QueryParams};
 use crate::listing::{document_query, json_response, page_response};
 use crate::state::AppState;
 use berth_protocol::time::{micros, now};
+use berth_runtime::credentials::{CredentialError, HttpSnapshot};
 
 const CREDENTIAL: &str = "credential";
 const UPDATE_ATTEMPTS: usize = 3;
@@ -59,6 +59,7 @@ fn to_row(
         body: encode(credential)?,
         sealed: secrets.map(|s| {
             state
+                .runtime
                 .credentials
                 .seal(tenant_id, &credential.vault_id, &credential.id, s)
         }),
@@ -141,7 +142,11 @@ pub async fn update(
             ))
             .with_code("credential_archived"));
         }
-        let secrets = state.credentials.open(&row).map_err(credential_error)?;
+        let secrets = state
+            .runtime
+            .credentials
+            .open(&row)
+            .map_err(credential_error)?;
         let Some((next, next_secrets)) =
             update_credential(&current, &secrets, request.clone(), now())?
         else {
@@ -266,7 +271,12 @@ async fn probe(state: &AppState, url: &str, token: &str, secrets: &[&str]) -> Pr
             "clientInfo": {"name": "berth", "version": env!("CARGO_PKG_VERSION")}
         }
     });
-    let request = match state.credentials.http().request(reqwest::Method::POST, url) {
+    let request = match state
+        .runtime
+        .credentials
+        .http()
+        .request(reqwest::Method::POST, url)
+    {
         Ok(r) => r,
         Err(e) => {
             tracing::info!(error = %e, "MCP server probe failed");
@@ -297,6 +307,7 @@ async fn probe(state: &AppState, url: &str, token: &str, secrets: &[&str]) -> Pr
     let snapshot = HttpSnapshot::read(response, secrets).await;
     if let Some(session) = session
         && let Ok(request) = state
+            .runtime
             .credentials
             .http()
             .request(reqwest::Method::DELETE, url)
@@ -330,14 +341,18 @@ pub async fn mcp_oauth_validate(
             credential.auth.type_name()
         )));
     };
-    let secrets = state.credentials.open(&row).map_err(credential_error)?;
+    let secrets = state
+        .runtime
+        .credentials
+        .open(&row)
+        .map_err(credential_error)?;
     let has_refresh_token = secrets.refresh_token.is_some();
     let token = secrets.access_token.clone().unwrap_or_default();
     let values: Vec<&str> = secrets.values().collect();
     let mut refresh_report = None;
     let mut outcome = probe(&state, mcp_server_url, &token, &values).await;
     if matches!(outcome, Probe::Refused(_)) {
-        match state.credentials.refresh(&row, &token).await {
+        match state.runtime.credentials.refresh(&row, &token).await {
             Ok(fresh) => {
                 refresh_report = Some(json!({"status": "succeeded", "http_response": null}));
                 let mut values = values.clone();

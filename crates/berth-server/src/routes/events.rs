@@ -19,12 +19,12 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, QueryParams};
 use crate::listing::{cursor, json_response, push_json_string_or_null};
-use crate::log::new_event;
-use crate::render::event_json;
 use crate::routes::sessions::{EVENTS_PER_REQUEST, load};
 use crate::sse::{self, StreamRequest};
 use crate::state::AppState;
 use berth_protocol::time::{micros, now};
+use berth_runtime::log::new_event;
+use berth_runtime::render::event_json;
 
 type AppStateRef = State<Arc<AppState>>;
 
@@ -116,12 +116,12 @@ async fn append(
             )));
         }
     };
-    state.bus.publish_events(id, &stored);
+    state.runtime.bus.publish_events(id, &stored);
     if stored.iter().any(|e| e.kind == "user.interrupt") {
-        state.runner.interrupt(id);
+        state.runtime.runner.interrupt(id);
     }
     if rows.iter().any(|r| r.queued) {
-        state.runner.wake(id);
+        state.runtime.runner.wake(id);
     }
     Ok(stored)
 }

@@ -19,7 +19,9 @@ use futures::TryStreamExt;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::QueryParams;
-use crate::files::{blob_error, delete, download, file_key, object_of, row_of};
+use berth_runtime::files::{delete, file_key, object_of, row_of};
+
+use crate::files::{blob_error, download};
 use crate::listing::{document_query, json_response, page_response};
 use crate::state::AppState;
 use berth_protocol::time::{micros, now};
@@ -83,6 +85,7 @@ pub async fn upload(
                     let filename = sanitize_filename(&raw_name, &mime);
                     let stream = field.map_err(|e| e.body_text());
                     let size = state
+                        .runtime
                         .blobs
                         .put_stream(&key, stream, limit)
                         .await
@@ -146,7 +149,7 @@ pub async fn upload(
     .await;
     if finished.is_err() && stored.is_some() {
         // Nothing of a refused upload is kept.
-        let _ = state.blobs.delete(&key).await;
+        let _ = state.runtime.blobs.delete(&key).await;
     }
     finished
 }
@@ -227,7 +230,7 @@ pub async fn retrieve(
         .await?
         .ok_or_else(|| ApiError::not_found(FILE, &id))?;
     if wants_content(&headers) {
-        return download(&state.blobs, &row).await;
+        return download(&state.runtime.blobs, &row).await;
     }
     Ok(json_response(StatusCode::OK, row.body))
 }
@@ -250,7 +253,7 @@ pub async fn content(
             "file {id} is not downloadable"
         )));
     }
-    download(&state.blobs, &row).await
+    download(&state.runtime.blobs, &row).await
 }
 
 #[utoipa::path(delete, path = "/v1/files/{file_id}", tag = "files",
@@ -266,7 +269,7 @@ pub async fn remove(
         .get_file(&caller.tenant_id, &id, i64::MIN)
         .await?
         .ok_or_else(|| ApiError::not_found(FILE, &id))?;
-    if delete(state.store.as_ref(), &state.blobs, &row).await? {
+    if delete(state.store.as_ref(), &state.runtime.blobs, &row).await? {
         Ok(axum::Json(Deleted::new(id, "file_deleted")))
     } else {
         Err(ApiError::not_found(FILE, &id))
@@ -333,5 +336,5 @@ pub async fn output(
         .iter()
         .find(|r| r.output_path.as_deref() == Some(filename.as_str()))
         .ok_or_else(|| ApiError::not_found("output file", &filename))?;
-    download(&state.blobs, row).await
+    download(&state.runtime.blobs, row).await
 }

@@ -172,7 +172,7 @@ fn stamp(caller: &Caller) -> ApiResult<MemoryVersionStamp> {
 /// Checked content with its vector for search, written together with it.
 async fn content_of(state: &AppState, content: CheckedContent) -> MemoryContent {
     MemoryContent {
-        embedding: state.memory.embedding(&content.content).await,
+        embedding: state.runtime.memory.embedding(&content.content).await,
         text: content.content,
         sha256: content.sha256,
         size_bytes: content.size_bytes as i64,

@@ -237,7 +237,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .nest("/v1", v1)
         .fallback(unknown_route)
         .layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&state.metrics),
+            Arc::clone(&state.runtime.metrics),
             request_id::middleware,
         ))
         .with_state(state)

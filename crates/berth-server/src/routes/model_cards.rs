@@ -23,9 +23,9 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, QueryParams};
 use crate::listing::{document_query, json_response, page_response};
-use crate::models::{CardConnection, CardSecretError, header_pairs};
 use crate::state::AppState;
 use berth_protocol::time::{micros, now};
+use berth_runtime::models::{CardConnection, CardSecretError, header_pairs};
 
 const MODEL_CARD: &str = "model card";
 const UPDATE_ATTEMPTS: usize = 3;
@@ -68,6 +68,7 @@ async fn verify(state: &AppState, parts: &ModelCardParts) -> ApiResult<()> {
         .or(card.provider.default_base_url())
         .ok_or_else(|| ApiError::bad_request("base_url is required for this provider"))?;
     state
+        .runtime
         .models
         .egress()
         .resolve(base_url)
@@ -80,7 +81,12 @@ async fn verify(state: &AppState, parts: &ModelCardParts) -> ApiResult<()> {
         custom_headers: header_pairs(&parts.secrets.custom_headers),
         model: &card.model,
     };
-    state.models.probe(&connection).await.map_err(probe_error)
+    state
+        .runtime
+        .models
+        .probe(&connection)
+        .await
+        .map_err(probe_error)
 }
 
 fn to_row(
@@ -100,6 +106,7 @@ fn to_row(
         updated_at: micros(card.updated_at),
         body: serde_json::to_string(card).map_err(ApiError::internal)?,
         sealed: state
+            .runtime
             .models
             .seal(&caller.tenant_id, &card.id, &parts.secrets),
     })
@@ -172,7 +179,7 @@ pub async fn update(
             .await?
             .ok_or_else(|| ApiError::not_found(MODEL_CARD, &id))?;
         let card: ModelCard = serde_json::from_str(&row.body).map_err(ApiError::internal)?;
-        let secrets = match state.models.open(&row) {
+        let secrets = match state.runtime.models.open(&row) {
             Ok(secrets) => secrets,
             // A card sealed under another root secret can still be repaired with a new key.
             Err(CardSecretError::Open) if request.api_key.is_some() => Default::default(),

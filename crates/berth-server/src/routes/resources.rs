@@ -232,6 +232,7 @@ pub async fn update(
             .unwrap_or_else(|| json!({}));
         let aad = format!("{}|{session_id}|{id}", caller.tenant_id);
         let sealed = state
+            .runtime
             .session_secrets
             .seal(request.authorization_token.as_bytes(), aad.as_bytes());
         private["resource_tokens"][&id] =

@@ -28,11 +28,11 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, QueryParams};
 use crate::listing::{cursor, json_response, push_json_string_or_null};
-use crate::log::{new_event, server_event};
-use crate::render::session_json;
 use crate::sessions::{build_resources, check_environment, check_resources, resolve_agent};
 use crate::state::AppState;
 use berth_protocol::time::{micros, now};
+use berth_runtime::log::{new_event, server_event};
+use berth_runtime::render::session_json;
 
 type AppStateRef = State<Arc<AppState>>;
 
@@ -147,7 +147,7 @@ pub async fn create(
     let queued = events.iter().any(|e| e.queued);
     state.store.create_session(&row, &events).await?;
     if queued {
-        state.runner.wake(&id);
+        state.runtime.runner.wake(&id);
     }
     let stored = load(&state, &caller, &id).await?;
     Ok(render(&stored))
@@ -262,7 +262,7 @@ pub async fn update(
         };
         match state.store.change_session(&change).await? {
             ChangeOutcome::Applied(events) => {
-                state.bus.publish_events(&id, &events);
+                state.runtime.bus.publish_events(&id, &events);
                 return Ok(render(&load(&state, &caller, &id).await?));
             }
             ChangeOutcome::NotFound => return Err(ApiError::not_found(SESSION, &id)),
@@ -414,19 +414,24 @@ pub async fn delete(
         .await?
     {
         DeleteSessionOutcome::Deleted(events) => {
-            state.bus.publish_events(&id, &events);
-            state.runner.forget(&id);
+            state.runtime.bus.publish_events(&id, &events);
+            state.runtime.runner.forget(&id);
             let (store, blobs, tenant) = (
                 Arc::clone(&state.store),
-                state.blobs.clone(),
+                state.runtime.blobs.clone(),
                 caller.tenant_id.clone(),
             );
             let session_id = id.clone();
-            let tools = Arc::clone(&state.tools);
+            let tools = Arc::clone(&state.runtime.tools);
             tokio::spawn(async move {
                 tools.mcp.close_session(&session_id).await;
-                crate::files::delete_session_files(store.as_ref(), &blobs, &tenant, &session_id)
-                    .await;
+                berth_runtime::files::delete_session_files(
+                    store.as_ref(),
+                    &blobs,
+                    &tenant,
+                    &session_id,
+                )
+                .await;
                 tools.delete_snapshots(&tenant, &session_id).await;
             });
             Ok(axum::Json(Deleted::new(id, "session_deleted")))
@@ -455,8 +460,8 @@ pub async fn cancel(
         .await?
     {
         AppendOutcome::Appended(events) => {
-            state.bus.publish_events(&id, &events);
-            state.runner.interrupt(&id);
+            state.runtime.bus.publish_events(&id, &events);
+            state.runtime.runner.interrupt(&id);
         }
         AppendOutcome::NotFound => return Err(ApiError::not_found(SESSION, &id)),
         // Nothing can be running on an archived or terminated session worth cancelling twice.

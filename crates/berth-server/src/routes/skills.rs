@@ -29,7 +29,9 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::QueryParams;
-use crate::files::{blob_error, skill_prefix};
+use berth_runtime::files::skill_prefix;
+
+use crate::files::blob_error;
 use crate::listing::{document_query, json_response, page_response};
 use crate::state::AppState;
 use berth_protocol::time::{micros, now};
@@ -142,12 +144,12 @@ async fn receive(
                             return Err(ApiError::too_large(limit as usize));
                         }
                         skill_md.push((index, bytes.to_vec()));
-                        state.blobs.put_bytes(&format!("{prefix}/f{index}"), bytes.clone()).await.map_err(blob_error)?;
+                        state.runtime.blobs.put_bytes(&format!("{prefix}/f{index}"), bytes.clone()).await.map_err(blob_error)?;
                         bytes.len() as u64
                     } else {
                         let stream = field.map_err(|e| e.body_text());
                         state
-                            .blobs
+                            .runtime.blobs
                             .put_stream(&format!("{prefix}/f{index}"), stream, limit)
                             .await
                             .map_err(|e| match e {
@@ -218,7 +220,7 @@ async fn receive(
     }
     .await;
     if checked.is_err() {
-        let _ = state.blobs.delete_prefix(&prefix).await;
+        let _ = state.runtime.blobs.delete_prefix(&prefix).await;
     }
     checked
 }
@@ -303,6 +305,7 @@ pub async fn create(
         Ok(()) => Ok(json_response(StatusCode::OK, row.body)),
         Err(e) => {
             let _ = state
+                .runtime
                 .blobs
                 .delete_prefix(&format!("t/{}/skills/{id}", caller.tenant_id))
                 .await;
@@ -412,6 +415,7 @@ pub async fn remove(
         return Err(ApiError::not_found(SKILL, &id));
     }
     if let Err(e) = state
+        .runtime
         .blobs
         .delete_prefix(&format!("t/{}/skills/{id}", caller.tenant_id))
         .await

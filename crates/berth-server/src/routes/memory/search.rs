@@ -20,6 +20,7 @@ pub async fn search(
     let (query, limit) = request.checked()?;
     require_store(&state, &caller, &store_id).await?;
     let hits = state
+        .runtime
         .memory
         .search(
             state.store.as_ref(),

@@ -25,7 +25,7 @@ pub async fn version_content(
         .compression_method(zip::CompressionMethod::Deflated);
     for (index, entry) in manifest.iter().enumerate() {
         let key = format!("{}/f{index}", skill_prefix(&caller.tenant_id, &id, &row.id));
-        let bytes = state.blobs.read(&key).await.map_err(blob_error)?;
+        let bytes = state.runtime.blobs.read(&key).await.map_err(blob_error)?;
         let path = format!("{}/{}", object.name, entry.path);
         writer = tokio::task::spawn_blocking(move || -> Result<_, zip::result::ZipError> {
             use std::io::Write;
@@ -75,7 +75,7 @@ pub async fn file(
         serde_json::from_str(&row.manifest).map_err(ApiError::internal)?;
     let key = file_key(&caller.tenant_id, &id, &row.id, &manifest, &path)
         .ok_or_else(|| ApiError::not_found("skill file", &path))?;
-    let blob = state.blobs.get(&key).await.map_err(blob_error)?;
+    let blob = state.runtime.blobs.get(&key).await.map_err(blob_error)?;
     let mut response = Response::new(Body::from_stream(blob.stream));
     let headers = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(berth_protocol::file::guess_mime_type(&path)) {

@@ -53,7 +53,7 @@ pub async fn create_version(
     }
     .await;
     if result.is_err() {
-        let _ = state.blobs.delete_prefix(&stored_prefix).await;
+        let _ = state.runtime.blobs.delete_prefix(&stored_prefix).await;
     }
     result
 }
@@ -167,6 +167,7 @@ pub async fn remove_version(
             .await?
         {
             let _ = state
+                .runtime
                 .blobs
                 .delete_prefix(&skill_prefix(&caller.tenant_id, &id, &target.id))
                 .await;

@@ -255,8 +255,8 @@ impl Credentials {
         });
         let mut secrets: Vec<berth_sandbox::InjectedSecret> = Vec::new();
         for row in &rows {
-            let credential: Credential = crate::documents::decode(&row.body)
-                .map_err(|e| CredentialError::Corrupt(format!("{e:?}")))?;
+            let credential: Credential = serde_json::from_str(&row.body)
+                .map_err(|e| CredentialError::Corrupt(e.to_string()))?;
             let AuthView::EnvironmentVariable {
                 secret_name,
                 networking,
@@ -287,8 +287,8 @@ impl Credentials {
     /// access token when the stored one has expired and can be refreshed.
     pub async fn bearer(&self, row: &CredentialRow) -> Result<Option<String>, CredentialError> {
         let secrets = self.open(row)?;
-        let credential: Credential = crate::documents::decode(&row.body)
-            .map_err(|e| CredentialError::Corrupt(format!("{e:?}")))?;
+        let credential: Credential =
+            serde_json::from_str(&row.body).map_err(|e| CredentialError::Corrupt(e.to_string()))?;
         if let AuthView::McpOauth {
             expires_at: Some(expires_at),
             refresh: Some(_),
@@ -331,8 +331,8 @@ impl Credentials {
             {
                 return Ok(token.to_owned());
             }
-            let mut credential: Credential = crate::documents::decode(&current.body)
-                .map_err(|e| CredentialError::Corrupt(format!("{e:?}")))?;
+            let mut credential: Credential = serde_json::from_str(&current.body)
+                .map_err(|e| CredentialError::Corrupt(e.to_string()))?;
             let response = self.call_token_endpoint(&credential, &secrets).await?;
             let expires_at = response
                 .expires_in
@@ -353,8 +353,8 @@ impl Credentials {
             let next = CredentialRow {
                 version: current.version + 1,
                 updated_at: micros(at),
-                body: crate::documents::encode(&credential)
-                    .map_err(|e| CredentialError::Corrupt(format!("{e:?}")))?,
+                body: serde_json::to_string(&credential)
+                    .map_err(|e| CredentialError::Corrupt(e.to_string()))?,
                 sealed: Some(self.seal(
                     &current.tenant_id,
                     &current.vault_id,

@@ -21,13 +21,13 @@ use berth_sandbox::{
 use berth_store::{Collection, Store};
 use berth_tools::{AgentTools, SearchBackend, Searxng, ToolContext, WebTools};
 
-use crate::config::ServerConfig;
+use crate::RuntimeError;
+use crate::config::RuntimeConfig;
 use crate::credentials::Credentials;
 use crate::mcp::{McpConnections, McpFailures, WithMcp};
 use crate::memory_mounts::{SessionMemory, WithMemory};
 use crate::mounts::{self, Prepared};
 use crate::redact::Redactor;
-use crate::startup::StartError;
 pub use snapshots::WorkspaceSnapshots;
 
 /// What a turn works with.
@@ -61,11 +61,11 @@ pub struct ToolServices {
 
 impl ToolServices {
     pub fn new(
-        config: &ServerConfig,
+        config: &RuntimeConfig,
         blobs: BlobStore,
         credentials: Arc<Credentials>,
         memory: berth_memory::MemoryIndex,
-    ) -> Result<Self, StartError> {
+    ) -> Result<Self, RuntimeError> {
         let root = config
             .sandbox_dir
             .clone()
@@ -93,12 +93,12 @@ impl ToolServices {
         ];
         let search: Option<Arc<dyn SearchBackend>> = match &config.searxng_url {
             Some(url) => Some(Arc::new(Searxng::new(url).map_err(|e| {
-                StartError::Config(format!("cannot build the search client: {e}"))
+                RuntimeError::Config(format!("cannot build the search client: {e}"))
             })?)),
             None => None,
         };
         let web = WebTools::new(config.sandbox_egress.clone(), search)
-            .map_err(|e| StartError::Config(format!("cannot build the web_fetch client: {e}")))?;
+            .map_err(|e| RuntimeError::Config(format!("cannot build the web_fetch client: {e}")))?;
         // Only replicas sharing a database and blob storage can pick up each other's sessions;
         // a single process keeps its sandboxes on its own disk and needs no snapshots.
         let shared = config.uses_postgres() && config.blob_url.is_some();

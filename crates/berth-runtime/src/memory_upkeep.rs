@@ -10,8 +10,8 @@ use berth_memory::{MemoryIndex, OpenAiEmbedder};
 use berth_store::Store;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::ServerConfig;
-use crate::startup::StartError;
+use crate::RuntimeError;
+use crate::config::RuntimeConfig;
 
 /// How often vectors are caught up.
 const CATCH_UP_EVERY: Duration = Duration::from_secs(60);
@@ -21,12 +21,12 @@ const PRUNE_EVERY: Duration = Duration::from_secs(60 * 60);
 pub const VERSION_RETENTION: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
 /// The index the configuration asks for: an embeddings endpoint, or the hashing default.
-pub fn index(config: &ServerConfig) -> Result<MemoryIndex, StartError> {
+pub fn index(config: &RuntimeConfig) -> Result<MemoryIndex, RuntimeError> {
     match &config.embeddings {
         None => Ok(MemoryIndex::default()),
         Some(e) => {
             let embedder = OpenAiEmbedder::new(&e.url, &e.model, e.api_key.clone())
-                .map_err(|err| StartError::Config(format!("BERTH_EMBEDDINGS_URL: {err}")))?;
+                .map_err(|err| RuntimeError::Config(format!("BERTH_EMBEDDINGS_URL: {err}")))?;
             Ok(MemoryIndex::new(Arc::new(embedder)))
         }
     }

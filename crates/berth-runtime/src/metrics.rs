@@ -1,34 +1,18 @@
-//! Prometheus metrics, served in the text exposition format on their own listener
-//! (`BERTH_METRICS_LISTEN`) so they never share a port with the API.
-//!
-//! Counters and histograms are updated where things happen (requests, turns, model requests);
-//! gauges (queue depth, leases, subscribers) are read when scraped.
+//! Prometheus metrics in the text exposition format: counters and histograms updated where
+//! things happen (requests, turns, model requests), and gauges (queue depth, leases,
+//! subscribers) read from the runtime when scraped. The server serves them on a listener of
+//! their own.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::net::SocketAddr;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-use axum::Router;
-use axum::extract::State;
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use berth_store::Store;
-use tokio_util::sync::CancellationToken;
-
-use crate::bus::EventBus;
-use crate::runner::Runner;
-use berth_protocol::time::{micros, now};
 
 /// Upper bounds of the latency histograms, in seconds.
 const BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
 ];
-/// Runnable sessions counted at most, per scrape.
-const MAX_QUEUE_COUNT: u32 = 10_000;
 
 /// A histogram with fixed buckets.
 #[derive(Default)]
@@ -132,7 +116,8 @@ impl Metrics {
         }
     }
 
-    fn render(&self, gauges: &Gauges) -> String {
+    /// The exposition text, with the gauges as read now.
+    pub fn render(&self, gauges: &Gauges) -> String {
         let mut out = String::with_capacity(4096);
         out.push_str("# HELP berth_http_requests_total HTTP requests by route, method and status.\n# TYPE berth_http_requests_total counter\n");
         if let Ok(requests) = self.requests.lock() {
@@ -204,59 +189,12 @@ impl Metrics {
     }
 }
 
-struct Gauges {
-    queue_depth: usize,
-    active_leases: usize,
-    sse_subscribers: usize,
-    watched_sessions: usize,
-}
-
-/// What a scrape reads.
-pub struct Scrape {
-    pub metrics: Arc<Metrics>,
-    pub store: Arc<dyn Store>,
-    pub runner: Arc<Runner>,
-    pub bus: Arc<EventBus>,
-}
-
-async fn scrape(State(scrape): State<Arc<Scrape>>) -> Response {
-    let queue_depth = scrape
-        .store
-        .runnable_sessions(micros(now()), MAX_QUEUE_COUNT)
-        .await
-        .map(|ids| ids.len())
-        .unwrap_or(0);
-    let gauges = Gauges {
-        queue_depth,
-        active_leases: scrape.runner.active_sessions(),
-        sse_subscribers: scrape.bus.subscribers(),
-        watched_sessions: scrape.bus.watched_sessions(),
-    };
-    let mut response = scrape.metrics.render(&gauges).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
-    response
-}
-
-/// Serves `GET /metrics` on `addr` until `shutdown`; returns the bound address.
-pub async fn serve(
-    addr: SocketAddr,
-    scrape: Scrape,
-    shutdown: CancellationToken,
-) -> std::io::Result<SocketAddr> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let bound = listener.local_addr()?;
-    let app = Router::new()
-        .route("/metrics", get(self::scrape))
-        .with_state(Arc::new(scrape));
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await;
-    });
-    Ok(bound)
+/// What a scrape reads off the runtime at that moment.
+pub struct Gauges {
+    pub queue_depth: usize,
+    pub active_leases: usize,
+    pub sse_subscribers: usize,
+    pub watched_sessions: usize,
 }
 
 #[cfg(test)]

@@ -11,20 +11,16 @@ mod sync;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use berth_memory::MemoryIndex;
-use berth_protocol::ids::prefix;
 use berth_protocol::memory::{MemoryStore, is_format_or_separator};
-use berth_protocol::session::{MemoryAccess, Resource, ResourceParam, SessionStatic};
+use berth_protocol::session::{MemoryAccess, Resource, SessionStatic};
 use berth_sandbox::{ExtraMount, SandboxDirs};
 use berth_store::{Collection, Store};
 
-use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
 pub use router::WithMemory;
 use sync::{Folder, MountState, SyncContext};
 
@@ -42,57 +38,10 @@ pub struct AttachedStore {
     pub mount_path: String,
 }
 
-/// The stores a new session's resources name, by id: each must be a live store of the tenant.
-/// Each gets a folder named after it, made unique among the session's stores.
-pub async fn attached_stores(
-    state: &AppState,
-    caller: &Caller,
-    params: &[ResourceParam],
-) -> ApiResult<HashMap<String, AttachedStore>> {
-    let mut attached = HashMap::new();
-    let mut taken = HashSet::new();
-    for param in params {
-        let ResourceParam::MemoryStore {
-            memory_store_id, ..
-        } = param
-        else {
-            continue;
-        };
-        // Malformed ids and repeats are refused with the other resource checks.
-        if !berth_protocol::ids::has_prefix(memory_store_id, prefix::MEMORY_STORE)
-            || attached.contains_key(memory_store_id)
-        {
-            continue;
-        }
-        let doc = state
-            .store
-            .get_document(Collection::MemoryStores, &caller.tenant_id, memory_store_id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("memory store", memory_store_id))?;
-        if doc.archived_at.is_some() {
-            return Err(ApiError::bad_request(format!(
-                "memory store {memory_store_id} is archived and cannot be attached"
-            ))
-            .with_code("memory_store_archived"));
-        }
-        let store: MemoryStore = crate::documents::decode(&doc.body)?;
-        let folder = unique_folder(&store.name, &store.id, &mut taken);
-        attached.insert(
-            store.id.clone(),
-            AttachedStore {
-                description: store.description.clone(),
-                name: store.name,
-                mount_path: format!("{MEMORY_MOUNT}/{folder}"),
-            },
-        );
-    }
-    Ok(attached)
-}
-
 /// A folder name for a store: its name with separators, control and invisible characters
 /// replaced, cut to [`MAX_DIR_BYTES`], and suffixed `-2`, `-3`… when another store of the
 /// session has it. The id when nothing usable is left.
-fn unique_folder(name: &str, id: &str, taken: &mut HashSet<String>) -> String {
+pub fn unique_folder(name: &str, id: &str, taken: &mut HashSet<String>) -> String {
     let mut base: String = name
         .trim()
         .chars()
@@ -187,7 +136,7 @@ impl SessionMemory {
                 .get_document(Collection::MemoryStores, tenant_id, memory_store_id)
                 .await
             {
-                Ok(Some(doc)) => crate::documents::decode::<MemoryStore>(&doc.body)
+                Ok(Some(doc)) => serde_json::from_str::<MemoryStore>(&doc.body)
                     .ok()
                     .map(|s| (s, doc.archived_at.is_some())),
                 Ok(None) => {

@@ -26,7 +26,7 @@ use berth_protocol::model_card::{ModelCard, ModelCardSecrets, Provider};
 use berth_store::{ModelCardRow, Store};
 use berth_vault::SealingKey;
 
-use crate::config::ServerConfig;
+use crate::config::RuntimeConfig;
 
 /// The operator's own provider, used when no card matches.
 struct DefaultProvider {
@@ -80,7 +80,7 @@ pub struct ModelResolver {
 
 impl ModelResolver {
     pub fn new(
-        config: &ServerConfig,
+        config: &RuntimeConfig,
         store: Arc<dyn Store>,
         card_keys: SealingKey,
     ) -> Result<Self, ModelError> {

@@ -190,7 +190,7 @@ impl TurnHost for RunnerHost {
             .await
             .map_err(|e| e.to_string())?
             .ok_or_else(|| "the file does not exist (or has expired)".to_owned())?;
-        let file = crate::files::object_of(&row).map_err(|e| format!("{e:?}"))?;
+        let file = crate::files::object_of(&row).map_err(|e| e.to_string())?;
         if file.size_bytes > MAX_INLINE_FILE_BYTES {
             return Err(format!(
                 "the file is {} bytes, more than a model request can carry",
