@@ -9,8 +9,9 @@ use berth_protocol::session::SessionStatic;
 use berth_store::{NewEvent, SessionRow};
 
 use crate::error::ApiError;
-use crate::rate_limit::{Kind, refusal};
+use crate::rate_limit::Kind;
 use crate::state::AppState;
+use crate::throttle::refusal;
 use berth_protocol::time::{micros, now};
 
 /// Rough characters per token, as the agent's context estimate counts them.

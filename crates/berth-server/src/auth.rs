@@ -8,9 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
-use axum::http::request::Parts;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use berth_store::{ApiKeyRow, Store};
@@ -19,7 +17,6 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
-use crate::state::AppState;
 
 /// How long a verified key is trusted without asking the database again.
 const CACHE_TTL: Duration = Duration::from_secs(30);
@@ -195,38 +192,4 @@ fn spawn_touch(store: &Arc<dyn Store>, key_id: &str) {
             tracing::debug!(error = %e, "could not record key use");
         }
     });
-}
-
-impl FromRequestParts<Arc<AppState>> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<AppState>,
-    ) -> Result<Self, ApiError> {
-        // The rate limiter has authenticated the request already, when it ran.
-        if let Some(caller) = parts.extensions.get::<Caller>() {
-            return Ok(caller.clone());
-        }
-        let raw = presented_key(&parts.headers)?;
-        state.keys.authenticate(&state.store, raw).await
-    }
-}
-
-/// An authenticated caller holding an admin key.
-pub struct Admin(pub Caller);
-
-impl FromRequestParts<Arc<AppState>> for Admin {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<AppState>,
-    ) -> Result<Self, ApiError> {
-        let caller = Caller::from_request_parts(parts, state).await?;
-        if !caller.is_admin {
-            return Err(ApiError::forbidden("this endpoint needs an admin API key"));
-        }
-        Ok(Admin(caller))
-    }
 }

@@ -5,6 +5,7 @@
 //! naming the field; unknown fields are ignored.
 //! [`QueryParams`] understands the SDKs' bracketed arrays (`statuses[]=a&statuses[]=b`) and
 //! literal filter keys (`created_at[gte]=…`), which a plain `serde_urlencoded` struct cannot.
+//! [`Caller`] and [`Admin`] authenticate the request's API key (see [`crate::auth`]).
 
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use serde::de::DeserializeOwned;
 
+use crate::auth::{Caller, presented_key};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -209,6 +211,40 @@ impl QueryParams {
             lt: bound("lt")?,
             lte: bound("lte")?,
         })
+    }
+}
+
+impl FromRequestParts<Arc<AppState>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
+        // The rate limiter has authenticated the request already, when it ran.
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.clone());
+        }
+        let raw = presented_key(&parts.headers)?;
+        state.keys.authenticate(&state.store, raw).await
+    }
+}
+
+/// An authenticated caller holding an admin key.
+pub struct Admin(pub Caller);
+
+impl FromRequestParts<Arc<AppState>> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        if !caller.is_admin {
+            return Err(ApiError::forbidden("this endpoint needs an admin API key"));
+        }
+        Ok(Admin(caller))
     }
 }
 

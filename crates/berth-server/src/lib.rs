@@ -22,6 +22,7 @@ pub mod sessions;
 pub mod sse;
 pub mod startup;
 pub mod state;
+pub mod throttle;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -15,8 +15,9 @@ use berth_protocol::pagination::{Order, Page};
 use berth_store::{ApiKeyRow, NewApiKey, RevokeOutcome, TenantRow};
 use chrono::{DateTime, Utc};
 
-use crate::auth::{Admin, Caller, generate_key};
+use crate::auth::{Caller, generate_key};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::Admin;
 use crate::extract::{JsonBody, QueryParams};
 use crate::listing::document_query;
 use crate::state::AppState;

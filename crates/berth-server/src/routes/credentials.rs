@@ -100,7 +100,7 @@ pub async fn create(
         .await?
     {
         CredentialInsert::Inserted => Ok(json_response(StatusCode::OK, row.body)),
-        CredentialInsert::NoVault => Err(ApiError::not_found(super::vaults::VAULT, &vault_id)),
+        CredentialInsert::NoVault => Err(ApiError::not_found("vault", &vault_id)),
         CredentialInsert::VaultFull => Err(ApiError::bad_request(format!(
             "vault {vault_id} already holds {MAX_CREDENTIALS_PER_VAULT} credentials (archived ones \
              count); delete one first"
@@ -186,7 +186,7 @@ pub async fn list(
         .store
         .get_document(Collection::Vaults, &caller.tenant_id, &vault_id)
         .await?
-        .ok_or_else(|| ApiError::not_found(super::vaults::VAULT, &vault_id))?;
+        .ok_or_else(|| ApiError::not_found("vault", &vault_id))?;
     let (query, limit) = document_query(&params, 20, 100, Order::Desc)?;
     let rows = state
         .store

@@ -229,7 +229,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         });
     let v1 = v1.layer(axum::middleware::from_fn_with_state(
         Arc::clone(&state),
-        crate::rate_limit::middleware,
+        crate::throttle::middleware,
     ));
     Router::new()
         .route("/healthz", get(health::healthz))
