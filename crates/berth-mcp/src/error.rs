@@ -7,7 +7,7 @@
 use rmcp::service::{ClientInitializeError, ServiceError};
 use rmcp::transport::streamable_http_client::StreamableHttpError;
 
-use crate::http::{Failure, HttpError};
+use crate::http::{Failure, HttpError, is_plain_refusal_status};
 use crate::legacy_sse::SseConnectError;
 
 /// Why an MCP server could not be used.
@@ -105,18 +105,6 @@ pub(crate) fn neither_transport(post_refusal: &str, sse: &SseConnectError) -> Mc
 
 /// A 4xx without a meaning of its own to this client (not 401, 429, or 403 with a challenge;
 /// a bare 403 counts as about credentials too).
-pub(crate) fn is_plain_refusal(failure: &Failure) -> bool {
-    matches!(failure, StreamableHttpError::Client(refusal) if is_plain_refusal_status(refusal))
-}
-
-fn is_plain_refusal_status(error: &HttpError) -> bool {
-    matches!(
-        error,
-        HttpError::Status { status, .. }
-            if status.is_client_error() && *status != http::StatusCode::FORBIDDEN
-    )
-}
-
 /// Classifies the first error from our HTTP client found in `error`'s source chain.
 fn from_transport(error: &(dyn std::error::Error + 'static)) -> McpError {
     match http_failure(error) {

@@ -421,3 +421,17 @@ fn with_protocol_headers(
 pub(super) fn request_failed(error: reqwest::Error) -> Failure {
     Failure::Client(HttpError::Request(error.without_url()))
 }
+
+/// Whether the server refused the request with a plain 4xx (not 403): it does not speak this
+/// transport, rather than refusing us.
+pub(crate) fn is_plain_refusal(failure: &Failure) -> bool {
+    matches!(failure, StreamableHttpError::Client(refusal) if is_plain_refusal_status(refusal))
+}
+
+pub(crate) fn is_plain_refusal_status(error: &HttpError) -> bool {
+    matches!(
+        error,
+        HttpError::Status { status, .. }
+            if status.is_client_error() && *status != http::StatusCode::FORBIDDEN
+    )
+}

@@ -59,7 +59,7 @@ impl SseConnectError {
     pub(crate) fn offers_no_sse(&self) -> bool {
         match self {
             Self::Http(StreamableHttpError::UnexpectedContentType(_)) => true,
-            Self::Http(failure) => crate::error::is_plain_refusal(failure),
+            Self::Http(failure) => crate::http::is_plain_refusal(failure),
             _ => false,
         }
     }

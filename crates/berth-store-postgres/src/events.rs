@@ -11,7 +11,7 @@ use tokio_postgres::Row;
 
 use crate::connect::pg;
 use crate::rows::{Param, refs};
-use crate::sessions::{Locked, lock};
+use crate::session_lock::{Locked, lock};
 
 pub(crate) const COLUMNS: &str =
     "session_id, seq, id, type, body, private, created_at, processed_at, cancelled_at, ctx_order";

@@ -15,33 +15,12 @@ use berth_store::{
     MemoryWrite, NewMemory, SortOrder, StoreResult, prefix_upper_bound,
 };
 use deadpool_postgres::GenericClient;
-use tokio_postgres::Row;
 
 use crate::connect::pg;
+use crate::memory_rows::{COLUMNS, COLUMNS_NO_CONTENT, memory};
 use crate::memory_search::write_vector;
 use crate::memory_versions::insert_version;
 use crate::rows::{Param, refs};
-
-pub(crate) const COLUMNS: &str = "id, tenant_id, store_id, path, content, content_sha256, size_bytes, \
-                       version_id, created_at, updated_at";
-/// [`COLUMNS`] with the content left out (read as `''`).
-const COLUMNS_NO_CONTENT: &str = "id, tenant_id, store_id, path, '', content_sha256, size_bytes, \
-                                  version_id, created_at, updated_at";
-
-pub(crate) fn memory(row: &Row) -> MemoryRow {
-    MemoryRow {
-        id: row.get(0),
-        tenant_id: row.get(1),
-        store_id: row.get(2),
-        path: row.get(3),
-        content: row.get(4),
-        content_sha256: row.get(5),
-        size_bytes: row.get(6),
-        version_id: row.get(7),
-        created_at: row.get(8),
-        updated_at: row.get(9),
-    }
-}
 
 /// How a write holds the store row while it checks it.
 #[derive(Clone, Copy)]

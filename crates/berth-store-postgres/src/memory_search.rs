@@ -13,7 +13,7 @@ use deadpool_postgres::GenericClient;
 
 use crate::PostgresStore;
 use crate::connect::pg;
-use crate::memories::{COLUMNS, memory};
+use crate::memory_rows::{COLUMNS, memory};
 
 /// Stores a memory's vector, or removes it when the write brought none (the index catches up).
 pub(crate) async fn write_vector<C: GenericClient>(

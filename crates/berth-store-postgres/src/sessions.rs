@@ -10,6 +10,7 @@ use tokio_postgres::Row;
 use crate::connect::pg;
 use crate::events::append;
 use crate::rows::{Param, refs};
+use crate::session_lock::{Locked, lock};
 
 pub const COLUMNS: &str = "id, tenant_id, agent_id, agent_version, environment_id, status, version, \
     body, private, created_at, updated_at, archived_at, last_seq, pending_inputs, usage_input, \
@@ -171,38 +172,6 @@ pub async fn list<C: GenericClient>(
     sql.push_str(&format!(" LIMIT {}", query.limit));
     let rows = client.query(&sql, &refs(&params)).await.map_err(pg)?;
     Ok(rows.iter().map(session).collect())
-}
-
-/// A session row's state as a writer needs it.
-pub struct Locked {
-    pub version: i64,
-    pub status: String,
-    pub last_seq: i64,
-    pub archived_at: Option<i64>,
-    pub pending: i64,
-}
-
-/// Locks the session row for the rest of the transaction and returns its state.
-pub async fn lock<C: GenericClient>(
-    tx: &C,
-    tenant_id: &str,
-    id: &str,
-) -> StoreResult<Option<Locked>> {
-    let row = tx
-        .query_opt(
-            "SELECT version, status, last_seq, archived_at, pending_inputs FROM sessions
-             WHERE id = $1 AND tenant_id = $2 AND deleted_at IS NULL FOR UPDATE",
-            &[&id, &tenant_id],
-        )
-        .await
-        .map_err(pg)?;
-    Ok(row.map(|r| Locked {
-        version: r.get(0),
-        status: r.get(1),
-        last_seq: r.get(2),
-        archived_at: r.get(3),
-        pending: r.get(4),
-    }))
 }
 
 pub async fn change<C: GenericClient>(

@@ -9,6 +9,7 @@ mod events;
 mod files;
 mod keys;
 mod memories;
+mod memory_rows;
 mod memory_search;
 mod memory_versions;
 mod migrations;

@@ -12,7 +12,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::SqliteStore;
-use crate::memories::{COLUMNS, memory};
+use crate::memory_rows::{COLUMNS, memory};
 use crate::pool::backend;
 
 /// Stores a memory's vector, or removes it when the write brought none (the index catches up).
