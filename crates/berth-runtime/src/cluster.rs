@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::bus::{EventBus, ForwardedLive};
 use crate::runner::Runner;
+use crate::tasks::Tasks;
 
 /// How long live deltas gather before they are announced to other replicas.
 pub const LIVE_FLUSH: Duration = Duration::from_millis(50);
@@ -67,6 +68,7 @@ pub struct Cluster {
     store: Arc<dyn Store>,
     bus: Arc<EventBus>,
     runner: Arc<Runner>,
+    tasks: Tasks,
 }
 
 impl Cluster {
@@ -77,6 +79,7 @@ impl Cluster {
         bus: Arc<EventBus>,
         runner: Arc<Runner>,
         replica_id: String,
+        tasks: &Tasks,
         shutdown: CancellationToken,
     ) {
         let cluster = Arc::new(Self {
@@ -84,13 +87,17 @@ impl Cluster {
             store,
             bus,
             runner,
+            tasks: tasks.clone(),
         });
         let (notices_tx, notices) = mpsc::unbounded_channel();
         listen(options, notices_tx, shutdown.clone());
-        tokio::spawn(Arc::clone(&cluster).receive(notices, shutdown.clone()));
+        tasks.spawn(
+            "cluster notices",
+            Arc::clone(&cluster).receive(notices, shutdown.clone()),
+        );
         let (live_tx, live) = mpsc::unbounded_channel();
         cluster.bus.forward_live(live_tx);
-        tokio::spawn(cluster.send_live(live, shutdown));
+        tasks.spawn("cluster live deltas", cluster.send_live(live, shutdown));
     }
 
     async fn receive(
@@ -113,7 +120,7 @@ impl Cluster {
                     // so a session tends to stay where its sandbox is warm. Whoever claims
                     // first wins either way.
                     let runner = Arc::clone(&self.runner);
-                    tokio::spawn(async move {
+                    self.tasks.spawn("remote wake-up", async move {
                         tokio::time::sleep(REMOTE_WAKE_DELAY).await;
                         runner.wake(&session_id);
                     });

@@ -22,6 +22,8 @@ pub mod mounts;
 pub mod redact;
 pub mod render;
 pub mod runner;
+pub mod sessions;
+pub mod tasks;
 pub mod tools;
 
 use std::sync::Arc;
@@ -40,6 +42,7 @@ use crate::credentials::Credentials;
 use crate::metrics::{Gauges, Metrics};
 use crate::models::ModelResolver;
 use crate::runner::{Runner, RunnerSettings};
+use crate::tasks::Tasks;
 use crate::tools::ToolServices;
 
 /// Runnable sessions counted at most, per scrape of the queue-depth gauge.
@@ -78,6 +81,8 @@ pub struct Runtime {
     pub session_secrets: SealingKey,
     /// Fires when the process starts shutting down; turns and streams end on it.
     pub shutdown: CancellationToken,
+    /// Every background task, so that shutdown can wait for them ([`Runtime::drain`]).
+    pub tasks: Tasks,
 }
 
 impl Runtime {
@@ -90,6 +95,7 @@ impl Runtime {
         root_secret: &RootSecret,
         shutdown: CancellationToken,
     ) -> Result<Arc<Self>, RuntimeError> {
+        let tasks = Tasks::default();
         let bus = Arc::new(EventBus::default());
         let metrics = Arc::new(Metrics::default());
         let models = ModelResolver::new(
@@ -115,23 +121,25 @@ impl Runtime {
             })?,
         );
         let memory = memory_upkeep::index(config)?;
-        tokio::spawn(memory_upkeep::run(
-            Arc::clone(&store),
-            memory.clone(),
-            shutdown.clone(),
-        ));
+        tasks.spawn(
+            "memory upkeep",
+            memory_upkeep::run(Arc::clone(&store), memory.clone(), shutdown.clone()),
+        );
         let tools = Arc::new(ToolServices::new(
             config,
             blobs.clone(),
             Arc::clone(&credentials),
             memory.clone(),
         )?);
-        tokio::spawn(tidy_files(
-            Arc::clone(&store),
-            blobs.clone(),
-            config.blob_sweep_interval,
-            shutdown.clone(),
-        ));
+        tasks.spawn(
+            "file expiry and blob sweeps",
+            tidy_files(
+                Arc::clone(&store),
+                blobs.clone(),
+                config.blob_sweep_interval,
+                shutdown.clone(),
+            ),
+        );
         let runner = Runner::start(
             Arc::clone(&store),
             Arc::clone(&bus),
@@ -144,6 +152,7 @@ impl Runtime {
                 compaction_threshold: config.compaction_threshold,
                 metrics: Arc::clone(&metrics),
             },
+            tasks.clone(),
             shutdown.clone(),
         );
         if let Some(url) = config
@@ -161,6 +170,7 @@ impl Runtime {
                 Arc::clone(&bus),
                 Arc::clone(&runner),
                 berth_protocol::ids::new_id("replica"),
+                &tasks,
                 shutdown.clone(),
             );
         }
@@ -176,7 +186,23 @@ impl Runtime {
             memory,
             session_secrets: root_secret.sealing_key(Purpose::SessionSecrets),
             shutdown,
+            tasks,
         }))
+    }
+
+    /// Ends the runtime's work: fires the shutdown token (turns stop, streams end, loops
+    /// return) and waits up to `deadline` for every background task to finish what it is
+    /// writing. Returns whether they all did.
+    pub async fn drain(&self, deadline: Duration) -> bool {
+        self.shutdown.cancel();
+        let done = self.tasks.drain(deadline).await;
+        if !done {
+            tracing::warn!(
+                still_running = self.tasks.running(),
+                "background tasks did not finish in time"
+            );
+        }
+        done
     }
 
     /// The gauges of a metrics scrape, read now.

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use axum::http::HeaderMap;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use berth_runtime::tasks::Tasks;
 use berth_store::{ApiKeyRow, Store};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -45,9 +46,10 @@ struct CachedKey {
     touched: Instant,
 }
 
-#[derive(Default)]
 pub struct KeyCache {
     entries: RwLock<HashMap<[u8; 32], CachedKey>>,
+    /// Where key-use timestamps are written, in the background.
+    tasks: Tasks,
 }
 
 /// A freshly generated key: the raw value (shown once), the part shown afterwards, its hash.
@@ -99,6 +101,25 @@ pub(crate) fn presented_key(headers: &HeaderMap) -> Result<&str, ApiError> {
 }
 
 impl KeyCache {
+    /// Records that a key was used (at most once a minute per key), in the background.
+    fn touch(&self, store: &Arc<dyn Store>, key_id: &str) {
+        let store = Arc::clone(store);
+        let key_id = key_id.to_owned();
+        self.tasks.spawn("key use", async move {
+            let now = berth_protocol::time::micros(berth_protocol::time::now());
+            if let Err(e) = store.touch_api_key(&key_id, now).await {
+                tracing::debug!(error = %e, "could not record key use");
+            }
+        });
+    }
+
+    pub fn new(tasks: Tasks) -> Self {
+        Self {
+            entries: RwLock::new(HashMap::new()),
+            tasks,
+        }
+    }
+
     pub async fn authenticate(
         &self,
         store: &Arc<dyn Store>,
@@ -108,7 +129,7 @@ impl KeyCache {
         let now = Instant::now();
         if let Some((caller, needs_touch)) = self.cached(&hash, now) {
             if needs_touch {
-                spawn_touch(store, &caller.key_id);
+                self.touch(store, &caller.key_id);
             }
             return Ok(caller);
         }
@@ -117,7 +138,7 @@ impl KeyCache {
             .await?
             .ok_or_else(|| ApiError::unauthorized("invalid API key"))?;
         let caller = self.remember(row, hash, now)?;
-        spawn_touch(store, &caller.key_id);
+        self.touch(store, &caller.key_id);
         Ok(caller)
     }
 
@@ -181,15 +202,4 @@ impl KeyCache {
             entries.clear();
         }
     }
-}
-
-fn spawn_touch(store: &Arc<dyn Store>, key_id: &str) {
-    let store = Arc::clone(store);
-    let key_id = key_id.to_owned();
-    tokio::spawn(async move {
-        let now = chrono::Utc::now().timestamp_micros();
-        if let Err(e) = store.touch_api_key(&key_id, now).await {
-            tracing::debug!(error = %e, "could not record key use");
-        }
-    });
 }

@@ -40,6 +40,10 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::KeyCache;
 use crate::state::AppState;
 
+/// How long shutdown waits for background work (turns closing, streams ending) once requests
+/// have drained.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Forgets the shared rate-limit windows of past minutes, every few minutes until shutdown.
 async fn forget_rate_windows(store: Arc<dyn berth_store::Store>, stop: CancellationToken) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
@@ -97,15 +101,15 @@ impl Server {
         }
         let shared_limits = config.uses_postgres().then(|| Arc::clone(&started.store));
         if shared_limits.is_some() {
-            tokio::spawn(forget_rate_windows(
-                Arc::clone(&started.store),
-                shutdown.clone(),
-            ));
+            runtime.tasks.spawn(
+                "rate-limit window cleanup",
+                forget_rate_windows(Arc::clone(&started.store), shutdown.clone()),
+            );
         }
         let state = Arc::new(AppState {
             rate_limiter: rate_limit::RateLimiter::new(shared_limits),
             store: started.store,
-            keys: KeyCache::default(),
+            keys: KeyCache::new(runtime.tasks.clone()),
             default_tenant_id: started.default_tenant_id,
             runtime,
             config,
@@ -159,6 +163,8 @@ impl Server {
                 stop.cancel();
             })
             .await?;
+        // Requests have drained; now the turns, streams and loops they left behind.
+        self.state.runtime.drain(SHUTDOWN_GRACE).await;
         tracing::info!("berth stopped");
         Ok(())
     }

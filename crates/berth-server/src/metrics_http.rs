@@ -31,10 +31,11 @@ pub async fn serve(
 ) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
+    let tasks = runtime.tasks.clone();
     let app = Router::new()
         .route("/metrics", get(scrape))
         .with_state(runtime);
-    tokio::spawn(async move {
+    tasks.spawn("metrics listener", async move {
         let _ = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await;

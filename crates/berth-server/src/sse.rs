@@ -43,11 +43,9 @@ pub struct StreamRequest {
 
 pub fn response(state: Arc<AppState>, request: StreamRequest, current_seq: i64) -> Response {
     let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(CLIENT_BUFFER);
-    let subscription = state
-        .runtime
-        .bus
-        .subscribe(&request.session_id, current_seq);
-    tokio::spawn(async move {
+    let subscription = state.runtime.subscribe(&request.session_id, current_seq);
+    let tasks = state.runtime.tasks.clone();
+    tasks.spawn("event stream", async move {
         let mut writer = Writer {
             state,
             tx,

@@ -65,6 +65,8 @@ pub struct Runner {
     shutdown: CancellationToken,
     contexts: contexts::RecentContexts,
     metrics: Arc<crate::metrics::Metrics>,
+    /// Where the session tasks and lease renewals run.
+    tasks: crate::tasks::Tasks,
 }
 
 impl Runner {
@@ -75,6 +77,7 @@ impl Runner {
         models: Arc<ModelResolver>,
         tools: Arc<ToolServices>,
         settings: RunnerSettings,
+        tasks: crate::tasks::Tasks,
         shutdown: CancellationToken,
     ) -> Arc<Self> {
         let RunnerSettings {
@@ -99,8 +102,12 @@ impl Runner {
             shutdown,
             contexts: contexts::RecentContexts::default(),
             metrics,
+            tasks,
         });
-        tokio::spawn(Arc::clone(&runner).dispatch(wake_rx, recover_all_leases));
+        runner.tasks.spawn(
+            "runner dispatch",
+            Arc::clone(&runner).dispatch(wake_rx, recover_all_leases),
+        );
         runner
     }
 
@@ -124,7 +131,7 @@ impl Runner {
         self.tools.forget_session(session_id);
         let sandboxes = Arc::clone(&self.tools.sandboxes);
         let id = session_id.to_owned();
-        tokio::task::spawn_blocking(move || sandboxes.remove(&id));
+        self.tasks.spawn_blocking(move || sandboxes.remove(&id));
     }
 
     /// Contexts kept warm (for tests and metrics).
@@ -191,7 +198,7 @@ impl Runner {
         drop(active);
         let runner = Arc::clone(self);
         let id = session_id.to_owned();
-        tokio::spawn(async move {
+        self.tasks.spawn("session", async move {
             let mut steal = steal_stale;
             loop {
                 runner.run_session(&id, steal).await;
@@ -240,7 +247,10 @@ impl Runner {
             }
         };
         let lease_lost = CancellationToken::new();
-        let renewer = tokio::spawn(Arc::clone(self).renew(lease.clone(), lease_lost.clone()));
+        let renewer = self.tasks.spawn(
+            "lease renewal",
+            Arc::clone(self).renew(lease.clone(), lease_lost.clone()),
+        );
         if matches!(lease.status_at_claim.as_str(), "running" | "rescheduling") {
             recovery::recover(self, &lease).await;
         }
@@ -254,7 +264,7 @@ impl Runner {
                     self.bus.publish_events(session_id, &appended);
                     let cancel = self.cancel_token(session_id);
                     let cancel_on_loss = lease_lost.clone();
-                    let watcher = tokio::spawn({
+                    let watcher = self.tasks.spawn("lease watch", {
                         let cancel = cancel.clone();
                         async move {
                             cancel_on_loss.cancelled().await;

@@ -22,7 +22,7 @@ use crate::listing::{cursor, json_response, push_json_string_or_null};
 use crate::routes::sessions::{EVENTS_PER_REQUEST, load};
 use crate::sse::{self, StreamRequest};
 use crate::state::AppState;
-use berth_protocol::time::{micros, now};
+
 use berth_runtime::log::new_event;
 use berth_runtime::render::event_json;
 
@@ -91,7 +91,7 @@ pub async fn send(
     Ok(json_response(StatusCode::ACCEPTED, out))
 }
 
-/// Appends client events, tells the runner, and publishes them to streams.
+/// Hands client events to the runtime, which stores and acts on them.
 async fn append(
     state: &AppState,
     caller: &Caller,
@@ -99,8 +99,8 @@ async fn append(
     rows: &[NewEvent],
 ) -> ApiResult<Vec<StoredEvent>> {
     let stored = match state
-        .store
-        .append_client_events(&caller.tenant_id, id, rows, micros(now()))
+        .runtime
+        .append_client_events(&caller.tenant_id, id, rows)
         .await?
     {
         AppendOutcome::Appended(stored) => stored,
@@ -116,13 +116,6 @@ async fn append(
             )));
         }
     };
-    state.runtime.bus.publish_events(id, &stored);
-    if stored.iter().any(|e| e.kind == "user.interrupt") {
-        state.runtime.runner.interrupt(id);
-    }
-    if rows.iter().any(|r| r.queued) {
-        state.runtime.runner.wake(id);
-    }
     Ok(stored)
 }
 

@@ -82,7 +82,7 @@ async fn save(
         events: Vec::new(),
         private,
     };
-    match state.store.change_session(&change).await? {
+    match state.runtime.change_session(&change).await? {
         ChangeOutcome::Applied(_) => Ok(true),
         ChangeOutcome::Stale | ChangeOutcome::Running => Ok(false),
         ChangeOutcome::NotFound => Err(ApiError::not_found("session", &row.id)),

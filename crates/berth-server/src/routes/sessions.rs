@@ -144,11 +144,7 @@ pub async fn create(
             new_event(&event, &Default::default())
         })
         .collect();
-    let queued = events.iter().any(|e| e.queued);
-    state.store.create_session(&row, &events).await?;
-    if queued {
-        state.runtime.runner.wake(&id);
-    }
+    state.runtime.create_session(&row, &events).await?;
     let stored = load(&state, &caller, &id).await?;
     Ok(render(&stored))
 }
@@ -260,9 +256,8 @@ pub async fn update(
             events: vec![updated],
             private: None,
         };
-        match state.store.change_session(&change).await? {
-            ChangeOutcome::Applied(events) => {
-                state.runtime.bus.publish_events(&id, &events);
+        match state.runtime.change_session(&change).await? {
+            ChangeOutcome::Applied(_) => {
                 return Ok(render(&load(&state, &caller, &id).await?));
             }
             ChangeOutcome::NotFound => return Err(ApiError::not_found(SESSION, &id)),
@@ -407,35 +402,8 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<axum::Json<Deleted>> {
     // One closing event: streams end on it, and nothing can read the session afterwards.
-    let last_words = [server_event(EventBody::SessionDeleted {})];
-    match state
-        .store
-        .delete_session(&caller.tenant_id, &id, micros(now()), &last_words)
-        .await?
-    {
-        DeleteSessionOutcome::Deleted(events) => {
-            state.runtime.bus.publish_events(&id, &events);
-            state.runtime.runner.forget(&id);
-            let (store, blobs, tenant) = (
-                Arc::clone(&state.store),
-                state.runtime.blobs.clone(),
-                caller.tenant_id.clone(),
-            );
-            let session_id = id.clone();
-            let tools = Arc::clone(&state.runtime.tools);
-            tokio::spawn(async move {
-                tools.mcp.close_session(&session_id).await;
-                berth_runtime::files::delete_session_files(
-                    store.as_ref(),
-                    &blobs,
-                    &tenant,
-                    &session_id,
-                )
-                .await;
-                tools.delete_snapshots(&tenant, &session_id).await;
-            });
-            Ok(axum::Json(Deleted::new(id, "session_deleted")))
-        }
+    match state.runtime.delete_session(&caller.tenant_id, &id).await? {
+        DeleteSessionOutcome::Deleted(_) => Ok(axum::Json(Deleted::new(id, "session_deleted"))),
         DeleteSessionOutcome::NotFound => Err(ApiError::not_found(SESSION, &id)),
         DeleteSessionOutcome::Running => Err(ApiError::bad_request(format!(
             "session {id} is running; interrupt it (user.interrupt or POST /v1/sessions/{id}/cancel) before deleting it"
@@ -455,14 +423,11 @@ pub async fn cancel(
         session_thread_id: None,
     });
     match state
-        .store
-        .append_client_events(&caller.tenant_id, &id, &[interrupt], micros(now()))
+        .runtime
+        .append_client_events(&caller.tenant_id, &id, &[interrupt])
         .await?
     {
-        AppendOutcome::Appended(events) => {
-            state.runtime.bus.publish_events(&id, &events);
-            state.runtime.runner.interrupt(&id);
-        }
+        AppendOutcome::Appended(_) => {}
         AppendOutcome::NotFound => return Err(ApiError::not_found(SESSION, &id)),
         // Nothing can be running on an archived or terminated session worth cancelling twice.
         AppendOutcome::Archived | AppendOutcome::Terminated => {}

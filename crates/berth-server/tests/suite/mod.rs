@@ -13,6 +13,7 @@ mod sandbox_snapshots;
 mod secrets;
 mod security;
 mod sessions;
+mod shutdown;
 mod startup;
 mod streaming;
 mod tenants;
