@@ -18,6 +18,7 @@ macro_rules! on_both_backends {
         }
         mod postgres {
             $(
+                #[cfg_attr(berth_no_postgres, ignore = "needs PostgreSQL: set BERTH_TEST_DATABASE_URL")]
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
                     let Some(server) = berth_test_support::spawn_postgres_server().await else {
@@ -53,6 +54,7 @@ macro_rules! on_both_backends_with_model {
         }
         mod postgres {
             $(
+                #[cfg_attr(berth_no_postgres, ignore = "needs PostgreSQL: set BERTH_TEST_DATABASE_URL")]
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
                     let model = berth_test_support::FakeModel::start().await;

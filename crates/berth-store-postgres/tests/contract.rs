@@ -12,4 +12,10 @@ async fn make() -> Option<Arc<dyn Store>> {
     Some(Arc::new(PostgresStore::open(&options).await.unwrap()))
 }
 
-berth_store_tests::store_contract_tests!(make);
+berth_store_tests::store_contract_tests!(
+    make,
+    #[cfg_attr(
+        berth_no_postgres,
+        ignore = "needs PostgreSQL: set BERTH_TEST_DATABASE_URL"
+    )]
+);

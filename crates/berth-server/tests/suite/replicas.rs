@@ -50,6 +50,10 @@ async fn three() -> Option<(Vec<TestServer>, FakeModel)> {
     Some((replicas, model))
 }
 
+#[cfg_attr(
+    berth_no_postgres,
+    ignore = "needs PostgreSQL: set BERTH_TEST_DATABASE_URL"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_on_other_replicas_see_every_event_once() {
     let Some((replicas, model)) = three().await else {
@@ -117,6 +121,10 @@ async fn streams_on_other_replicas_see_every_event_once() {
     );
 }
 
+#[cfg_attr(
+    berth_no_postgres,
+    ignore = "needs PostgreSQL: set BERTH_TEST_DATABASE_URL"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupt_on_one_replica_stops_a_turn_on_another() {
     let Some((replicas, model)) = three().await else {

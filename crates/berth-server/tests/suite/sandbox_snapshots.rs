@@ -92,6 +92,10 @@ fn latest_id(blobs: &Path, tenant: &str, session: &str) -> String {
     latest["id"].as_str().unwrap().to_owned()
 }
 
+#[cfg_attr(
+    berth_no_postgres,
+    ignore = "needs PostgreSQL: set BERTH_TEST_DATABASE_URL"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sandbox_files_follow_the_session_to_another_replica() {
     let model = FakeModel::start().await;
@@ -193,6 +197,10 @@ async fn sandbox_files_follow_the_session_to_another_replica() {
 /// turn's work, whichever replica claims it: a replica whose files are behind (still there
 /// from an earlier turn) restores before the turn instead of running on, or uploading, stale
 /// files.
+#[cfg_attr(
+    berth_no_postgres,
+    ignore = "needs PostgreSQL: set BERTH_TEST_DATABASE_URL"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alternating_replicas_see_each_others_work() {
     let model = FakeModel::start().await;

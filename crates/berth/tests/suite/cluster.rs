@@ -144,6 +144,10 @@ struct Chaos {
     database: Option<DatabaseRestart>,
 }
 
+#[cfg_attr(
+    berth_no_postgres,
+    ignore = "needs PostgreSQL: set BERTH_TEST_DATABASE_URL"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_of_three_postgres_replicas_survives_kill_9_under_load() {
     let Some(database) = fresh_database().await else {

@@ -156,6 +156,10 @@ async fn kill_9_mid_turn_on_sqlite_recovers() {
     kill_mid_turn_and_recover(None).await;
 }
 
+#[cfg_attr(
+    berth_no_postgres,
+    ignore = "needs PostgreSQL: set BERTH_TEST_DATABASE_URL"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_turn_on_postgres_recovers() {
     let Some(options) = berth_store_postgres::testing::fresh_schema().await else {

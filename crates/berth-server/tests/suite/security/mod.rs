@@ -25,6 +25,7 @@ macro_rules! on_both_backends_configured {
         }
         mod postgres {
             $(
+                #[cfg_attr(berth_no_postgres, ignore = "needs PostgreSQL: set BERTH_TEST_DATABASE_URL")]
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
                     let model = berth_test_support::FakeModel::start().await;

@@ -72,6 +72,10 @@ async fn requests_are_limited_per_tenant_and_kind(server: &TestServer, _model: &
     assert_eq!(health.status().as_u16(), 200);
 }
 
+#[cfg_attr(
+    berth_no_postgres,
+    ignore = "needs PostgreSQL: set BERTH_TEST_DATABASE_URL"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_share_one_limit() {
     let Some(replicas) = spawn_replicas(2, |c| {

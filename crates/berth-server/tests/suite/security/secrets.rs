@@ -16,6 +16,10 @@ async fn reflected_secrets_never_reach_the_sandbox_or_the_log_sqlite() {
     reflected_secrets_never_reach_the_sandbox_or_the_log(false).await;
 }
 
+#[cfg_attr(
+    berth_no_postgres,
+    ignore = "needs PostgreSQL: set BERTH_TEST_DATABASE_URL"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reflected_secrets_never_reach_the_sandbox_or_the_log_postgres() {
     reflected_secrets_never_reach_the_sandbox_or_the_log(true).await;

@@ -45,6 +45,10 @@ async fn live_sessions_never_share_a_sandbox_user(server: &TestServer, model: &F
     );
 }
 
+#[cfg_attr(
+    berth_no_postgres,
+    ignore = "needs PostgreSQL: set BERTH_TEST_DATABASE_URL"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_keeps_its_user_on_every_replica() {
     let model = FakeModel::start().await;
