@@ -11,7 +11,7 @@ use berth_protocol::vault::credential::{
     AuthView, Credential, CredentialNetworking, CredentialSecrets, TokenEndpointAuthKind,
     normalize_url,
 };
-use berth_store::{CredentialRow, Store};
+use berth_store::{Attempt, CredentialRow, Store, optimistically};
 use berth_vault::SealingKey;
 use chrono::Utc;
 use serde::Deserialize;
@@ -24,7 +24,6 @@ const REFRESH_TIMEOUT: Duration = Duration::from_secs(15);
 pub const MAX_DIAGNOSTIC_BODY: usize = 4096;
 /// Tokens this close to expiry are refreshed before use.
 const EXPIRY_MARGIN_SECS: i64 = 30;
-const CAS_ATTEMPTS: usize = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialError {
@@ -318,7 +317,7 @@ impl Credentials {
             Arc::clone(map.entry(row.id.clone()).or_default())
         };
         let _guard = lock.lock().await;
-        for _ in 0..CAS_ATTEMPTS {
+        let refreshed = optimistically::<_, CredentialError, _>(|| async move {
             let current = self
                 .store
                 .get_credential(&row.tenant_id, &row.vault_id, &row.id)
@@ -329,7 +328,7 @@ impl Credentials {
             if let Some(token) = secrets.access_token.as_deref()
                 && token != refused
             {
-                return Ok(token.to_owned());
+                return Ok(Attempt::Done(token.to_owned()));
             }
             let mut credential: Credential = serde_json::from_str(&current.body)
                 .map_err(|e| CredentialError::Corrupt(e.to_string()))?;
@@ -363,20 +362,24 @@ impl Credentials {
                 )),
                 ..current.clone()
             };
-            if self
+            if !self
                 .store
                 .replace_credential(&next, current.version)
                 .await?
             {
-                tracing::info!(credential_id = %row.id, vault_id = %row.vault_id, "refreshed an OAuth access token");
-                return Ok(response.access_token);
+                return Ok(Attempt::Lost);
             }
-        }
-        Err(CredentialError::Refresh(RefreshFailure {
-            status: "failed",
-            message: "the credential kept changing while it was being refreshed".to_owned(),
-            http: None,
-        }))
+            tracing::info!(credential_id = %row.id, vault_id = %row.vault_id, "refreshed an OAuth access token");
+            Ok(Attempt::Done(response.access_token))
+        })
+        .await?;
+        refreshed.ok_or_else(|| {
+            CredentialError::Refresh(RefreshFailure {
+                status: "failed",
+                message: "the credential kept changing while it was being refreshed".to_owned(),
+                http: None,
+            })
+        })
     }
 
     async fn call_token_endpoint(

@@ -7,16 +7,13 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use axum::response::Response;
 use berth_protocol::time::{micros, now};
-use berth_store::{Collection, Document, Store};
+use berth_store::{Attempt, Collection, Document, Store, optimistically};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, ApiResult};
 use crate::listing::json_response;
-
-/// Times a change is retried when another write to the document got in between.
-const CHANGE_ATTEMPTS: usize = 3;
 
 /// Loads a document and decodes its body; another tenant's id answers 404 like a missing one.
 pub async fn load<T: DeserializeOwned>(
@@ -118,24 +115,34 @@ pub async fn change_document<T: Archivable>(
     tenant_id: &str,
     id: &str,
     what: &str,
-    mut change: impl FnMut(T) -> ApiResult<Option<T>>,
+    change: impl Fn(T) -> ApiResult<Option<T>> + Sync,
 ) -> ApiResult<Response> {
-    for _ in 0..CHANGE_ATTEMPTS {
+    let change = &change;
+    optimistic(what, id, || async move {
         let (doc, current) = load::<T>(store, collection, tenant_id, id, what).await?;
         let Some(next) = change(current)? else {
-            return Ok(json_response(StatusCode::OK, doc.body));
+            return Ok(Attempt::Done(json_response(StatusCode::OK, doc.body)));
         };
         let next_doc = to_document(next.row(tenant_id, doc.version + 1), &next)?;
-        if store
+        let written = store
             .replace_document(collection, &next_doc, doc.version)
-            .await?
-        {
-            return Ok(json_response(StatusCode::OK, next_doc.body));
-        }
-    }
-    Err(ApiError::conflict(format!(
-        "{what} {id} is being changed concurrently; retry"
-    )))
+            .await?;
+        Ok(Attempt::won_if(written, || {
+            json_response(StatusCode::OK, next_doc.body)
+        }))
+    })
+    .await
+}
+
+/// Runs an optimistic write of the `what` called `id` (see [`optimistically`]), answering 409
+/// when other writers keep winning the race.
+pub async fn optimistic<T, F>(what: &str, id: &str, attempt: impl FnMut() -> F) -> ApiResult<T>
+where
+    F: Future<Output = ApiResult<Attempt<T>>>,
+{
+    optimistically(attempt).await?.ok_or_else(|| {
+        ApiError::conflict(format!("{what} {id} is being changed concurrently; retry"))
+    })
 }
 
 /// Archives a document (archiving twice answers the first archive).

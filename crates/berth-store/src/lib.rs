@@ -13,6 +13,7 @@ mod memory;
 mod memory_records;
 mod memory_search;
 mod model_cards;
+mod optimistic;
 mod sandbox_records;
 mod sessions;
 mod vault_records;
@@ -33,6 +34,7 @@ pub use memory_search::{
     MemoryVectorSignature,
 };
 pub use model_cards::ModelCardRow;
+pub use optimistic::{Attempt, OPTIMISTIC_ATTEMPTS, optimistically};
 pub use sandbox_records::{RateCounters, RateTake, SandboxRecords};
 pub use sessions::{
     AppendOutcome, ByteBudget, ChangeOutcome, ContextScope, DeleteSessionOutcome, EVENT_PAGE_BYTES,

@@ -14,21 +14,19 @@ use berth_protocol::agent::{
 use berth_protocol::ids::{new_id, prefix};
 use berth_protocol::multiagent::MultiagentParam;
 use berth_protocol::pagination::Order;
-use berth_store::{Collection, Store};
+use berth_store::{Attempt, Collection, Store};
 
 use crate::auth::Caller;
-use crate::documents::{Row, load, to_document};
+use crate::documents::{Row, load, optimistic, to_document};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, QueryParams};
 use crate::listing::{document_query, json_response, page_response};
 use crate::state::AppState;
 use berth_protocol::time::now;
 
-const AGENT: &str = "agent";
-/// How often an update is retried when another writer changed the agent in between.
-const UPDATE_ATTEMPTS: usize = 3;
-
 type AppStateRef = State<Arc<AppState>>;
+
+const AGENT: &str = "agent";
 
 #[utoipa::path(post, path = "/v1/agents", tag = "agents",
     request_body = AgentCreateRequest,
@@ -87,12 +85,13 @@ pub async fn update(
     JsonBody(request): JsonBody<AgentUpdateRequest>,
 ) -> ApiResult<Response> {
     let versions = roster_versions(&state.store, &caller, request.multiagent_param()).await?;
-    for _ in 0..UPDATE_ATTEMPTS {
+    let (state, caller, id, request, versions) = (&state, &caller, &id, &request, &versions);
+    optimistic(AGENT, id, || async move {
         let (doc, current) = load::<Agent>(
             &state.store,
             Collection::Agents,
             &caller.tenant_id,
-            &id,
+            id,
             AGENT,
         )
         .await?;
@@ -109,25 +108,23 @@ pub async fn update(
                 current.version
             )));
         }
-        let Some(next) = update_agent(&current, request.clone(), now(), &versions)? else {
-            return Ok(json_response(StatusCode::OK, doc.body));
+        let Some(next) = update_agent(&current, request.clone(), now(), versions)? else {
+            return Ok(Attempt::Done(json_response(StatusCode::OK, doc.body)));
         };
         if next.skills != current.skills {
-            super::skills::check_references(&state, &caller, &next.skills).await?;
-            check_mcp_urls(&state, &next.mcp_servers)?;
+            super::skills::check_references(state, caller, &next.skills).await?;
+            check_mcp_urls(state, &next.mcp_servers)?;
         }
-        let next_doc = to_document(row(&caller, &next), &next)?;
-        if state
+        let next_doc = to_document(row(caller, &next), &next)?;
+        let written = state
             .store
             .replace_document(Collection::Agents, &next_doc, current.version)
-            .await?
-        {
-            return Ok(json_response(StatusCode::OK, next_doc.body));
-        }
-    }
-    Err(ApiError::conflict(format!(
-        "agent {id} is being changed concurrently; retry"
-    )))
+            .await?;
+        Ok(Attempt::won_if(written, || {
+            json_response(StatusCode::OK, next_doc.body)
+        }))
+    })
+    .await
 }
 
 #[utoipa::path(get, path = "/v1/agents", tag = "agents",
@@ -226,7 +223,7 @@ pub async fn delete(
 }
 
 async fn archive_agent(state: &AppState, caller: &Caller, id: &str) -> ApiResult<String> {
-    for _ in 0..UPDATE_ATTEMPTS {
+    optimistic(AGENT, id, || async move {
         let (doc, mut agent) = load::<Agent>(
             &state.store,
             Collection::Agents,
@@ -236,23 +233,19 @@ async fn archive_agent(state: &AppState, caller: &Caller, id: &str) -> ApiResult
         )
         .await?;
         if agent.archived_at.is_some() {
-            return Ok(doc.body);
+            return Ok(Attempt::Done(doc.body));
         }
         let at = now();
         agent.archived_at = Some(at);
         agent.updated_at = at;
         let next = to_document(row(caller, &agent), &agent)?;
-        if state
+        let written = state
             .store
             .replace_document(Collection::Agents, &next, agent.version)
-            .await?
-        {
-            return Ok(next.body);
-        }
-    }
-    Err(ApiError::conflict(format!(
-        "agent {id} is being changed concurrently; retry"
-    )))
+            .await?;
+        Ok(Attempt::won_if(written, || next.body))
+    })
+    .await
 }
 
 fn row<'a>(caller: &'a Caller, agent: &'a Agent) -> Row<'a> {

@@ -15,11 +15,11 @@ use berth_protocol::vault::credential::{
     AuthView, Credential, CredentialCreateRequest, CredentialSecrets, CredentialUpdateRequest,
     create_credential, update_credential,
 };
-use berth_store::{Collection, CredentialInsert, CredentialRow};
+use berth_store::{Attempt, Collection, CredentialInsert, CredentialRow};
 use serde_json::json;
 
 use crate::auth::Caller;
-use crate::documents::{decode, encode};
+use crate::documents::{decode, encode, optimistic};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, QueryParams};
 use crate::listing::{document_query, json_response, page_response};
@@ -28,7 +28,6 @@ use berth_protocol::time::{micros, now};
 use berth_runtime::credentials::{CredentialError, HttpSnapshot};
 
 const CREDENTIAL: &str = "credential";
-const UPDATE_ATTEMPTS: usize = 3;
 
 type AppStateRef = State<Arc<AppState>>;
 
@@ -134,8 +133,9 @@ pub async fn update(
     Path((vault_id, id)): Path<(String, String)>,
     JsonBody(request): JsonBody<CredentialUpdateRequest>,
 ) -> ApiResult<Response> {
-    for _ in 0..UPDATE_ATTEMPTS {
-        let (row, current) = load(&state, &caller, &vault_id, &id).await?;
+    let (state, caller, vault_id, id, request) = (&state, &caller, &vault_id, &id, &request);
+    optimistic(CREDENTIAL, id, || async move {
+        let (row, current) = load(state, caller, vault_id, id).await?;
         if current.archived_at.is_some() {
             return Err(ApiError::bad_request(format!(
                 "credential {id} is archived and cannot be updated"
@@ -150,26 +150,24 @@ pub async fn update(
         let Some((next, next_secrets)) =
             update_credential(&current, &secrets, request.clone(), now())?
         else {
-            return Ok(json_response(StatusCode::OK, row.body));
+            return Ok(Attempt::Done(json_response(StatusCode::OK, row.body)));
         };
         let next_row = to_row(
-            &state,
+            state,
             &caller.tenant_id,
             &next,
             Some(&next_secrets),
             row.version + 1,
         )?;
-        if state
+        let written = state
             .store
             .replace_credential(&next_row, row.version)
-            .await?
-        {
-            return Ok(json_response(StatusCode::OK, next_row.body));
-        }
-    }
-    Err(ApiError::conflict(format!(
-        "credential {id} is being changed concurrently; retry"
-    )))
+            .await?;
+        Ok(Attempt::won_if(written, || {
+            json_response(StatusCode::OK, next_row.body)
+        }))
+    })
+    .await
 }
 
 #[utoipa::path(get, path = "/v1/vaults/{vault_id}/credentials", tag = "vaults",
@@ -197,29 +195,32 @@ pub async fn list(
 
 /// Archives a credential and destroys its secret; an archived one is left as it is.
 pub(crate) async fn archive_row(state: &AppState, row: &CredentialRow) -> ApiResult<String> {
-    let mut row = row.clone();
-    for _ in 0..UPDATE_ATTEMPTS {
-        let mut credential: Credential = decode(&row.body)?;
-        if credential.archived_at.is_some() && row.sealed.is_none() {
-            return Ok(row.body);
+    // The first attempt uses the row the caller read; a lost race reads it again.
+    let mut given = Some(row.clone());
+    optimistic(CREDENTIAL, &row.id, || {
+        let given = given.take();
+        async move {
+            let row = match given {
+                Some(row) => row,
+                None => state
+                    .store
+                    .get_credential(&row.tenant_id, &row.vault_id, &row.id)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found(CREDENTIAL, &row.id))?,
+            };
+            let mut credential: Credential = decode(&row.body)?;
+            if credential.archived_at.is_some() && row.sealed.is_none() {
+                return Ok(Attempt::Done(row.body));
+            }
+            let at = now();
+            credential.archived_at = Some(at);
+            credential.updated_at = at;
+            let next = to_row(state, &row.tenant_id, &credential, None, row.version + 1)?;
+            let written = state.store.replace_credential(&next, row.version).await?;
+            Ok(Attempt::won_if(written, || next.body))
         }
-        let at = now();
-        credential.archived_at = Some(at);
-        credential.updated_at = at;
-        let next = to_row(state, &row.tenant_id, &credential, None, row.version + 1)?;
-        if state.store.replace_credential(&next, row.version).await? {
-            return Ok(next.body);
-        }
-        row = state
-            .store
-            .get_credential(&row.tenant_id, &row.vault_id, &row.id)
-            .await?
-            .ok_or_else(|| ApiError::not_found(CREDENTIAL, &row.id))?;
-    }
-    Err(ApiError::conflict(format!(
-        "credential {} is being changed concurrently; retry",
-        row.id
-    )))
+    })
+    .await
 }
 
 #[utoipa::path(post, path = "/v1/vaults/{vault_id}/credentials/{credential_id}/archive",

@@ -17,9 +17,10 @@ use berth_protocol::model_card::{
     create_model_card, update_model_card,
 };
 use berth_protocol::pagination::Order;
-use berth_store::{ModelCardRow, StoreError};
+use berth_store::{Attempt, ModelCardRow, StoreError};
 
 use crate::auth::Caller;
+use crate::documents::optimistic;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, QueryParams};
 use crate::listing::{document_query, json_response, page_response};
@@ -28,7 +29,6 @@ use berth_protocol::time::{micros, now};
 use berth_runtime::models::{CardConnection, CardSecretError, header_pairs};
 
 const MODEL_CARD: &str = "model card";
-const UPDATE_ATTEMPTS: usize = 3;
 
 type AppStateRef = State<Arc<AppState>>;
 
@@ -172,12 +172,13 @@ pub async fn update(
     Path(id): Path<String>,
     JsonBody(request): JsonBody<ModelCardUpdateRequest>,
 ) -> ApiResult<Response> {
-    for _ in 0..UPDATE_ATTEMPTS {
+    let (state, caller, id, request) = (&state, &caller, &id, &request);
+    optimistic(MODEL_CARD, id, || async move {
         let row = state
             .store
-            .get_model_card(&caller.tenant_id, &id)
+            .get_model_card(&caller.tenant_id, id)
             .await?
-            .ok_or_else(|| ApiError::not_found(MODEL_CARD, &id))?;
+            .ok_or_else(|| ApiError::not_found(MODEL_CARD, id))?;
         let card: ModelCard = serde_json::from_str(&row.body).map_err(ApiError::internal)?;
         let secrets = match state.runtime.models.open(&row) {
             Ok(secrets) => secrets,
@@ -187,7 +188,7 @@ pub async fn update(
         };
         let current = ModelCardParts { card, secrets };
         let Some(change) = update_model_card(&current, request.clone(), now())? else {
-            return Ok(json_response(StatusCode::OK, row.body));
+            return Ok(Attempt::Done(json_response(StatusCode::OK, row.body)));
         };
         let next = change.parts;
         if next.card.model_id != current.card.model_id
@@ -200,20 +201,18 @@ pub async fn update(
             return Err(duplicate(&next.card.model_id));
         }
         if change.connection_changed {
-            verify(&state, &next).await?;
+            verify(state, &next).await?;
         }
-        let next_row = to_row(&state, &caller, &next, row.version + 1)?;
+        let next_row = to_row(state, caller, &next, row.version + 1)?;
         match state.store.replace_model_card(&next_row, row.version).await {
-            Ok(true) if change.connection_changed => return probed(&next_row.body),
-            Ok(true) => return Ok(json_response(StatusCode::OK, next_row.body)),
-            Ok(false) => continue,
-            Err(StoreError::Conflict(_)) => return Err(duplicate(&next.card.model_id)),
-            Err(e) => return Err(e.into()),
+            Ok(true) if change.connection_changed => probed(&next_row.body).map(Attempt::Done),
+            Ok(true) => Ok(Attempt::Done(json_response(StatusCode::OK, next_row.body))),
+            Ok(false) => Ok(Attempt::Lost),
+            Err(StoreError::Conflict(_)) => Err(duplicate(&next.card.model_id)),
+            Err(e) => Err(e.into()),
         }
-    }
-    Err(ApiError::conflict(format!(
-        "model card {id} is being changed concurrently; retry"
-    )))
+    })
+    .await
 }
 
 #[utoipa::path(get, path = "/v1/model_cards", tag = "model_cards",

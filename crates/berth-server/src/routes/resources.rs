@@ -9,12 +9,12 @@ use axum::response::Response;
 use base64::Engine;
 use berth_protocol::ids::{new_id, prefix};
 use berth_protocol::session::{MAX_FILE_RESOURCES, Resource, SessionStatic};
-use berth_store::{ChangeOutcome, SessionChange, SessionRow};
+use berth_store::{Attempt, ChangeOutcome, SessionChange, SessionRow};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::Caller;
-use crate::documents::decode;
+use crate::documents::{decode, optimistic};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, QueryParams};
 use crate::listing::json_response;
@@ -23,8 +23,6 @@ use crate::state::AppState;
 use berth_protocol::time::{micros, now};
 
 type AppStateRef = State<Arc<AppState>>;
-
-const UPDATE_ATTEMPTS: usize = 3;
 
 /// `POST /v1/sessions/{id}/resources`: only files can be added (flat body).
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -117,8 +115,10 @@ pub async fn add(
         .ok_or_else(|| ApiError::bad_request("file_id: required for file resources"))?;
     let mount_path =
         prepare_file_resource(&state, &caller, "resource", &file_id, request.mount_path).await?;
-    for _ in 0..UPDATE_ATTEMPTS {
-        let (row, mut snapshot) = load(&state, &caller, &session_id).await?;
+    let (state, caller, session_id, file_id, mount_path) =
+        (&state, &caller, &session_id, &file_id, &mount_path);
+    optimistic("session", session_id, || async move {
+        let (row, mut snapshot) = load(state, caller, session_id).await?;
         if row.archived_at.is_some() {
             return Err(ApiError::conflict(format!(
                 "session {session_id} is archived"
@@ -143,13 +143,14 @@ pub async fn add(
             updated_at: at,
         };
         snapshot.resources.push(resource.clone());
-        if save(&state, &caller, &row, &snapshot, None).await? {
-            return render(&resource);
-        }
-    }
-    Err(ApiError::conflict(format!(
-        "session {session_id} is being changed concurrently; retry"
-    )))
+        let written = save(state, caller, &row, &snapshot, None).await?;
+        Ok(if written {
+            Attempt::Done(render(&resource)?)
+        } else {
+            Attempt::Lost
+        })
+    })
+    .await
 }
 
 #[utoipa::path(get, path = "/v1/sessions/{session_id}/resources", tag = "sessions",
@@ -213,10 +214,15 @@ pub async fn update(
             "authorization_token: must be 1-4096 characters",
         ));
     }
-    for _ in 0..UPDATE_ATTEMPTS {
-        let (row, mut snapshot) = load(&state, &caller, &session_id).await?;
-        let Some(resource) = snapshot.resources.iter_mut().find(|r| resource_id(r) == id) else {
-            return Err(ApiError::not_found("resource", &id));
+    let (state, caller, session_id, id, request) = (&state, &caller, &session_id, &id, &request);
+    optimistic("session", session_id, || async move {
+        let (row, mut snapshot) = load(state, caller, session_id).await?;
+        let Some(resource) = snapshot
+            .resources
+            .iter_mut()
+            .find(|r| resource_id(r) == id.as_str())
+        else {
+            return Err(ApiError::not_found("resource", id));
         };
         let Resource::GithubRepository { updated_at, .. } = resource else {
             return Err(ApiError::bad_request(
@@ -237,13 +243,14 @@ pub async fn update(
             .seal(request.authorization_token.as_bytes(), aad.as_bytes());
         private["resource_tokens"][&id] =
             json!(base64::engine::general_purpose::STANDARD.encode(sealed));
-        if save(&state, &caller, &row, &snapshot, Some(private.to_string())).await? {
-            return render(&updated);
-        }
-    }
-    Err(ApiError::conflict(format!(
-        "session {session_id} is being changed concurrently; retry"
-    )))
+        let written = save(state, caller, &row, &snapshot, Some(private.to_string())).await?;
+        Ok(if written {
+            Attempt::Done(render(&updated)?)
+        } else {
+            Attempt::Lost
+        })
+    })
+    .await
 }
 
 #[utoipa::path(delete, path = "/v1/sessions/{session_id}/resources/{resource_id}", tag = "sessions",
@@ -254,21 +261,21 @@ pub async fn remove(
     caller: Caller,
     Path((session_id, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    for _ in 0..UPDATE_ATTEMPTS {
-        let (row, mut snapshot) = load(&state, &caller, &session_id).await?;
+    let (state, caller, session_id, id) = (&state, &caller, &session_id, &id);
+    optimistic("session", session_id, || async move {
+        let (row, mut snapshot) = load(state, caller, session_id).await?;
         let before = snapshot.resources.len();
-        snapshot.resources.retain(|r| resource_id(r) != id);
+        snapshot.resources.retain(|r| resource_id(r) != id.as_str());
         if snapshot.resources.len() == before {
-            return Err(ApiError::not_found("resource", &id));
+            return Err(ApiError::not_found("resource", id));
         }
-        if save(&state, &caller, &row, &snapshot, None).await? {
-            return Ok(json_response(
+        let written = save(state, caller, &row, &snapshot, None).await?;
+        Ok(Attempt::won_if(written, || {
+            json_response(
                 StatusCode::OK,
                 json!({"id": id, "type": "session_resource_deleted"}).to_string(),
-            ));
-        }
-    }
-    Err(ApiError::conflict(format!(
-        "session {session_id} is being changed concurrently; retry"
-    )))
+            )
+        }))
+    })
+    .await
 }

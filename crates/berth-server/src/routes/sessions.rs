@@ -19,12 +19,13 @@ use berth_protocol::session::{
     SessionUpdateRequest, validate_budget, validate_title, validate_vault_ids,
 };
 use berth_store::{
-    AppendOutcome, ChangeOutcome, DeleteSessionOutcome, SessionChange, SessionQuery, SessionRow,
-    SortOrder, UsageTotals,
+    AppendOutcome, Attempt, ChangeOutcome, DeleteSessionOutcome, SessionChange, SessionQuery,
+    SessionRow, SortOrder, UsageTotals,
 };
 use serde_json::json;
 
 use crate::auth::Caller;
+use crate::documents::optimistic;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, QueryParams};
 use crate::listing::{cursor, json_response, push_json_string_or_null};
@@ -37,8 +38,6 @@ use berth_runtime::render::session_json;
 type AppStateRef = State<Arc<AppState>>;
 
 const SESSION: &str = "session";
-/// How often an update retries when the session changed underneath it.
-const UPDATE_ATTEMPTS: usize = 3;
 
 pub async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResult<SessionRow> {
     state
@@ -174,8 +173,9 @@ pub async fn update(
             "vault_ids: cannot be changed after a session is created",
         ));
     }
-    for _ in 0..UPDATE_ATTEMPTS {
-        let row = load(&state, &caller, &id).await?;
+    let (state, caller, id, request) = (&state, &caller, &id, &request);
+    optimistic(SESSION, id, || async move {
+        let row = load(state, caller, id).await?;
         let mut snapshot: SessionStatic = crate::documents::decode(&row.body)?;
         let mut changed = serde_json::Map::new();
         let mut require_idle = false;
@@ -239,7 +239,7 @@ pub async fn update(
             }
         }
         if changed.is_empty() {
-            return Ok(render(&row));
+            return Ok(Attempt::Done(render(&row)));
         }
         let updated = server_event(EventBody::SessionUpdated {
             agent: changed.remove("agent"),
@@ -257,21 +257,15 @@ pub async fn update(
             private: None,
         };
         match state.runtime.change_session(&change).await? {
-            ChangeOutcome::Applied(_) => {
-                return Ok(render(&load(&state, &caller, &id).await?));
-            }
-            ChangeOutcome::NotFound => return Err(ApiError::not_found(SESSION, &id)),
-            ChangeOutcome::Running => {
-                return Err(ApiError::bad_request(
-                    "agent: tools and MCP servers can only change while the session is idle",
-                ));
-            }
-            ChangeOutcome::Stale => continue,
+            ChangeOutcome::Applied(_) => Ok(Attempt::Done(render(&load(state, caller, id).await?))),
+            ChangeOutcome::NotFound => Err(ApiError::not_found(SESSION, id)),
+            ChangeOutcome::Running => Err(ApiError::bad_request(
+                "agent: tools and MCP servers can only change while the session is idle",
+            )),
+            ChangeOutcome::Stale => Ok(Attempt::Lost),
         }
-    }
-    Err(ApiError::conflict(format!(
-        "session {id} is being changed concurrently; retry"
-    )))
+    })
+    .await
 }
 
 #[utoipa::path(get, path = "/v1/sessions", tag = "sessions",

@@ -22,11 +22,12 @@ use berth_protocol::skill::{
     MAX_SKILL_TOTAL_BYTES, SKILL_FILE, SkillObject, SkillSourceKind, SkillSourceObject, SkillTag,
     SkillVersionObject, SkillVersionTag, parse_skill_md, skill_paths,
 };
-use berth_store::{SkillRow, SkillVersionRow, StoreError};
+use berth_store::{Attempt, SkillRow, SkillVersionRow, StoreError};
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;
+use crate::documents::optimistic;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::QueryParams;
 use berth_runtime::files::skill_prefix;
@@ -39,7 +40,6 @@ use berth_protocol::time::{micros, now};
 type AppStateRef = State<Arc<AppState>>;
 
 const SKILL: &str = "skill";
-const UPDATE_ATTEMPTS: usize = 3;
 /// When the built-in skills say they were created.
 const BUILTIN_CREATED: &str = "2025-10-16T00:00:00Z";
 const BUILTIN_VERSION: &str = "1";

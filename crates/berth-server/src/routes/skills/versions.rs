@@ -16,41 +16,36 @@ pub async fn create_version(
     load(&state, &caller, &id).await?;
     let upload = receive(&state, &caller.tenant_id, &id, &mut multipart).await?;
     let stored_prefix = skill_prefix(&caller.tenant_id, &id, &upload.version_id);
-    let result: ApiResult<Response> = async {
-        for _ in 0..UPDATE_ATTEMPTS {
-            let row = load(&state, &caller, &id).await?;
-            if row.name != upload.name {
-                return Err(ApiError::bad_request(format!(
-                    "files: SKILL.md names the skill \"{}\", but this skill is \"{}\"",
-                    upload.name, row.name
-                )));
-            }
-            let mut skill: SkillObject =
-                serde_json::from_str(&row.body).map_err(ApiError::internal)?;
-            let (version, object) = version_row(&caller.tenant_id, &id, &upload)?;
-            skill.latest_version_id = upload.version_id.clone();
-            skill.updated_at = object.created_at;
-            if let Some(name) = &upload.display_name {
-                skill.display_name = name.clone();
-            }
-            let next = SkillRow {
-                updated_at: version.created_at,
-                version: row.version + 1,
-                body: serde_json::to_string(&skill).map_err(ApiError::internal)?,
-                ..row.clone()
-            };
-            if state
-                .store
-                .add_skill_version(&next, &version, row.version)
-                .await?
-            {
-                return Ok(json_response(StatusCode::OK, version.body));
-            }
+    let (state, caller, id, upload) = (&state, &caller, &id, &upload);
+    let result = optimistic(SKILL, id, || async move {
+        let row = load(state, caller, id).await?;
+        if row.name != upload.name {
+            return Err(ApiError::bad_request(format!(
+                "files: SKILL.md names the skill \"{}\", but this skill is \"{}\"",
+                upload.name, row.name
+            )));
         }
-        Err(ApiError::conflict(format!(
-            "skill {id} is being changed concurrently; retry"
-        )))
-    }
+        let mut skill: SkillObject = serde_json::from_str(&row.body).map_err(ApiError::internal)?;
+        let (version, object) = version_row(&caller.tenant_id, id, upload)?;
+        skill.latest_version_id = upload.version_id.clone();
+        skill.updated_at = object.created_at;
+        if let Some(name) = &upload.display_name {
+            skill.display_name = name.clone();
+        }
+        let next = SkillRow {
+            updated_at: version.created_at,
+            version: row.version + 1,
+            body: serde_json::to_string(&skill).map_err(ApiError::internal)?,
+            ..row.clone()
+        };
+        let written = state
+            .store
+            .add_skill_version(&next, &version, row.version)
+            .await?;
+        Ok(Attempt::won_if(written, || {
+            json_response(StatusCode::OK, version.body)
+        }))
+    })
     .await;
     if result.is_err() {
         let _ = state.runtime.blobs.delete_prefix(&stored_prefix).await;
@@ -134,9 +129,10 @@ pub async fn remove_version(
     Path((id, version)): Path<(String, String)>,
 ) -> ApiResult<axum::Json<Deleted>> {
     refuse_builtin(&id)?;
-    for _ in 0..UPDATE_ATTEMPTS {
-        let row = load(&state, &caller, &id).await?;
-        let target = load_version(&state, &caller, &id, &version).await?;
+    let (state, caller, id, version) = (&state, &caller, &id, &version);
+    optimistic(SKILL, id, || async move {
+        let row = load(state, caller, id).await?;
+        let target = load_version(state, caller, id, version).await?;
         let mut skill: SkillObject = serde_json::from_str(&row.body).map_err(ApiError::internal)?;
         if skill.latest_version_id == target.id {
             let query = berth_store::DocumentQuery {
@@ -145,7 +141,7 @@ pub async fn remove_version(
             };
             let newest = state
                 .store
-                .list_skill_versions(&caller.tenant_id, &id, &query)
+                .list_skill_versions(&caller.tenant_id, id, &query)
                 .await?;
             let Some(next) = newest.iter().find(|v| v.id != target.id) else {
                 return Err(ApiError::bad_request(
@@ -161,20 +157,22 @@ pub async fn remove_version(
             body: serde_json::to_string(&skill).map_err(ApiError::internal)?,
             ..row.clone()
         };
-        if state
+        if !state
             .store
             .delete_skill_version(&next, &target.id, row.version)
             .await?
         {
-            let _ = state
-                .runtime
-                .blobs
-                .delete_prefix(&skill_prefix(&caller.tenant_id, &id, &target.id))
-                .await;
-            return Ok(axum::Json(Deleted::new(target.id, "skill_version_deleted")));
+            return Ok(Attempt::Lost);
         }
-    }
-    Err(ApiError::conflict(format!(
-        "skill {id} is being changed concurrently; retry"
-    )))
+        let _ = state
+            .runtime
+            .blobs
+            .delete_prefix(&skill_prefix(&caller.tenant_id, id, &target.id))
+            .await;
+        Ok(Attempt::Done(axum::Json(Deleted::new(
+            target.id,
+            "skill_version_deleted",
+        ))))
+    })
+    .await
 }
