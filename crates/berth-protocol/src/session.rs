@@ -329,6 +329,21 @@ pub struct SessionStatic {
     pub created_at: DateTime<Utc>,
 }
 
+impl SessionStatic {
+    /// The memory stores among the session's resources, in resource order.
+    pub fn memory_store_ids(&self) -> Vec<String> {
+        self.resources
+            .iter()
+            .filter_map(|resource| match resource {
+                Resource::MemoryStore {
+                    memory_store_id, ..
+                } => Some(memory_store_id.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SessionStats {
     pub active_seconds: f64,

@@ -36,6 +36,8 @@ pub enum CredentialError {
     NoSecret,
     #[error("the credential's stored secret is unreadable: {0}")]
     Corrupt(String),
+    #[error("the credential's secret could not be encoded: {0}")]
+    Encode(serde_json::Error),
     #[error("storage failed: {0}")]
     Store(#[from] berth_store::StoreError),
     #[error("{0}")]
@@ -149,12 +151,13 @@ impl Credentials {
         vault_id: &str,
         credential_id: &str,
         secrets: &CredentialSecrets,
-    ) -> Vec<u8> {
-        let plaintext = zeroize::Zeroizing::new(serde_json::to_vec(secrets).unwrap_or_default());
-        self.key.seal(
+    ) -> Result<Vec<u8>, CredentialError> {
+        let plaintext =
+            zeroize::Zeroizing::new(serde_json::to_vec(secrets).map_err(CredentialError::Encode)?);
+        Ok(self.key.seal(
             &plaintext,
             &Self::associated_data(tenant_id, vault_id, credential_id),
-        )
+        ))
     }
 
     pub fn open(&self, row: &CredentialRow) -> Result<CredentialSecrets, CredentialError> {
@@ -352,14 +355,13 @@ impl Credentials {
             let next = CredentialRow {
                 version: current.version + 1,
                 updated_at: micros(at),
-                body: serde_json::to_string(&credential)
-                    .map_err(|e| CredentialError::Corrupt(e.to_string()))?,
+                body: serde_json::to_string(&credential).map_err(CredentialError::Encode)?,
                 sealed: Some(self.seal(
                     &current.tenant_id,
                     &current.vault_id,
                     &current.id,
                     &secrets,
-                )),
+                )?),
                 ..current.clone()
             };
             if !self

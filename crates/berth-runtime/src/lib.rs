@@ -22,6 +22,7 @@ pub mod mounts;
 pub mod redact;
 pub mod render;
 pub mod runner;
+pub mod session_private;
 pub mod sessions;
 pub mod tasks;
 pub mod tools;

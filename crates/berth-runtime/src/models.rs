@@ -67,6 +67,8 @@ pub enum CardSecretError {
     Open,
     #[error("the model card's stored secrets are unreadable: {0}")]
     Corrupt(String),
+    #[error("the model card's secrets could not be encoded: {0}")]
+    Encode(serde_json::Error),
 }
 
 pub struct ModelResolver {
@@ -133,10 +135,17 @@ impl ModelResolver {
         format!("model_card|{tenant_id}|{card_id}").into_bytes()
     }
 
-    pub fn seal(&self, tenant_id: &str, card_id: &str, secrets: &ModelCardSecrets) -> Vec<u8> {
-        let plaintext = zeroize::Zeroizing::new(serde_json::to_vec(secrets).unwrap_or_default());
-        self.card_keys
-            .seal(&plaintext, &Self::associated_data(tenant_id, card_id))
+    pub fn seal(
+        &self,
+        tenant_id: &str,
+        card_id: &str,
+        secrets: &ModelCardSecrets,
+    ) -> Result<Vec<u8>, CardSecretError> {
+        let plaintext =
+            zeroize::Zeroizing::new(serde_json::to_vec(secrets).map_err(CardSecretError::Encode)?);
+        Ok(self
+            .card_keys
+            .seal(&plaintext, &Self::associated_data(tenant_id, card_id)))
     }
 
     pub fn open(&self, row: &ModelCardRow) -> Result<ModelCardSecrets, CardSecretError> {

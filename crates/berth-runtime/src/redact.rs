@@ -31,7 +31,7 @@ impl Redactor {
         if secret.chars().count() < MIN_SECRET_CHARS {
             return;
         }
-        let quoted = serde_json::to_string(secret).unwrap_or_default();
+        let quoted = serde_json::Value::from(secret).to_string();
         let escaped = quoted
             .strip_prefix('"')
             .and_then(|s| s.strip_suffix('"'))

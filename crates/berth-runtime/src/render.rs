@@ -45,7 +45,7 @@ pub fn event_json(event: &StoredEvent) -> String {
 }
 
 /// A session as the API shows it: the stored static body plus live status, usage and stats.
-pub fn session_json(row: &SessionRow, now: i64) -> String {
+pub fn session_json(row: &SessionRow, now: i64) -> Result<String, serde_json::Error> {
     let running = row.turn_started_at.map_or(0, |t| (now - t).max(0));
     let stats = SessionStats {
         active_seconds: (row.active_micros + running) as f64 / 1e6,
@@ -69,9 +69,9 @@ pub fn session_json(row: &SessionRow, now: i64) -> String {
     out.push_str("\"status\":\"");
     out.push_str(&row.status);
     out.push_str("\",\"stats\":");
-    out.push_str(&serde_json::to_string(&stats).unwrap_or_else(|_| "{}".into()));
+    out.push_str(&serde_json::to_string(&stats)?);
     out.push_str(",\"usage\":");
-    out.push_str(&serde_json::to_string(&usage).unwrap_or_else(|_| "{}".into()));
+    out.push_str(&serde_json::to_string(&usage)?);
     out.push_str(",\"updated_at\":\"");
     out.push_str(&timestamp(row.updated_at));
     out.push_str("\",\"archived_at\":");
@@ -84,7 +84,7 @@ pub fn session_json(row: &SessionRow, now: i64) -> String {
         None => out.push_str("null"),
     }
     out.push('}');
-    out
+    Ok(out)
 }
 
 #[cfg(test)]

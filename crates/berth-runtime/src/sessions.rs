@@ -18,9 +18,18 @@ use crate::bus::BusItem;
 use crate::log::server_event;
 
 impl Runtime {
-    /// Stores a new session with its first events, and wakes the runner if one is input.
-    pub async fn create_session(&self, row: &SessionRow, events: &[NewEvent]) -> StoreResult<()> {
-        let stored = self.store.create_session(row, events).await?;
+    /// Stores a new session (with the memory stores among its resources) and its first
+    /// events, and wakes the runner if one is input.
+    pub async fn create_session(
+        &self,
+        row: &SessionRow,
+        memory_store_ids: &[String],
+        events: &[NewEvent],
+    ) -> StoreResult<()> {
+        let stored = self
+            .store
+            .create_session(row, memory_store_ids, events)
+            .await?;
         self.act_on(&row.id, &stored);
         Ok(())
     }
@@ -61,7 +70,8 @@ impl Runtime {
         tenant_id: &str,
         session_id: &str,
     ) -> StoreResult<DeleteSessionOutcome> {
-        let last_words = [server_event(EventBody::SessionDeleted {})];
+        let last_words = [server_event(EventBody::SessionDeleted {})
+            .map_err(|e| berth_store::StoreError::Backend(e.to_string()))?];
         let outcome = self
             .store
             .delete_session(tenant_id, session_id, micros(now()), &last_words)

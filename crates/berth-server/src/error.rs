@@ -108,6 +108,12 @@ impl From<ValidationError> for ApiError {
     }
 }
 
+impl From<berth_runtime::log::EncodeError> for ApiError {
+    fn from(e: berth_runtime::log::EncodeError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {

@@ -102,7 +102,7 @@ pub fn push_json_string_or_null(out: &mut String, value: Option<&str>) {
     match value {
         // Cursors are base64url and ids are [a-z0-9_], so no escaping is ever needed; serde
         // handles anything else.
-        Some(v) => out.push_str(&serde_json::to_string(v).unwrap_or_else(|_| "null".into())),
+        Some(v) => out.push_str(&serde_json::Value::from(v).to_string()),
         None => out.push_str("null"),
     }
 }

@@ -102,6 +102,10 @@ fn framework_error(status: StatusCode) -> ApiError {
     }
 }
 
+/// What a client gets if an error body itself cannot be encoded.
+const UNENCODABLE_ERROR: &str =
+    r#"{"type":"error","error":{"type":"api_error","message":"internal server error"}}"#;
+
 fn render(error: &ApiError, id: &str) -> Response {
     let body = ErrorBody {
         kind: ErrorTag,
@@ -114,7 +118,10 @@ fn render(error: &ApiError, id: &str) -> Response {
         },
         request_id: Some(id.to_owned()),
     };
-    let json = serde_json::to_vec(&body).unwrap_or_default();
+    let json = serde_json::to_vec(&body).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "cannot encode an error body");
+        UNENCODABLE_ERROR.as_bytes().to_vec()
+    });
     let mut response = Response::new(Body::from(json));
     *response.status_mut() = error.status;
     response.headers_mut().insert(

@@ -1,7 +1,7 @@
 //! Session rules that need the store: resolving the agent a session runs (a version, maybe
 //! with overrides), checking its environment, and building its resources.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -224,7 +224,7 @@ pub fn build_resources(
     params: Vec<ResourceParam>,
     stores: &HashMap<String, AttachedStore>,
     now: DateTime<Utc>,
-) -> ApiResult<(Vec<Resource>, HashMap<String, String>)> {
+) -> ApiResult<(Vec<Resource>, BTreeMap<String, String>)> {
     let files = params
         .iter()
         .filter(|r| matches!(r, ResourceParam::File { .. }))
@@ -244,7 +244,7 @@ pub fn build_resources(
         )));
     }
     let mut resources = Vec::with_capacity(params.len());
-    let mut tokens = HashMap::new();
+    let mut tokens = BTreeMap::new();
     let mut mounts: Vec<String> = Vec::new();
     for (i, param) in params.into_iter().enumerate() {
         let at = format!("resources[{i}]");

@@ -35,6 +35,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "security",
         include_str!("../migrations/0008_security.sql"),
     ),
+    (
+        9,
+        "session memory stores",
+        include_str!("../migrations/0009_session_memory_stores.sql"),
+    ),
 ];
 
 /// Serialises migrations across replicas starting at the same time (an arbitrary constant).
@@ -67,6 +72,12 @@ pub fn create_pool(options: &PostgresOptions) -> StoreResult<Pool> {
 }
 
 pub async fn migrate(pool: &Pool) -> StoreResult<usize> {
+    migrate_to(pool, i64::MAX).await
+}
+
+/// Applies the unseen migrations up to and including `last` (tests stop early to check what a
+/// later migration does to data an older schema holds).
+pub async fn migrate_to(pool: &Pool, last: i64) -> StoreResult<usize> {
     let mut client = pool.get().await.map_err(pool_error)?;
     client
         .batch_execute(
@@ -82,7 +93,7 @@ pub async fn migrate(pool: &Pool) -> StoreResult<usize> {
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
         .await
         .map_err(pg)?;
-    let result = apply(&mut client).await;
+    let result = apply(&mut client, last).await;
     let unlock = client
         .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
         .await
@@ -92,7 +103,7 @@ pub async fn migrate(pool: &Pool) -> StoreResult<usize> {
     Ok(applied)
 }
 
-async fn apply(client: &mut deadpool_postgres::Client) -> StoreResult<usize> {
+async fn apply(client: &mut deadpool_postgres::Client, last: i64) -> StoreResult<usize> {
     let current: i64 = client
         .query_one(
             "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
@@ -109,7 +120,7 @@ async fn apply(client: &mut deadpool_postgres::Client) -> StoreResult<usize> {
         )));
     }
     let mut applied = 0;
-    for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+    for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current && m.0 <= last) {
         let tx = client.transaction().await.map_err(pg)?;
         tx.batch_execute(sql).await.map_err(pg)?;
         tx.execute(

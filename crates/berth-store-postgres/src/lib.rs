@@ -228,9 +228,11 @@ impl Store for PostgresStore {
     async fn create_session(
         &self,
         row: &SessionRow,
+        memory_store_ids: &[String],
         events: &[NewEvent],
     ) -> StoreResult<Vec<StoredEvent>> {
-        self.create_session_inner(row, events).await
+        self.create_session_inner(row, memory_store_ids, events)
+            .await
     }
 
     async fn get_session(&self, tenant_id: &str, id: &str) -> StoreResult<Option<SessionRow>> {

@@ -46,6 +46,7 @@ pub fn session(row: &Row) -> SessionRow {
 pub async fn create<C: GenericClient>(
     tx: &C,
     row: &SessionRow,
+    memory_store_ids: &[String],
     events: &[NewEvent],
 ) -> StoreResult<Vec<StoredEvent>> {
     let stmt = tx
@@ -80,6 +81,7 @@ pub async fn create<C: GenericClient>(
     )
     .await
     .map_err(pg)?;
+    record_memory_stores(tx, &row.id, memory_store_ids).await?;
     let (stored, last_seq, queued) = append(tx, &row.id, events, row.created_at, 0).await?;
     tx.execute(
         "UPDATE sessions SET last_seq = $2, pending_inputs = $3 WHERE id = $1",
@@ -140,9 +142,12 @@ pub async fn list<C: GenericClient>(
         bind(&mut sql, " AND environment_id = ", Box::new(env.clone()));
     }
     if let Some(store) = &query.memory_store_id {
-        let pattern = berth_store::memory_store_pattern(store);
-        bind(&mut sql, " AND body LIKE ", Box::new(pattern));
-        sql.push_str(" ESCAPE '\\'");
+        bind(
+            &mut sql,
+            " AND id IN (SELECT session_id FROM session_memory_stores WHERE memory_store_id = ",
+            Box::new(store.clone()),
+        );
+        sql.push(')');
     }
     if !query.statuses.is_empty() {
         bind(
@@ -193,6 +198,15 @@ pub async fn change<C: GenericClient>(
     if change.require_idle && is_busy(&status) {
         return Ok(ChangeOutcome::Running);
     }
+    if let Some(stores) = &change.memory_store_ids {
+        tx.execute(
+            "DELETE FROM session_memory_stores WHERE session_id = $1",
+            &[&change.id],
+        )
+        .await
+        .map_err(pg)?;
+        record_memory_stores(tx, &change.id, stores).await?;
+    }
     let (stored, last_seq, _) =
         append(tx, &change.id, &change.events, change.now, last_seq).await?;
     tx.execute(
@@ -210,6 +224,26 @@ pub async fn change<C: GenericClient>(
     .await
     .map_err(pg)?;
     Ok(ChangeOutcome::Applied(stored))
+}
+
+/// Records which memory stores a session has among its resources.
+async fn record_memory_stores<C: GenericClient>(
+    tx: &C,
+    session_id: &str,
+    ids: &[String],
+) -> StoreResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    tx.execute(
+        "INSERT INTO session_memory_stores (session_id, memory_store_id)
+         SELECT $1, store FROM UNNEST($2::text[]) AS store
+         ON CONFLICT DO NOTHING",
+        &[&session_id, &ids],
+    )
+    .await
+    .map_err(pg)?;
+    Ok(())
 }
 
 pub async fn archive<C: GenericClient>(

@@ -8,7 +8,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio_postgres::NoTls;
 
+use berth_store::StoreResult;
+use deadpool_postgres::Pool;
+
 use crate::PostgresOptions;
+use crate::connect::create_pool;
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
@@ -50,4 +54,11 @@ pub async fn fresh_schema() -> Option<PostgresOptions> {
         max_connections: 8,
         schema: Some(schema),
     })
+}
+
+/// A pool on `options`' schema with the migrations up to and including `last` applied.
+pub async fn migrated_to(options: &PostgresOptions, last: i64) -> StoreResult<Pool> {
+    let pool = create_pool(options)?;
+    crate::connect::migrate_to(&pool, last).await?;
+    Ok(pool)
 }

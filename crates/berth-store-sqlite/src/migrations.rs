@@ -35,10 +35,20 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "security",
         include_str!("../migrations/0008_security.sql"),
     ),
+    (
+        9,
+        "session memory stores",
+        include_str!("../migrations/0009_session_memory_stores.sql"),
+    ),
 ];
 
 /// Applies every migration the database has not seen yet; returns how many ran.
 pub fn migrate(conn: &mut Connection) -> StoreResult<usize> {
+    migrate_to(conn, i64::MAX)
+}
+
+/// Applies the unseen migrations up to and including `last`.
+fn migrate_to(conn: &mut Connection, last: i64) -> StoreResult<usize> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
              version    INTEGER PRIMARY KEY,
@@ -62,7 +72,7 @@ pub fn migrate(conn: &mut Connection) -> StoreResult<usize> {
         )));
     }
     let mut applied = 0;
-    for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+    for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current && m.0 <= last) {
         let tx = conn.transaction().map_err(backend)?;
         tx.execute_batch(sql).map_err(backend)?;
         tx.execute(
@@ -75,4 +85,59 @@ pub fn migrate(conn: &mut Connection) -> StoreResult<usize> {
         applied += 1;
     }
     Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_stored_before_the_relation_table_get_their_memory_stores() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_to(&mut conn, 8).unwrap();
+        conn.execute(
+            "INSERT INTO tenants (id, name, created_at) VALUES ('t', 't', 0)",
+            [],
+        )
+        .unwrap();
+        let body = |resources: &str| {
+            format!(
+                r#"{{"id":"x","title":"\"memory_store_id\":\"memstore_z\"","resources":{resources}}}"#
+            )
+        };
+        for (id, resources) in [
+            (
+                "sesn_1",
+                r#"[{"type":"memory_store","id":"r1","memory_store_id":"memstore_a"},
+                    {"type":"file","id":"r2","file_id":"file_1"},
+                    {"type":"memory_store","id":"r3","memory_store_id":"memstore_b"}]"#,
+            ),
+            ("sesn_2", "[]"),
+            ("sesn_3", "null"),
+        ] {
+            conn.execute(
+                "INSERT INTO sessions (id, tenant_id, agent_id, agent_version, environment_id,
+                     status, version, body, created_at, updated_at)
+                 VALUES (?1, 't', 'a', 1, 'e', 'idle', 1, ?2, 0, 0)",
+                rusqlite::params![id, body(resources)],
+            )
+            .unwrap();
+        }
+        assert_eq!(migrate(&mut conn).unwrap(), MIGRATIONS.len() - 8);
+        let mut rows: Vec<(String, String)> = conn
+            .prepare("SELECT session_id, memory_store_id FROM session_memory_stores")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        rows.sort();
+        assert_eq!(
+            rows,
+            vec![
+                ("sesn_1".to_owned(), "memstore_a".to_owned()),
+                ("sesn_1".to_owned(), "memstore_b".to_owned()),
+            ]
+        );
+    }
 }

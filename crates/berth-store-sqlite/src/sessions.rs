@@ -45,6 +45,7 @@ fn session(row: &Row<'_>) -> rusqlite::Result<SessionRow> {
 pub fn create(
     conn: &Connection,
     row: &SessionRow,
+    memory_store_ids: &[String],
     events: &[NewEvent],
 ) -> StoreResult<Vec<StoredEvent>> {
     conn.prepare_cached(&format!(
@@ -76,6 +77,7 @@ pub fn create(
         ])
     })
     .map_err(backend)?;
+    record_memory_stores(conn, &row.id, memory_store_ids)?;
     let (stored, last_seq, queued) = append(conn, &row.id, events, row.created_at, 0)?;
     conn.prepare_cached("UPDATE sessions SET last_seq = ?2, pending_inputs = ?3 WHERE id = ?1")
         .and_then(|mut s| s.execute(params![row.id, last_seq, queued]))
@@ -119,9 +121,11 @@ pub fn list(
         sql.bind(" AND environment_id = ", Value::Text(env.clone()));
     }
     if let Some(store) = &query.memory_store_id {
-        let pattern = berth_store::memory_store_pattern(store);
-        sql.bind(" AND body LIKE ", Value::Text(pattern));
-        sql.push(" ESCAPE '\\'");
+        sql.bind(
+            " AND id IN (SELECT session_id FROM session_memory_stores WHERE memory_store_id = ",
+            Value::Text(store.clone()),
+        );
+        sql.push(")");
     }
     if !query.statuses.is_empty() {
         sql.bind_list(" AND status IN ", &query.statuses);
@@ -175,6 +179,12 @@ pub fn change(conn: &Connection, change: &SessionChange) -> StoreResult<ChangeOu
     if change.require_idle && is_busy(&status) {
         return Ok(ChangeOutcome::Running);
     }
+    if let Some(stores) = &change.memory_store_ids {
+        conn.prepare_cached("DELETE FROM session_memory_stores WHERE session_id = ?1")
+            .and_then(|mut s| s.execute(params![change.id]))
+            .map_err(backend)?;
+        record_memory_stores(conn, &change.id, stores)?;
+    }
     let (stored, last_seq, _) = append(conn, &change.id, &change.events, change.now, last_seq)?;
     conn.prepare_cached(
         "UPDATE sessions SET body = ?2, version = version + 1, updated_at = ?3, last_seq = ?4,
@@ -192,6 +202,20 @@ pub fn change(conn: &Connection, change: &SessionChange) -> StoreResult<ChangeOu
     })
     .map_err(backend)?;
     Ok(ChangeOutcome::Applied(stored))
+}
+
+/// Records which memory stores a session has among its resources.
+fn record_memory_stores(conn: &Connection, session_id: &str, ids: &[String]) -> StoreResult<()> {
+    let mut insert = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO session_memory_stores (session_id, memory_store_id)
+             VALUES (?1, ?2)",
+        )
+        .map_err(backend)?;
+    for id in ids {
+        insert.execute(params![session_id, id]).map_err(backend)?;
+    }
+    Ok(())
 }
 
 pub fn archive(conn: &Connection, tenant_id: &str, id: &str, now: i64) -> StoreResult<bool> {

@@ -44,6 +44,7 @@ macro_rules! store_contract_tests {
         );
         $crate::store_contract_tests!(@sessions $make, [$(#[$attr])*];
             sessions_round_trip_and_list,
+            sessions_list_by_memory_store,
             client_events_queue_and_interrupt,
             turns_promote_inputs_in_context_order,
             leases_fence_stale_runners,

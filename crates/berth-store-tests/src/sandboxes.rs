@@ -27,7 +27,7 @@ async fn tenant_with_env(store: &S) -> (String, String) {
 
 async fn new_session(store: &S, tenant_id: &str, env: &str) -> String {
     let row = session(tenant_id, env, 10);
-    store.create_session(&row, &[]).await.unwrap();
+    store.create_session(&row, &[], &[]).await.unwrap();
     row.id
 }
 

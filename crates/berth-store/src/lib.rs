@@ -39,7 +39,7 @@ pub use sandbox_records::{RateCounters, RateTake, SandboxRecords};
 pub use sessions::{
     AppendOutcome, ByteBudget, ChangeOutcome, ContextScope, DeleteSessionOutcome, EVENT_PAGE_BYTES,
     EventQuery, Lease, MODEL_CONTEXT_TYPES, NewEvent, SessionChange, SessionQuery, SessionRow,
-    StoredEvent, StreamBuffer, TurnEffects, TurnStart, UsageTotals, memory_store_pattern,
+    StoredEvent, StreamBuffer, TurnEffects, TurnStart, UsageTotals,
 };
 pub use vault_records::CredentialRecords;
 pub use vaults::{CredentialInsert, CredentialRow};
@@ -165,10 +165,12 @@ pub trait Store:
 
     // ------------------------------------------------------------ sessions
 
-    /// Creates a session and appends its first events (e.g. `initial_events`) atomically.
+    /// Creates a session, records the memory stores among its resources and appends its first
+    /// events (e.g. `initial_events`), atomically.
     async fn create_session(
         &self,
         row: &SessionRow,
+        memory_store_ids: &[String],
         events: &[NewEvent],
     ) -> StoreResult<Vec<StoredEvent>>;
     /// A session of the tenant; deleted sessions are not found.

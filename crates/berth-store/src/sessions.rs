@@ -125,20 +125,6 @@ pub struct SessionQuery {
     pub memory_store_id: Option<String>,
 }
 
-/// A `LIKE … ESCAPE '\'` pattern matching a session body (the session as the API renders it,
-/// compact JSON) whose resources include the memory store `id`.
-pub fn memory_store_pattern(id: &str) -> String {
-    let escaped: String = id
-        .chars()
-        .flat_map(|c| match c {
-            '\\' | '%' | '_' => vec!['\\', c],
-            '"' => Vec::new(),
-            c => vec![c],
-        })
-        .collect();
-    format!("%\"memory_store_id\":\"{escaped}\"%")
-}
-
 /// Filters for `GET /v1/sessions/{id}/events`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventQuery {
@@ -200,6 +186,8 @@ pub struct SessionChange {
     pub events: Vec<NewEvent>,
     /// A new value for the session's sealed material; `None` keeps it.
     pub private: Option<String>,
+    /// The memory stores among the session's resources when they changed; `None` keeps them.
+    pub memory_store_ids: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -77,6 +77,6 @@ pub(crate) async fn run(
         )));
     }
     Ok(ToolOutput::text(
-        serde_json::to_string_pretty(&hits).unwrap_or_default(),
+        serde_json::to_string_pretty(&hits).map_err(|e| ToolError::new(e.to_string()))?,
     ))
 }

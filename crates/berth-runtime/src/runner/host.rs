@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use berth_agent::{Emitted, HostError, LiveDelta, LogEvent, TurnHost};
-use berth_protocol::event::ModelUsage;
+use berth_protocol::event::{Event, ModelUsage};
 use berth_protocol::session::SessionStatus;
 use berth_store::{ContextScope, Lease, NewEvent, Store, StreamBuffer, TurnEffects, UsageTotals};
 
 use crate::bus::EventBus;
-use crate::log::{from_emitted, parse};
+use crate::log::{from_emitted, parse, server_rows};
 use crate::redact::Redactor;
 use berth_protocol::time::{micros, now};
 
@@ -71,7 +71,8 @@ impl RunnerHost {
     }
 
     /// Appends events the server wrote (not the loop), redacted and fenced like the rest.
-    pub async fn append_rows(&self, mut rows: Vec<NewEvent>) -> Result<(), HostError> {
+    pub async fn append_events(&self, events: &[Event]) -> Result<(), HostError> {
+        let mut rows = server_rows(events).map_err(|e| HostError::Storage(e.to_string()))?;
         self.redact(&mut rows);
         let stored = self
             .store
@@ -138,7 +139,11 @@ impl TurnHost for RunnerHost {
         events: Vec<Emitted>,
         usage: Option<ModelUsage>,
     ) -> Result<(), HostError> {
-        let mut rows: Vec<_> = events.iter().map(from_emitted).collect();
+        let mut rows = events
+            .iter()
+            .map(from_emitted)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| HostError::Storage(e.to_string()))?;
         self.redact(&mut rows);
         self.observe(&rows, usage.as_ref());
         let effects = TurnEffects {
@@ -162,7 +167,11 @@ impl TurnHost for RunnerHost {
         events: Vec<Emitted>,
         status: SessionStatus,
     ) -> Result<(), HostError> {
-        let mut rows: Vec<_> = events.iter().map(from_emitted).collect();
+        let mut rows = events
+            .iter()
+            .map(from_emitted)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| HostError::Storage(e.to_string()))?;
         self.redact(&mut rows);
         let effects = TurnEffects {
             usage: None,

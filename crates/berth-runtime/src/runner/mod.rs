@@ -294,6 +294,13 @@ impl Runner {
     async fn start_turn(&self, lease: &Lease) -> Option<TurnStart> {
         let running =
             crate::log::server_event(berth_protocol::event::EventBody::SessionStatusRunning {});
+        let running = match running {
+            Ok(running) => running,
+            Err(e) => {
+                tracing::error!(session_id = %lease.session_id, error = %e, "cannot start a turn");
+                return None;
+            }
+        };
         match self
             .store
             .begin_turn(lease, micros(now()), &[running])

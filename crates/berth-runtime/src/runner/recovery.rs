@@ -9,13 +9,13 @@ use std::collections::HashSet;
 
 use berth_agent::LogEvent;
 use berth_protocol::content::ContentBlock;
-use berth_protocol::event::{Event, EventBody, EventPrivate, ModelUsage, StopReason};
+use berth_protocol::event::{Event, EventBody, ModelUsage, StopReason};
 use berth_store::{ContextScope, Lease};
 use serde_json::json;
 
 use super::Runner;
 use super::turn::{finish, idle, session_error};
-use crate::log::{new_event, parse, server_event};
+use crate::log::{parse, server_side};
 
 const INTERRUPTED_TOOL: &str = "The server stopped while this tool call was running; it may or may not have completed. \
      Check its effects before retrying.";
@@ -70,9 +70,7 @@ pub(super) async fn recover(runner: &Runner, lease: &Lease) {
                     content: vec![ContentBlock::text(buffer.text)],
                 },
             };
-            let mut row = new_event(&event, &EventPrivate::default());
-            row.queued = false;
-            events.push(row);
+            events.push(event);
         }
     }
 
@@ -90,7 +88,7 @@ pub(super) async fn recover(runner: &Runner, lease: &Lease) {
         if matches!(e.event.body, EventBody::SpanModelRequestStart {})
             && !ended.contains(e.event.id.as_str())
         {
-            events.push(server_event(EventBody::SpanModelRequestEnd {
+            events.push(server_side(EventBody::SpanModelRequestEnd {
                 model_request_start_id: e.event.id.clone(),
                 model_usage: ModelUsage::default(),
                 is_error: Some(true),
@@ -124,14 +122,14 @@ pub(super) async fn recover(runner: &Runner, lease: &Lease) {
         }
         match &e.event.body {
             EventBody::AgentToolUse { .. } => {
-                events.push(server_event(EventBody::AgentToolResult {
+                events.push(server_side(EventBody::AgentToolResult {
                     tool_use_id: e.event.id.clone(),
                     content: Some(vec![ContentBlock::text(INTERRUPTED_TOOL)]),
                     is_error: Some(true),
                 }))
             }
             EventBody::AgentMcpToolUse { .. } => {
-                events.push(server_event(EventBody::AgentMcpToolResult {
+                events.push(server_side(EventBody::AgentMcpToolResult {
                     mcp_tool_use_id: e.event.id.clone(),
                     content: Some(vec![ContentBlock::text(INTERRUPTED_TOOL)]),
                     is_error: Some(true),
@@ -143,7 +141,7 @@ pub(super) async fn recover(runner: &Runner, lease: &Lease) {
     }
 
     events.push(session_error("unknown_error", INTERRUPTED_TURN));
-    events.push(server_event(EventBody::SessionWarning {
+    events.push(server_side(EventBody::SessionWarning {
         source: "turn_interrupted".to_owned(),
         message: INTERRUPTED_TURN.to_owned(),
         details: Some(json!({"partial_message_ids": kept})),

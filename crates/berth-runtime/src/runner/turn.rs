@@ -3,26 +3,26 @@
 use std::sync::Arc;
 
 use berth_agent::{MAX_STEPS, TurnConfig, TurnEnd, exhausted_error, run_turn};
-use berth_protocol::event::{EventBody, RetryStatus, SessionErrorObject, StopReason};
+use berth_protocol::event::{Event, EventBody, RetryStatus, SessionErrorObject, StopReason};
 use berth_protocol::session::SessionStatic;
-use berth_store::{Lease, NewEvent, TurnEffects};
+use berth_store::{Lease, TurnEffects};
 use tokio_util::sync::CancellationToken;
 
 use super::Runner;
 use super::host::{ContextCache, RunnerHost};
-use crate::log::{from_emitted, server_event};
+use crate::log::{server_rows, server_side};
 use crate::models::SessionModel;
 use berth_protocol::time::{micros, now};
 
-pub fn idle(stop_reason: StopReason) -> NewEvent {
-    server_event(EventBody::SessionStatusIdle {
+pub fn idle(stop_reason: StopReason) -> Event {
+    server_side(EventBody::SessionStatusIdle {
         stop_reason,
         stop_details: None,
     })
 }
 
-pub fn session_error(kind: &str, message: impl Into<String>) -> NewEvent {
-    server_event(EventBody::SessionError {
+pub fn session_error(kind: &str, message: impl Into<String>) -> Event {
+    server_side(EventBody::SessionError {
         error: SessionErrorObject {
             kind: kind.to_owned(),
             message: message.into(),
@@ -92,7 +92,7 @@ pub(super) async fn run(
     host.set_redactor(Arc::clone(&turn_tools.redactor));
     let at_start = mcp_errors(&turn_tools.mcp_failures);
     if !at_start.is_empty()
-        && let Err(e) = host.append_rows(at_start).await
+        && let Err(e) = host.append_events(&at_start).await
     {
         tracing::warn!(session_id = %lease.session_id, error = %e, "cannot record MCP failures");
     }
@@ -133,7 +133,7 @@ pub(super) async fn run(
         TurnEnd::RetriesExhausted(e) => {
             tracing::info!(session_id = %lease.session_id, error = %e, "model request retries exhausted");
             vec![
-                from_emitted(&exhausted_error(&e)),
+                exhausted_error(&e).event,
                 idle(StopReason::RetriesExhausted),
             ]
         }
@@ -186,14 +186,14 @@ pub(super) async fn run(
 
 /// Writes the turn's last events and marks the session idle.
 /// The recorded MCP failures as `session.error` events (taking them).
-fn mcp_errors(failures: &crate::mcp::McpFailures) -> Vec<NewEvent> {
+fn mcp_errors(failures: &crate::mcp::McpFailures) -> Vec<Event> {
     let Ok(mut failures) = failures.lock() else {
         return Vec::new();
     };
     failures
         .drain(..)
         .map(|f| {
-            server_event(EventBody::SessionError {
+            server_side(EventBody::SessionError {
                 error: SessionErrorObject {
                     kind: f.kind.to_owned(),
                     message: f.message,
@@ -205,7 +205,14 @@ fn mcp_errors(failures: &crate::mcp::McpFailures) -> Vec<NewEvent> {
         .collect()
 }
 
-pub(super) async fn finish(runner: &Runner, lease: &Lease, events: Vec<NewEvent>) {
+pub(super) async fn finish(runner: &Runner, lease: &Lease, events: Vec<Event>) {
+    let events = match server_rows(&events) {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::error!(session_id = %lease.session_id, error = %e, "cannot finish the turn");
+            return;
+        }
+    };
     let effects = TurnEffects {
         usage: None,
         status: Some("idle".to_owned()),

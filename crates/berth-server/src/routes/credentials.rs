@@ -56,12 +56,15 @@ fn to_row(
         updated_at: micros(credential.updated_at),
         archived_at: credential.archived_at.map(micros),
         body: encode(credential)?,
-        sealed: secrets.map(|s| {
-            state
-                .runtime
-                .credentials
-                .seal(tenant_id, &credential.vault_id, &credential.id, s)
-        }),
+        sealed: secrets
+            .map(|s| {
+                state
+                    .runtime
+                    .credentials
+                    .seal(tenant_id, &credential.vault_id, &credential.id, s)
+            })
+            .transpose()
+            .map_err(ApiError::internal)?,
     })
 }
 

@@ -7,8 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use berth_protocol::content::ContentBlock;
-use berth_protocol::event::{Event, EventParam, SendEventsRequest};
-use berth_protocol::ids::{new_id, prefix};
+use berth_protocol::event::{EventParam, SendEventsRequest};
 use berth_protocol::pagination::{Order, PageCursor};
 use berth_store::{AppendOutcome, EVENT_PAGE_BYTES, EventQuery, NewEvent, SortOrder, StoredEvent};
 use bytes::Bytes;
@@ -23,7 +22,7 @@ use crate::routes::sessions::{EVENTS_PER_REQUEST, load};
 use crate::sse::{self, StreamRequest};
 use crate::state::AppState;
 
-use berth_runtime::log::new_event;
+use berth_runtime::log::client_event;
 use berth_runtime::render::event_json;
 
 type AppStateRef = State<Arc<AppState>>;
@@ -64,17 +63,11 @@ pub async fn send(
             .map_err(|message| ApiError::bad_request(format!("events[{i}]: {message}")))?;
     }
     admission::check_context(&state, &session, &request.events).await?;
-    let rows: Vec<NewEvent> = request
+    let rows = request
         .events
         .into_iter()
-        .map(|param| {
-            let event = Event {
-                id: new_id(prefix::EVENT),
-                body: param.into_body(),
-            };
-            new_event(&event, &Default::default())
-        })
-        .collect();
+        .map(|param| client_event(param.into_body()))
+        .collect::<Result<Vec<NewEvent>, _>>()?;
     admission::check_sizes(&state, &rows)?;
     if let Err(refused) = admission::check_input_rate(&state, &id, &rows).await {
         return Ok(refused);
@@ -377,11 +370,7 @@ pub async fn message(
     param.validate()?;
     let session = load(&state, &caller, &id).await?;
     admission::check_context(&state, &session, std::slice::from_ref(&param)).await?;
-    let event = Event {
-        id: new_id(prefix::EVENT),
-        body: param.into_body(),
-    };
-    let row = new_event(&event, &Default::default());
+    let row = client_event(param.into_body())?;
     admission::check_sizes(&state, std::slice::from_ref(&row))?;
     if let Err(refused) = admission::check_input_rate(&state, &id, std::slice::from_ref(&row)).await
     {
@@ -393,7 +382,7 @@ pub async fn message(
         message_previews: true,
         thinking_previews: true,
         chunks: true,
-        turn_of: Some(event.id.clone()),
+        turn_of: Some(row.id.clone()),
     };
     // Subscribe before appending so nothing of the turn can be missed.
     let response = sse::response(Arc::clone(&state), request, session.last_seq);

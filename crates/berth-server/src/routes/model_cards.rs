@@ -108,7 +108,8 @@ fn to_row(
         sealed: state
             .runtime
             .models
-            .seal(&caller.tenant_id, &card.id, &parts.secrets),
+            .seal(&caller.tenant_id, &card.id, &parts.secrets)
+            .map_err(ApiError::internal)?,
     })
 }
 

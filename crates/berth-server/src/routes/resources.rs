@@ -11,7 +11,7 @@ use berth_protocol::ids::{new_id, prefix};
 use berth_protocol::session::{MAX_FILE_RESOURCES, Resource, SessionStatic};
 use berth_store::{Attempt, ChangeOutcome, SessionChange, SessionRow};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::auth::Caller;
 use crate::documents::{decode, optimistic};
@@ -21,6 +21,7 @@ use crate::listing::json_response;
 use crate::sessions::prepare_file_resource;
 use crate::state::AppState;
 use berth_protocol::time::{micros, now};
+use berth_runtime::session_private::SessionPrivate;
 
 type AppStateRef = State<Arc<AppState>>;
 
@@ -79,6 +80,7 @@ async fn save(
         require_idle: false,
         events: Vec::new(),
         private,
+        memory_store_ids: Some(snapshot.memory_store_ids()),
     };
     match state.runtime.change_session(&change).await? {
         ChangeOutcome::Applied(_) => Ok(true),
@@ -231,19 +233,19 @@ pub async fn update(
         };
         *updated_at = now();
         let updated = resource.clone();
-        let mut private: Value = row
-            .private
-            .as_deref()
-            .and_then(|p| serde_json::from_str(p).ok())
-            .unwrap_or_else(|| json!({}));
+        let mut private =
+            SessionPrivate::decode(row.private.as_deref()).map_err(ApiError::internal)?;
         let aad = format!("{}|{session_id}|{id}", caller.tenant_id);
         let sealed = state
             .runtime
             .session_secrets
             .seal(request.authorization_token.as_bytes(), aad.as_bytes());
-        private["resource_tokens"][&id] =
-            json!(base64::engine::general_purpose::STANDARD.encode(sealed));
-        let written = save(state, caller, &row, &snapshot, Some(private.to_string())).await?;
+        private.resource_tokens.insert(
+            id.clone(),
+            base64::engine::general_purpose::STANDARD.encode(sealed),
+        );
+        let private = private.encode().map_err(ApiError::internal)?;
+        let written = save(state, caller, &row, &snapshot, private).await?;
         Ok(if written {
             Attempt::Done(render(&updated)?)
         } else {

@@ -32,8 +32,9 @@ use crate::listing::{cursor, json_response, push_json_string_or_null};
 use crate::sessions::{build_resources, check_environment, check_resources, resolve_agent};
 use crate::state::AppState;
 use berth_protocol::time::{micros, now};
-use berth_runtime::log::{new_event, server_event};
+use berth_runtime::log::{client_event, server_event};
 use berth_runtime::render::session_json;
+use berth_runtime::session_private::SessionPrivate;
 
 type AppStateRef = State<Arc<AppState>>;
 
@@ -47,8 +48,9 @@ pub async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Sess
         .ok_or_else(|| ApiError::not_found(SESSION, id))
 }
 
-fn render(row: &SessionRow) -> Response {
-    json_response(StatusCode::OK, session_json(row, micros(now())))
+fn render(row: &SessionRow) -> ApiResult<Response> {
+    let body = session_json(row, micros(now())).map_err(ApiError::internal)?;
+    Ok(json_response(StatusCode::OK, body))
 }
 
 #[utoipa::path(post, path = "/v1/sessions", tag = "sessions", request_body = SessionCreateRequest,
@@ -119,11 +121,11 @@ pub async fn create(
         status: SessionStatus::Idle.as_str().to_owned(),
         version: 1,
         body: serde_json::to_string(&snapshot).map_err(ApiError::internal)?,
-        private: if tokens.is_empty() {
-            None
-        } else {
-            Some(json!({ "resource_tokens": tokens }).to_string())
-        },
+        private: SessionPrivate {
+            resource_tokens: tokens,
+        }
+        .encode()
+        .map_err(ApiError::internal)?,
         created_at: micros(created),
         updated_at: micros(created),
         archived_at: None,
@@ -133,19 +135,16 @@ pub async fn create(
         active_micros: 0,
         turn_started_at: None,
     };
-    let events: Vec<_> = initial
+    let events = initial
         .into_iter()
-        .map(|param| {
-            let event = berth_protocol::event::Event {
-                id: new_id(prefix::EVENT),
-                body: param.into_body(),
-            };
-            new_event(&event, &Default::default())
-        })
-        .collect();
-    state.runtime.create_session(&row, &events).await?;
+        .map(|param| client_event(param.into_body()))
+        .collect::<Result<Vec<_>, _>>()?;
+    state
+        .runtime
+        .create_session(&row, &snapshot.memory_store_ids(), &events)
+        .await?;
     let stored = load(&state, &caller, &id).await?;
-    Ok(render(&stored))
+    render(&stored)
 }
 
 #[utoipa::path(get, path = "/v1/sessions/{session_id}", tag = "sessions",
@@ -156,7 +155,7 @@ pub async fn retrieve(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    Ok(render(&load(&state, &caller, &id).await?))
+    render(&load(&state, &caller, &id).await?)
 }
 
 #[utoipa::path(post, path = "/v1/sessions/{session_id}", tag = "sessions",
@@ -239,13 +238,13 @@ pub async fn update(
             }
         }
         if changed.is_empty() {
-            return Ok(Attempt::Done(render(&row)));
+            return Ok(Attempt::Done(render(&row)?));
         }
         let updated = server_event(EventBody::SessionUpdated {
             agent: changed.remove("agent"),
             metadata: changed.remove("metadata"),
             title: changed.remove("title"),
-        });
+        })?;
         let change = SessionChange {
             tenant_id: caller.tenant_id.clone(),
             id: id.clone(),
@@ -255,9 +254,12 @@ pub async fn update(
             require_idle,
             events: vec![updated],
             private: None,
+            memory_store_ids: None,
         };
         match state.runtime.change_session(&change).await? {
-            ChangeOutcome::Applied(_) => Ok(Attempt::Done(render(&load(state, caller, id).await?))),
+            ChangeOutcome::Applied(_) => {
+                Ok(Attempt::Done(render(&load(state, caller, id).await?)?))
+            }
             ChangeOutcome::NotFound => Err(ApiError::not_found(SESSION, id)),
             ChangeOutcome::Running => Err(ApiError::bad_request(
                 "agent: tools and MCP servers can only change while the session is idle",
@@ -358,7 +360,7 @@ pub async fn list(
         if i > 0 {
             out.push(',');
         }
-        out.push_str(&session_json(row, now_micros));
+        out.push_str(&session_json(row, now_micros).map_err(ApiError::internal)?);
     }
     out.push_str("],\"next_page\":");
     push_json_string_or_null(&mut out, next_page.as_deref());
@@ -384,7 +386,7 @@ pub async fn archive(
     {
         return Err(ApiError::not_found(SESSION, &id));
     }
-    Ok(render(&load(&state, &caller, &id).await?))
+    render(&load(&state, &caller, &id).await?)
 }
 
 #[utoipa::path(delete, path = "/v1/sessions/{session_id}", tag = "sessions",
@@ -415,7 +417,7 @@ pub async fn cancel(
 ) -> ApiResult<Response> {
     let interrupt = server_event(EventBody::UserInterrupt {
         session_thread_id: None,
-    });
+    })?;
     match state
         .runtime
         .append_client_events(&caller.tenant_id, &id, &[interrupt])
@@ -426,7 +428,7 @@ pub async fn cancel(
         // Nothing can be running on an archived or terminated session worth cancelling twice.
         AppendOutcome::Archived | AppendOutcome::Terminated => {}
     }
-    Ok(render(&load(&state, &caller, &id).await?))
+    render(&load(&state, &caller, &id).await?)
 }
 
 /// The most events one `POST …/events` may carry (also used by the events routes).

@@ -6,11 +6,12 @@ impl PostgresStore {
     pub(crate) async fn create_session_inner(
         &self,
         row: &SessionRow,
+        memory_store_ids: &[String],
         events: &[NewEvent],
     ) -> StoreResult<Vec<StoredEvent>> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
-        let stored = sessions::create(&tx, row, events).await?;
+        let stored = sessions::create(&tx, row, memory_store_ids, events).await?;
         tx.commit().await.map_err(pg)?;
         Ok(stored)
     }

@@ -6,11 +6,12 @@ impl SqliteStore {
     pub(crate) async fn create_session_inner(
         &self,
         row: &SessionRow,
+        memory_store_ids: &[String],
         events: &[NewEvent],
     ) -> StoreResult<Vec<StoredEvent>> {
-        let (row, events) = (row.clone(), events.to_vec());
+        let (row, stores, events) = (row.clone(), memory_store_ids.to_vec(), events.to_vec());
         self.pool
-            .write(move |c| sessions::create(c, &row, &events))
+            .write(move |c| sessions::create(c, &row, &stores, &events))
             .await
     }
 

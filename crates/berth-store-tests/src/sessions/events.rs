@@ -12,7 +12,7 @@ use super::{S, events_query, setup};
 pub async fn event_lists_filter_and_page(store: S) {
     let (t, env) = setup(&store).await;
     let s = session(&t, &env, 1);
-    store.create_session(&s, &[]).await.unwrap();
+    store.create_session(&s, &[], &[]).await.unwrap();
     for (i, kind) in [
         "system.message",
         "user.interrupt",
@@ -100,7 +100,7 @@ pub async fn event_lists_filter_and_page(store: S) {
 pub async fn concurrent_appends_keep_seq_gapless(store: S) {
     let (t, env) = setup(&store).await;
     let s = session(&t, &env, 1);
-    store.create_session(&s, &[]).await.unwrap();
+    store.create_session(&s, &[], &[]).await.unwrap();
     let lease = store
         .claim_session(&s.id, "r", 0, i64::MAX)
         .await

@@ -14,7 +14,7 @@ pub async fn sessions_round_trip_and_list(store: S) {
     let (t, env) = setup(&store).await;
     let first = session(&t, &env, 100);
     let stored = store
-        .create_session(&first, &[event("user.message")])
+        .create_session(&first, &[], &[event("user.message")])
         .await
         .unwrap();
     assert_eq!(stored.len(), 1);
@@ -31,9 +31,9 @@ pub async fn sessions_round_trip_and_list(store: S) {
     let mut second = session(&t, &env, 200);
     second.agent_id = "agent_b".into();
     second.status = "running".into();
-    store.create_session(&second, &[]).await.unwrap();
+    store.create_session(&second, &[], &[]).await.unwrap();
     let third = session(&t, &env, 300);
-    store.create_session(&third, &[]).await.unwrap();
+    store.create_session(&third, &[], &[]).await.unwrap();
     assert!(store.archive_session(&t, &third.id, 400).await.unwrap());
 
     let ids =
@@ -102,7 +102,7 @@ pub async fn sessions_round_trip_and_list(store: S) {
 pub async fn session_changes_and_deletes(store: S) {
     let (t, env) = setup(&store).await;
     let s = session(&t, &env, 1);
-    store.create_session(&s, &[]).await.unwrap();
+    store.create_session(&s, &[], &[]).await.unwrap();
     let change = SessionChange {
         tenant_id: t.clone(),
         id: s.id.clone(),
@@ -112,6 +112,7 @@ pub async fn session_changes_and_deletes(store: S) {
         require_idle: false,
         events: vec![event("session.updated")],
         private: Some("{\"sealed\":1}".into()),
+        memory_store_ids: None,
     };
     let ChangeOutcome::Applied(updated) = store.change_session(&change).await.unwrap() else {
         panic!("change refused")
@@ -145,7 +146,7 @@ pub async fn session_changes_and_deletes(store: S) {
 
     let busy = session(&t, &env, 2);
     store
-        .create_session(&busy, &[event("user.message")])
+        .create_session(&busy, &[], &[event("user.message")])
         .await
         .unwrap();
     let lease = store
@@ -198,5 +199,114 @@ pub async fn session_changes_and_deletes(store: S) {
             .unwrap()
             .len(),
         3
+    );
+}
+
+pub async fn sessions_list_by_memory_store(store: S) {
+    let (t, env) = setup(&store).await;
+    let ids =
+        |rows: Vec<berth_store::SessionRow>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    let by_store = |id: &str| SessionQuery {
+        limit: 10,
+        memory_store_id: Some(id.to_owned()),
+        ..Default::default()
+    };
+    let both = session(&t, &env, 100);
+    let stores = ["memstore_a".to_owned(), "memstore_b".to_owned()];
+    store.create_session(&both, &stores, &[]).await.unwrap();
+    let only_b = session(&t, &env, 200);
+    store
+        .create_session(&only_b, &stores[1..], &[])
+        .await
+        .unwrap();
+    // An id that only appears in a session's body text does not match.
+    let mut mentions = session(&t, &env, 300);
+    mentions.body = r#"{"title":"\"memory_store_id\":\"memstore_a\""}"#.into();
+    store.create_session(&mentions, &[], &[]).await.unwrap();
+
+    assert_eq!(
+        ids(store
+            .list_sessions(&t, &by_store("memstore_a"))
+            .await
+            .unwrap()),
+        vec![both.id.clone()]
+    );
+    assert_eq!(
+        ids(store
+            .list_sessions(&t, &by_store("memstore_b"))
+            .await
+            .unwrap()),
+        vec![only_b.id.clone(), both.id.clone()]
+    );
+    // LIKE wildcards in the filter match nothing.
+    assert_eq!(
+        store
+            .list_sessions(&t, &by_store("memstore_%"))
+            .await
+            .unwrap(),
+        vec![]
+    );
+    let (other, _) = setup(&store).await;
+    assert_eq!(
+        store
+            .list_sessions(&other, &by_store("memstore_a"))
+            .await
+            .unwrap(),
+        vec![]
+    );
+
+    // A change that names the stores replaces them; one that does not keeps them.
+    let drop_b = SessionChange {
+        tenant_id: t.clone(),
+        id: both.id.clone(),
+        expected_version: 1,
+        body: both.body.clone(),
+        now: 400,
+        require_idle: false,
+        events: vec![],
+        private: None,
+        memory_store_ids: Some(vec!["memstore_a".into()]),
+    };
+    assert!(matches!(
+        store.change_session(&drop_b).await.unwrap(),
+        ChangeOutcome::Applied(_)
+    ));
+    let keep = SessionChange {
+        expected_version: 2,
+        memory_store_ids: None,
+        ..drop_b.clone()
+    };
+    assert!(matches!(
+        store.change_session(&keep).await.unwrap(),
+        ChangeOutcome::Applied(_)
+    ));
+    assert_eq!(
+        ids(store
+            .list_sessions(&t, &by_store("memstore_a"))
+            .await
+            .unwrap()),
+        vec![both.id.clone()]
+    );
+    assert_eq!(
+        ids(store
+            .list_sessions(&t, &by_store("memstore_b"))
+            .await
+            .unwrap()),
+        vec![only_b.id.clone()]
+    );
+    // Deleted sessions are not listed.
+    assert!(matches!(
+        store
+            .delete_session(&t, &only_b.id, 500, &[])
+            .await
+            .unwrap(),
+        DeleteSessionOutcome::Deleted(_)
+    ));
+    assert_eq!(
+        store
+            .list_sessions(&t, &by_store("memstore_b"))
+            .await
+            .unwrap(),
+        vec![]
     );
 }

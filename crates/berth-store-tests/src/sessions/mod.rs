@@ -11,7 +11,9 @@ use berth_store::{Collection, EventQuery, SortOrder, Store};
 use crate::fixtures::{doc, key, tenant};
 
 pub use events::{concurrent_appends_keep_seq_gapless, event_lists_filter_and_page};
-pub use lifecycle::{session_changes_and_deletes, sessions_round_trip_and_list};
+pub use lifecycle::{
+    session_changes_and_deletes, sessions_list_by_memory_store, sessions_round_trip_and_list,
+};
 pub use runs::{
     client_events_queue_and_interrupt, leases_fence_stale_runners,
     turns_promote_inputs_in_context_order,

@@ -10,7 +10,7 @@ use super::{FAR_FUTURE, LONG_AGO, S, setup};
 pub async fn client_events_queue_and_interrupt(store: S) {
     let (t, env) = setup(&store).await;
     let s = session(&t, &env, 1);
-    store.create_session(&s, &[]).await.unwrap();
+    store.create_session(&s, &[], &[]).await.unwrap();
     let AppendOutcome::Appended(first) = store
         .append_client_events(
             &t,
@@ -77,7 +77,7 @@ pub async fn turns_promote_inputs_in_context_order(store: S) {
     let (t, env) = setup(&store).await;
     let s = session(&t, &env, 1);
     store
-        .create_session(&s, &[event("user.message")])
+        .create_session(&s, &[], &[event("user.message")])
         .await
         .unwrap();
     assert_eq!(
@@ -191,7 +191,7 @@ pub async fn leases_fence_stale_runners(store: S) {
     let (t, env) = setup(&store).await;
     let s = session(&t, &env, 1);
     store
-        .create_session(&s, &[event("user.message")])
+        .create_session(&s, &[], &[event("user.message")])
         .await
         .unwrap();
     let a = store

@@ -1,0 +1,83 @@
+//! Migrations applied to data an older schema holds (skips locally without
+//! `BERTH_TEST_DATABASE_URL`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use berth_store::{SessionQuery, Store};
+use berth_store_postgres::{PostgresStore, testing};
+
+#[tokio::test]
+#[cfg_attr(
+    berth_no_postgres,
+    ignore = "needs PostgreSQL: set BERTH_TEST_DATABASE_URL"
+)]
+async fn sessions_stored_before_the_relation_table_get_their_memory_stores() {
+    let Some(options) = testing::fresh_schema().await else {
+        return;
+    };
+    let pool = testing::migrated_to(&options, 8).await.unwrap();
+    let client = pool.get().await.unwrap();
+    client
+        .execute(
+            "INSERT INTO tenants (id, name, created_at) VALUES ('t', 't', 0)",
+            &[],
+        )
+        .await
+        .unwrap();
+    let body = |resources: &str| {
+        format!(
+            r#"{{"id":"x","title":"\"memory_store_id\":\"memstore_z\"","resources":{resources}}}"#
+        )
+    };
+    for (id, resources) in [
+        (
+            "sesn_1",
+            r#"[{"type":"memory_store","id":"r1","memory_store_id":"memstore_a"},
+                {"type":"file","id":"r2","file_id":"file_1"},
+                {"type":"memory_store","id":"r3","memory_store_id":"memstore_b"}]"#,
+        ),
+        ("sesn_2", "[]"),
+        ("sesn_3", "null"),
+    ] {
+        client
+            .execute(
+                "INSERT INTO sessions (id, tenant_id, agent_id, agent_version, environment_id,
+                     status, version, body, created_at, updated_at)
+                 VALUES ($1, 't', 'a', 1, 'e', 'idle', 1, $2, 0, 0)",
+                &[&id, &body(resources)],
+            )
+            .await
+            .unwrap();
+    }
+    drop(client);
+
+    let store = PostgresStore::open(&options).await.unwrap();
+    let listed = |id: &str| SessionQuery {
+        limit: 10,
+        memory_store_id: Some(id.to_owned()),
+        ..Default::default()
+    };
+    let ids =
+        |rows: Vec<berth_store::SessionRow>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store
+            .list_sessions("t", &listed("memstore_a"))
+            .await
+            .unwrap()),
+        vec!["sesn_1".to_owned()]
+    );
+    assert_eq!(
+        ids(store
+            .list_sessions("t", &listed("memstore_b"))
+            .await
+            .unwrap()),
+        vec!["sesn_1".to_owned()]
+    );
+    assert_eq!(
+        store
+            .list_sessions("t", &listed("memstore_z"))
+            .await
+            .unwrap(),
+        vec![]
+    );
+}
