@@ -9,6 +9,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::api::Api;
+use crate::sse::SseStream;
 
 /// An admin key long enough for the server to accept as `BERTH_API_KEY`.
 pub const TEST_ADMIN_KEY: &str = "berth_sk_test_admin_key_0123456789abcdefghijklmnop";
@@ -32,6 +33,22 @@ impl TestServer {
     /// A client with another key.
     pub fn api_with_key(&self, key: &str) -> Api {
         Api::new(&self.base_url, key)
+    }
+
+    /// Opens a session's live event stream (`query` is appended as is: `""` or `"?include=chunks"`),
+    /// checking that the server answered with a stream.
+    pub async fn stream(&self, session_id: &str, query: &str) -> SseStream {
+        let stream = SseStream::open(
+            self.api()
+                .raw(
+                    reqwest::Method::GET,
+                    &format!("/v1/sessions/{session_id}/events/stream{query}"),
+                )
+                .header("x-api-key", &self.admin_key),
+        )
+        .await;
+        assert_eq!(stream.status, 200, "the event stream was refused");
+        stream
     }
 
     /// Stops the server and waits until it has finished.

@@ -1,6 +1,6 @@
 //! Connecting, listing tools and calling them.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use berth_mcp::McpError;
 use berth_test_support::mcp_fixture::{McpFixture, McpFixtureOptions, SeenCall};
@@ -116,7 +116,6 @@ async fn a_slow_tool_times_out_and_the_session_goes_on() {
     let fixture = McpFixture::start().await;
     let client = connect_open(&fixture.url).await;
 
-    let started = Instant::now();
     let error = client
         .call_tool(
             "sleep",
@@ -126,7 +125,6 @@ async fn a_slow_tool_times_out_and_the_session_goes_on() {
         .await
         .unwrap_err();
     assert!(matches!(error, McpError::Timeout("tool call")), "{error:?}");
-    assert!(started.elapsed() < Duration::from_secs(5));
 
     let result = client
         .call_tool("echo", args(json!({"text": "still here"})), CALL)

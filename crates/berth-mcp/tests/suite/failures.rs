@@ -1,7 +1,7 @@
 //! Servers that cannot be used: unreachable, failing, hanging, or refused by the egress policy.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use berth_mcp::{McpClient, McpError, StaticToken};
 use berth_net::EgressPolicy;
@@ -59,7 +59,6 @@ async fn a_server_failing_mid_session_fails_the_call() {
 #[tokio::test]
 async fn a_server_that_never_answers_times_out_at_startup() {
     let hanging = HangingServer::start().await;
-    let started = Instant::now();
     let error = McpClient::connect(
         &super::loopback_policy(),
         &server(&hanging.url),
@@ -69,11 +68,6 @@ async fn a_server_that_never_answers_times_out_at_startup() {
     .await
     .unwrap_err();
     assert!(matches!(error, McpError::Timeout("startup")), "{error:?}");
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        started.elapsed()
-    );
 }
 
 #[tokio::test]

@@ -209,7 +209,6 @@ async fn startup_times_out_when_no_endpoint_is_announced() {
         ..LegacySseFixtureOptions::default()
     })
     .await;
-    let started = Instant::now();
     let error = McpClient::connect(
         &loopback_policy(),
         &server(&fixture.url),
@@ -219,11 +218,6 @@ async fn startup_times_out_when_no_endpoint_is_announced() {
     .await
     .unwrap_err();
     assert!(matches!(error, McpError::Timeout("startup")), "{error:?}");
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        started.elapsed()
-    );
     assert_eq!(
         summary(&fixture.requests()),
         ["POST /sse initialize", "GET /sse -"]

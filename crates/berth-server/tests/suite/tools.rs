@@ -254,32 +254,29 @@ async fn an_interrupt_kills_the_running_command(server: &TestServer, model: &Fak
     model.push(ModelReply::tool_use(
         "toolu_s",
         "bash",
-        json!({"command": "echo started; sleep 30; echo never"}),
+        json!({"command": "echo started; touch running; sleep 30; echo never"}),
     ));
     say(&api, &session, "wait a while").await;
+    // The command leaves a mark in the workspace once it runs.
+    let mark = server
+        .data_dir
+        .path()
+        .join("sandboxes")
+        .join(&session)
+        .join("workspace/running");
     let deadline = Instant::now() + Duration::from_secs(SECS);
-    loop {
-        let events = all_events(&api, &session).await;
-        if !by_type(&events, "agent.tool_use").is_empty() {
-            break;
-        }
+    while !mark.exists() {
         assert!(Instant::now() < deadline, "the command never started");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let asked = Instant::now();
     api.post(
         &format!("/v1/sessions/{session}/events"),
         json!({"events": [{"type": "user.interrupt"}]}),
     )
     .await
     .expect(202);
+    // The command would run for 30 s, longer than this wait: only the interrupt ends the turn.
     wait_for_turns(&api, &session, 1, SECS).await;
-    assert!(
-        asked.elapsed() < Duration::from_secs(2),
-        "idle {:?} after the interrupt",
-        asked.elapsed()
-    );
     let events = all_events(&api, &session).await;
     let result = by_type(&events, "agent.tool_result")[0].clone();
     assert_eq!(result["is_error"], true);

@@ -7,8 +7,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use berth_test_support::sessions::{all_events, new_session, say, wait_for_status, wait_for_turns};
-use berth_test_support::{Api, FakeModel, ModelReply};
+use berth_test_support::sessions::{all_events, new_session, say, wait_for_turns};
+use berth_test_support::{Api, FakeModel, ModelReply, SseStream};
 use serde_json::Value;
 
 const KEY: &str = "berth_sk_recovery_test_key_0123456789abcdefghij";
@@ -62,10 +62,28 @@ async fn kill_mid_turn_and_recover(database_url: Option<String>) {
             .with_frame_delay(Duration::from_millis(60))
             .hanging_after(10),
     );
+    let mut stream = SseStream::open(
+        api.raw(
+            reqwest::Method::GET,
+            &format!("/v1/sessions/{id}/events/stream?include=chunks"),
+        )
+        .header("x-api-key", KEY),
+    )
+    .await;
     say(&api, &id, "start a long answer").await;
-    wait_for_status(&api, &id, "running", 10).await;
-    // Long enough for several deltas and at least one checkpoint of the streamed text.
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // Streamed text is checkpointed at most every 250 ms, and a checkpoint finishes before the
+    // next delta is published; the ten deltas span at least 540 ms, so once all ten have
+    // streamed at least one checkpoint is stored.
+    let mut chunks = 0;
+    while chunks < 10 {
+        let event = stream
+            .next(Duration::from_secs(10))
+            .await
+            .expect("the answer never streamed");
+        if event.event == "agent.message_chunk" {
+            chunks += 1;
+        }
+    }
     say(&api, &id, "queued before the crash").await;
     let before = all_events(&api, &id).await;
 

@@ -1,8 +1,6 @@
 //! Retries on model cards: transient failures retried with events, retries running out, an
 //! interrupt ending the backoff, and rejected keys that are terminal until the card is fixed.
 
-use std::time::{Duration, Instant};
-
 use berth_test_support::sessions::{
     all_events, new_session, say, types, wait_for_status, wait_for_turns,
 };
@@ -30,15 +28,10 @@ async fn transient_failures_are_retried_with_events(server: &TestServer, fake: &
         "Internal server error",
     ));
     fake.push(ModelReply::text("Third time lucky."));
-    let started = Instant::now();
     say(&api, id, "hello").await;
     // While it waits out the provider's retry-after, the session says so.
     wait_for_status(&api, id, "rescheduling", 5).await;
     wait_for_turns(&api, id, 1, SECS).await;
-    assert!(
-        started.elapsed() >= Duration::from_secs(1),
-        "retry-after was honoured"
-    );
     let events = all_events(&api, id).await;
     let flow: Vec<String> = types(&events)
         .into_iter()
@@ -60,6 +53,25 @@ async fn transient_failures_are_retried_with_events(server: &TestServer, fake: &
             "agent.message",
             "session.status_idle",
         ]
+    );
+    // The provider's retry-after (1 s) passed between the rate-limited attempt and the next.
+    let at = |i: usize| {
+        chrono::DateTime::parse_from_rfc3339(events[i]["processed_at"].as_str().unwrap()).unwrap()
+    };
+    let rescheduled = events
+        .iter()
+        .position(|e| e["type"] == "session.status_rescheduled")
+        .unwrap();
+    let rerun = rescheduled
+        + events[rescheduled..]
+            .iter()
+            .position(|e| e["type"] == "session.status_running")
+            .unwrap();
+    assert!(
+        at(rerun) - at(rescheduled) >= chrono::Duration::milliseconds(900),
+        "retry-after was honoured: rescheduled at {}, running again at {}",
+        at(rescheduled),
+        at(rerun)
     );
     let errors = by_type(&events, "session.error");
     let kinds: Vec<&str> = errors
@@ -146,7 +158,6 @@ async fn an_interrupt_ends_the_backoff(server: &TestServer, fake: &FakeModel) {
     fake.push(ModelReply::rate_limited(60));
     say(&api, id, "hello").await;
     wait_for_status(&api, id, "rescheduling", 5).await;
-    let asked = Instant::now();
     api.post(
         &format!("/v1/sessions/{id}/events"),
         json!({"events": [{"type": "user.interrupt"}]}),
@@ -154,7 +165,6 @@ async fn an_interrupt_ends_the_backoff(server: &TestServer, fake: &FakeModel) {
     .await
     .expect(202);
     wait_for_status(&api, id, "idle", 5).await;
-    assert!(asked.elapsed() < Duration::from_secs(3));
     assert_eq!(
         fake.turn_requests().len(),
         1,
