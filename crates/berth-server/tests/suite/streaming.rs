@@ -22,21 +22,6 @@ on_both_backends_with_model!(
 
 const WAIT: Duration = Duration::from_secs(10);
 
-async fn open(server: &TestServer, session_id: &str, query: &str) -> SseStream {
-    let api = server.api();
-    let stream = SseStream::open(
-        api.raw(
-            Method::GET,
-            &format!("/v1/sessions/{session_id}/events/stream{query}"),
-        )
-        .header("x-api-key", &server.admin_key),
-    )
-    .await;
-    assert_eq!(stream.status, 200);
-    assert_eq!(stream.headers["content-type"], "text/event-stream");
-    stream
-}
-
 fn is_idle(e: &SseEvent) -> bool {
     e.event == "session.status_idle"
 }
@@ -54,7 +39,7 @@ async fn live_tail_carries_the_contract_events_with_seq_ids(
         .as_str()
         .unwrap()
         .to_owned();
-    let mut stream = open(server, &id, "").await;
+    let mut stream = server.stream(&id, "").await;
     say(&api, &id, "hello").await;
     let events = stream.until(WAIT, is_idle).await;
     assert_eq!(
@@ -98,12 +83,12 @@ async fn previews_announce_ids_that_the_final_events_keep(server: &TestServer, m
         .as_str()
         .unwrap()
         .to_owned();
-    let mut stream = open(
-        server,
-        &id,
-        "?event_deltas%5B%5D=agent.message&event_deltas%5B%5D=agent.thinking",
-    )
-    .await;
+    let mut stream = server
+        .stream(
+            &id,
+            "?event_deltas%5B%5D=agent.message&event_deltas%5B%5D=agent.thinking",
+        )
+        .await;
     model.push(
         ModelReply::thinking_then_text("let me think about it", "sig-1", "a fairly long answer")
             .with_chunk_chars(4),
@@ -152,7 +137,7 @@ async fn chunks_use_the_extension_names(server: &TestServer, _model: &FakeModel)
         .as_str()
         .unwrap()
         .to_owned();
-    let mut stream = open(server, &id, "?include=chunks").await;
+    let mut stream = server.stream(&id, "?include=chunks").await;
     say(&api, &id, "chunky").await;
     let events = stream.until(WAIT, is_idle).await;
     let n = names(&events);
@@ -187,7 +172,7 @@ async fn replay_and_last_event_id_resume_without_gaps(server: &TestServer, _mode
         .to_owned();
     say(&api, &id, "one").await;
     wait_for_turns(&api, &id, 1, 10).await;
-    let mut replay = open(server, &id, "?replay=1").await;
+    let mut replay = server.stream(&id, "?replay=1").await;
     let first = replay.until(WAIT, is_idle).await;
     let seqs: Vec<String> = first.iter().map(|e| e.id.clone().unwrap()).collect();
     assert_eq!(seqs, (1..=6).map(|i| i.to_string()).collect::<Vec<_>>());
@@ -231,7 +216,7 @@ async fn idle_streams_get_keepalives(server: &TestServer, _model: &FakeModel) {
         .as_str()
         .unwrap()
         .to_owned();
-    let mut stream = open(server, &id, "").await;
+    let mut stream = server.stream(&id, "").await;
     let first = stream
         .next(Duration::from_secs(3))
         .await
@@ -291,7 +276,7 @@ async fn streams_close_when_the_session_is_deleted(server: &TestServer, _model: 
         .as_str()
         .unwrap()
         .to_owned();
-    let mut stream = open(server, &id, "").await;
+    let mut stream = server.stream(&id, "").await;
     api.delete(&format!("/v1/sessions/{id}")).await.expect(200);
     let rest = stream.rest(WAIT).await;
     assert_eq!(names(&rest), vec!["session.deleted"]);
