@@ -12,7 +12,6 @@ pub mod anthropic;
 mod error;
 pub mod openai;
 pub mod probe;
-pub mod sse;
 mod transport;
 mod types;
 

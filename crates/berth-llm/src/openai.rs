@@ -76,7 +76,7 @@ impl OpenAiClient {
 }
 
 impl FrameParser for wire::StreamParser {
-    fn frame(&mut self, frame: &crate::sse::Frame) -> Vec<Result<StreamEvent, ModelError>> {
+    fn frame(&mut self, frame: &berth_sse::Frame) -> Vec<Result<StreamEvent, ModelError>> {
         wire::StreamParser::frame(self, frame)
     }
 

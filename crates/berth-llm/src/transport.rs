@@ -7,9 +7,9 @@ use std::time::Duration;
 use berth_net::{EgressPolicy, PolicedClient};
 use futures::StreamExt;
 
-use crate::sse::{Decoder, Frame};
 use crate::types::{EventStream, StreamEvent};
 use crate::{ModelError, ModelErrorKind};
+use berth_sse::{Decoder, Frame};
 
 /// How long to wait for a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -150,7 +150,10 @@ pub fn sse_events<P: FrameParser>(
                 Ok(Some(Ok(chunk))) => match s.decoder.feed(&chunk) {
                     Err(e) => {
                         s.finished = true;
-                        return Some((Err(ModelError::new(ModelErrorKind::Protocol, e)), s));
+                        return Some((
+                            Err(ModelError::new(ModelErrorKind::Protocol, e.to_string())),
+                            s,
+                        ));
                     }
                     Ok(frames) => {
                         for frame in frames {

@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use berth_llm::sse::{Decoder, Frame};
+use berth_sse::{Decoder, Frame};
 use futures::StreamExt;
 use serde_json::Value;
 
@@ -42,10 +42,11 @@ impl SseStream {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             if let Some(frame) = self.frames.pop_front() {
+                let data = serde_json::from_str(frame.data_str()).unwrap_or(Value::Null);
                 return Some(SseEvent {
                     event: frame.event.unwrap_or_default(),
                     id: frame.id,
-                    data: serde_json::from_str(&frame.data).unwrap_or(Value::Null),
+                    data,
                 });
             }
             let chunk = tokio::time::timeout_at(deadline, self.body.next())

@@ -2,9 +2,9 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::sse::Frame;
 use crate::types::{Message, ModelRequest, Part, Role, StopReason, StreamEvent, Usage};
 use crate::{ModelError, ModelErrorKind};
+use berth_sse::Frame;
 
 /// The request body for `POST /v1/messages`.
 pub fn request_body(request: &ModelRequest, caching: bool) -> Value {
@@ -128,10 +128,10 @@ impl StreamParser {
     }
 
     pub fn frame(&mut self, frame: &Frame) -> Vec<Result<StreamEvent, ModelError>> {
-        if frame.data.is_empty() {
+        if frame.data_str().is_empty() {
             return Vec::new();
         }
-        let Ok(data) = serde_json::from_str::<Value>(&frame.data) else {
+        let Ok(data) = serde_json::from_str::<Value>(frame.data_str()) else {
             return vec![Err(ModelError::new(
                 ModelErrorKind::Protocol,
                 "the model stream sent a frame that is not JSON",

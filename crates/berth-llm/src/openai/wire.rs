@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use super::Dialect;
-use crate::sse::Frame;
 use crate::types::{Message, ModelRequest, Part, Role, StopReason, StreamEvent, Usage};
 use crate::{ModelError, ModelErrorKind};
+use berth_sse::Frame;
 
 pub fn request_body(request: &ModelRequest, dialect: Dialect) -> Value {
     let mut body = Map::new();
@@ -188,7 +188,7 @@ impl StreamParser {
     }
 
     pub fn frame(&mut self, frame: &Frame) -> Vec<Result<StreamEvent, ModelError>> {
-        let data = frame.data.trim();
+        let data = frame.data_str().trim();
         if data.is_empty() {
             return Vec::new();
         }
@@ -329,9 +329,8 @@ mod tests {
     fn feed(parser: &mut StreamParser, data: &str) -> Vec<StreamEvent> {
         parser
             .frame(&Frame {
-                event: None,
-                data: data.to_owned(),
-                id: None,
+                data: Some(data.to_owned()),
+                ..Frame::default()
             })
             .into_iter()
             .map(|r| r.unwrap())

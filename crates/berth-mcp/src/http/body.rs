@@ -2,12 +2,13 @@
 //! error bodies, and SSE streams whose events may not grow past a cap (a server must not be able
 //! to make Berth buffer without end).
 
+use berth_sse::{Decoder, Frame};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use http::header::CONTENT_TYPE;
 use reqwest::Response;
 use rmcp::transport::streamable_http_client::{SseError, StreamableHttpResponseLimits};
-use sse_stream::{Sse, SseStream};
+use sse_stream::Sse;
 
 use super::{Failure, request_failed};
 
@@ -18,6 +19,8 @@ enum SseBodyError {
     Read(#[source] reqwest::Error),
     #[error("an SSE event exceeded {0} bytes")]
     EventTooLarge(usize),
+    #[error("{0}")]
+    Decode(#[source] berth_sse::DecodeError),
 }
 
 pub(super) fn preview(body: &[u8], limits: StreamableHttpResponseLimits) -> String {
@@ -77,24 +80,43 @@ pub(super) fn sse_events(
     max_event_size: usize,
 ) -> BoxStream<'static, Result<Sse, SseError>> {
     let mut limit = EventSizeLimit::new(max_event_size);
-    let bytes = response.bytes_stream().scan(false, move |failed, chunk| {
+    let mut decoder = Decoder::new();
+    let frames = response.bytes_stream().scan(false, move |failed, chunk| {
         let item = if *failed {
             None
         } else {
-            let checked = chunk
+            let decoded = chunk
                 .map_err(|e| SseBodyError::Read(e.without_url()))
                 .and_then(|chunk| {
                     limit
                         .observe(&chunk)
-                        .map(|()| chunk)
-                        .map_err(|()| SseBodyError::EventTooLarge(max_event_size))
+                        .map_err(|()| SseBodyError::EventTooLarge(max_event_size))?;
+                    decoder.feed(&chunk).map_err(SseBodyError::Decode)
                 });
-            *failed = checked.is_err();
-            Some(checked)
+            *failed = decoded.is_err();
+            Some(decoded)
         };
         futures::future::ready(item)
     });
-    SseStream::from_bytes_stream(bytes).boxed()
+    frames
+        .flat_map(|decoded| {
+            let events: Vec<Result<Sse, SseError>> = match decoded {
+                Ok(frames) => frames.into_iter().map(|frame| Ok(to_sse(frame))).collect(),
+                Err(e) => vec![Err(SseError::Body(Box::new(e)))],
+            };
+            futures::stream::iter(events)
+        })
+        .boxed()
+}
+
+/// A decoded frame in the form the MCP client library takes.
+fn to_sse(frame: Frame) -> Sse {
+    Sse {
+        event: frame.event,
+        data: frame.data,
+        id: frame.id,
+        retry: frame.retry,
+    }
 }
 
 /// Counts the bytes of the SSE event being received, so a server cannot make the parser buffer

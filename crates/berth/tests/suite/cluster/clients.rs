@@ -17,7 +17,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use berth_llm::sse::Decoder;
+use berth_sse::Decoder;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
@@ -321,8 +321,9 @@ pub async fn follow(
                 Ok(Some(Ok(chunk))) => match decoder.feed(&chunk) {
                     Ok(frames) => {
                         for frame in frames {
-                            let Some(id) = frame.id else { continue };
-                            let data: Value = serde_json::from_str(&frame.data).unwrap_or_default();
+                            let Some(id) = frame.id.clone() else { continue };
+                            let data: Value =
+                                serde_json::from_str(frame.data_str()).unwrap_or_default();
                             let seq = id.trim().parse().unwrap_or(-1);
                             out.seen.push(Seen {
                                 seq,
