@@ -202,6 +202,14 @@ pub(crate) fn parse_chunk_size(line: &[u8]) -> Result<usize, HttpError> {
     usize::from_str_radix(digits, 16).map_err(|_| bad())
 }
 
+/// Whether `name` is an HTTP token (RFC 9110 §5.6.2), as a field name must be.
+fn is_token(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
 /// How a body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Framing {
@@ -229,18 +237,32 @@ impl Head {
         if start_line.is_empty() {
             return Err(HttpError::Malformed("no start line".into()));
         }
+        // A bare CR or LF, or any other control character, would be read differently by the
+        // server the head is forwarded to (a header or a request smuggled past the proxy).
+        if start_line.bytes().any(|b| b.is_ascii_control()) {
+            return Err(HttpError::Malformed(
+                "control characters in the start line".into(),
+            ));
+        }
         let mut headers = Vec::new();
         for line in lines.filter(|l| !l.is_empty()) {
             if line.starts_with([' ', '\t']) {
                 return Err(HttpError::Malformed("folded header lines".into()));
             }
             let (name, value) = line.split_once(':').ok_or_else(|| {
-                HttpError::Malformed(format!("header line without a colon: {line}"))
+                HttpError::Malformed(format!("header line without a colon: {line:?}"))
             })?;
-            if name.is_empty() || name.ends_with([' ', '\t']) {
-                return Err(HttpError::Malformed(format!("invalid header name: {name}")));
+            if !is_token(name) {
+                return Err(HttpError::Malformed(format!(
+                    "invalid header name: {name:?}"
+                )));
             }
-            headers.push((name.to_owned(), value.trim().to_owned()));
+            if value.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
+                return Err(HttpError::Malformed(format!(
+                    "control characters in the value of {name}"
+                )));
+            }
+            headers.push((name.to_owned(), value.trim_matches([' ', '\t']).to_owned()));
         }
         Ok(Self {
             start_line,
@@ -348,6 +370,9 @@ impl Head {
 }
 
 #[cfg(test)]
+mod properties;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -404,5 +429,22 @@ mod tests {
         let head = Head::parse(b"HTTP/1.1 200 OK\r\nA: 1\r\nB:2\r\n\r\n").unwrap();
         assert_eq!(head.status(), Some(200));
         assert_eq!(head.to_bytes(), b"HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\n\r\n");
+    }
+
+    #[test]
+    fn bare_line_breaks_and_bad_names_are_refused() {
+        for raw in [
+            &b"GET / HTTP/1.1\r\nX-A: b\nContent-Length: 5\r\n\r\n"[..],
+            b"GET / HTTP/1.1\r\nX-A: b\rTransfer-Encoding: chunked\r\n\r\n",
+            b"GET / HTTP/1.1\nHost: a\r\n\r\n",
+            b"GET / HTTP/1.1\r\nBad Name: x\r\n\r\n",
+            b"GET / HTTP/1.1\r\nX-A: \0\r\n\r\n",
+        ] {
+            assert!(
+                matches!(Head::parse(raw), Err(HttpError::Malformed(_))),
+                "{:?}",
+                String::from_utf8_lossy(raw)
+            );
+        }
     }
 }
