@@ -230,6 +230,9 @@ fn is_mount_ancestor(path: &str) -> bool {
 }
 
 #[cfg(test)]
+mod properties;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

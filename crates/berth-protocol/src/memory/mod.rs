@@ -6,6 +6,8 @@
 
 pub mod memories;
 pub mod path;
+#[cfg(test)]
+mod path_properties;
 pub mod search;
 #[cfg(test)]
 mod tests;
