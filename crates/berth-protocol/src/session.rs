@@ -55,6 +55,12 @@ impl SessionStatus {
         }
     }
 
+    /// A turn is under way (running or waiting to retry): the session refuses changes that
+    /// need it idle.
+    pub fn is_busy(self) -> bool {
+        matches!(self, SessionStatus::Running | SessionStatus::Rescheduling)
+    }
+
     pub fn parse(value: &str) -> Option<Self> {
         Some(match value {
             "idle" => SessionStatus::Idle,

@@ -67,7 +67,7 @@ pub fn session_json(row: &SessionRow, now: i64) -> Result<String, serde_json::Er
         out.push(',');
     }
     out.push_str("\"status\":\"");
-    out.push_str(&row.status);
+    out.push_str(row.status.as_str());
     out.push_str("\",\"stats\":");
     out.push_str(&serde_json::to_string(&stats)?);
     out.push_str(",\"usage\":");

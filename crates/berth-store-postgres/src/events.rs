@@ -3,8 +3,8 @@
 //! keeps the sequence gapless across replicas.
 
 use berth_store::{
-    AppendOutcome, ByteBudget, ContextScope, EventQuery, MODEL_CONTEXT_TYPES, NewEvent, SortOrder,
-    StoreResult, StoredEvent,
+    AppendOutcome, ByteBudget, ContextScope, EventQuery, MODEL_CONTEXT_TYPES, NewEvent,
+    SessionStatus, SortOrder, StoreResult, StoredEvent,
 };
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
@@ -141,7 +141,7 @@ pub async fn append_client<C: GenericClient>(
     if archived_at.is_some() {
         return Ok(AppendOutcome::Archived);
     }
-    if status == "terminated" {
+    if status == SessionStatus::Terminated {
         return Ok(AppendOutcome::Terminated);
     }
     let mut stored = Vec::with_capacity(events.len());

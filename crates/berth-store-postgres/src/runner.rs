@@ -2,7 +2,8 @@
 //! turns and stream buffers.
 
 use berth_store::{
-    Lease, NewEvent, StoreResult, StoredEvent, StreamBuffer, TurnEffects, TurnStart,
+    Lease, NewEvent, SessionStatus, StoreResult, StoredEvent, StreamBuffer, TurnEffects, TurnStart,
+    stored_status,
 };
 use deadpool_postgres::GenericClient;
 
@@ -51,13 +52,16 @@ pub async fn claim<C: GenericClient>(
         .query_opt(&stmt, &[&session_id, &owner, &lease_cutoff, &expires_at])
         .await
         .map_err(pg)?;
-    Ok(row.map(|r| Lease {
-        session_id: session_id.to_owned(),
-        tenant_id: r.get(0),
-        owner: owner.to_owned(),
-        generation: r.get(1),
-        status_at_claim: r.get(2),
-    }))
+    row.map(|r| {
+        Ok(Lease {
+            session_id: session_id.to_owned(),
+            tenant_id: r.get(0),
+            owner: owner.to_owned(),
+            generation: r.get(1),
+            status_at_claim: stored_status(r.get(2))?,
+        })
+    })
+    .transpose()
 }
 
 pub async fn renew<C: GenericClient>(
@@ -103,7 +107,7 @@ pub async fn release<C: GenericClient>(client: &C, lease: &Lease) -> StoreResult
 struct Held {
     last_seq: i64,
     pending: i64,
-    status: String,
+    status: SessionStatus,
     turn_started_at: Option<i64>,
 }
 
@@ -121,12 +125,15 @@ async fn held<C: GenericClient>(tx: &C, lease: &Lease) -> StoreResult<Option<Hel
         .query_opt(&stmt, &[&lease.session_id, &lease.owner, &lease.generation])
         .await
         .map_err(pg)?;
-    Ok(row.map(|r| Held {
-        last_seq: r.get(0),
-        pending: r.get(1),
-        status: r.get(2),
-        turn_started_at: r.get(3),
-    }))
+    row.map(|r| {
+        Ok(Held {
+            last_seq: r.get(0),
+            pending: r.get(1),
+            status: stored_status(r.get(2))?,
+            turn_started_at: r.get(3),
+        })
+    })
+    .transpose()
 }
 
 pub async fn begin_turn<C: GenericClient>(
@@ -214,7 +221,7 @@ pub async fn append_turn<C: GenericClient>(
     };
     let (stored, last_seq, _) = append(tx, &lease.session_id, events, now, last_seq).await?;
     let usage = effects.usage.unwrap_or_default();
-    let status = effects.status.clone().unwrap_or(status);
+    let status = effects.status.unwrap_or(status);
     let (active_add, turn_started_at) = if effects.end_turn {
         (turn_started_at.map_or(0, |t| (now - t).max(0)), None)
     } else {
@@ -235,7 +242,7 @@ pub async fn append_turn<C: GenericClient>(
         &[
             &lease.session_id,
             &last_seq,
-            &status,
+            &status.as_str(),
             &now,
             &usage.input_tokens,
             &usage.output_tokens,

@@ -1,7 +1,7 @@
 //! Locking a session's row for the rest of a transaction, and the state it is in: every
 //! change to a session and its log starts here.
 
-use berth_store::StoreResult;
+use berth_store::{SessionStatus, StoreResult, stored_status};
 use deadpool_postgres::GenericClient;
 
 use crate::connect::pg;
@@ -9,7 +9,7 @@ use crate::connect::pg;
 /// A session row's state as a writer needs it.
 pub struct Locked {
     pub version: i64,
-    pub status: String,
+    pub status: SessionStatus,
     pub last_seq: i64,
     pub archived_at: Option<i64>,
     pub pending: i64,
@@ -29,11 +29,14 @@ pub async fn lock<C: GenericClient>(
         )
         .await
         .map_err(pg)?;
-    Ok(row.map(|r| Locked {
-        version: r.get(0),
-        status: r.get(1),
-        last_seq: r.get(2),
-        archived_at: r.get(3),
-        pending: r.get(4),
-    }))
+    row.map(|r| {
+        Ok(Locked {
+            version: r.get(0),
+            status: stored_status(r.get(1))?,
+            last_seq: r.get(2),
+            archived_at: r.get(3),
+            pending: r.get(4),
+        })
+    })
+    .transpose()
 }

@@ -2,7 +2,7 @@
 
 use berth_store::{
     ChangeOutcome, DeleteSessionOutcome, NewEvent, SessionChange, SessionQuery, SessionRow,
-    SortOrder, StoreResult, StoredEvent, UsageTotals,
+    SortOrder, StoreResult, StoredEvent, UsageTotals, stored_status,
 };
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
@@ -16,14 +16,14 @@ pub const COLUMNS: &str = "id, tenant_id, agent_id, agent_version, environment_i
     body, private, created_at, updated_at, archived_at, last_seq, pending_inputs, usage_input, \
     usage_output, usage_cache_read, usage_cache_write, active_micros, turn_started_at";
 
-pub fn session(row: &Row) -> SessionRow {
-    SessionRow {
+pub fn session(row: &Row) -> StoreResult<SessionRow> {
+    Ok(SessionRow {
         id: row.get(0),
         tenant_id: row.get(1),
         agent_id: row.get(2),
         agent_version: row.get(3),
         environment_id: row.get(4),
-        status: row.get(5),
+        status: stored_status(row.get(5))?,
         version: row.get(6),
         body: row.get(7),
         private: row.get(8),
@@ -40,7 +40,7 @@ pub fn session(row: &Row) -> SessionRow {
         },
         active_micros: row.get(18),
         turn_started_at: row.get(19),
-    }
+    })
 }
 
 pub async fn create<C: GenericClient>(
@@ -64,7 +64,7 @@ pub async fn create<C: GenericClient>(
             &row.agent_id,
             &row.agent_version,
             &row.environment_id,
-            &row.status,
+            &row.status.as_str(),
             &row.version,
             &row.body,
             &row.private,
@@ -107,7 +107,7 @@ pub async fn get<C: GenericClient>(
         .query_opt(&stmt, &[&id, &tenant_id])
         .await
         .map_err(pg)?;
-    Ok(row.as_ref().map(session))
+    row.as_ref().map(session).transpose()
 }
 
 pub async fn list<C: GenericClient>(
@@ -153,7 +153,13 @@ pub async fn list<C: GenericClient>(
         bind(
             &mut sql,
             " AND status = ANY(",
-            Box::new(query.statuses.clone()),
+            Box::new(
+                query
+                    .statuses
+                    .iter()
+                    .map(|s| s.as_str().to_owned())
+                    .collect::<Vec<_>>(),
+            ),
         );
         sql.push(')');
     }
@@ -176,7 +182,7 @@ pub async fn list<C: GenericClient>(
     });
     sql.push_str(&format!(" LIMIT {}", query.limit));
     let rows = client.query(&sql, &refs(&params)).await.map_err(pg)?;
-    Ok(rows.iter().map(session).collect())
+    rows.iter().map(session).collect()
 }
 
 pub async fn change<C: GenericClient>(
@@ -195,7 +201,7 @@ pub async fn change<C: GenericClient>(
     if version != change.expected_version {
         return Ok(ChangeOutcome::Stale);
     }
-    if change.require_idle && is_busy(&status) {
+    if change.require_idle && status.is_busy() {
         return Ok(ChangeOutcome::Running);
     }
     if let Some(stores) = &change.memory_store_ids {
@@ -276,7 +282,7 @@ pub async fn delete<C: GenericClient>(
     else {
         return Ok(DeleteSessionOutcome::NotFound);
     };
-    if is_busy(&status) {
+    if status.is_busy() {
         return Ok(DeleteSessionOutcome::Running);
     }
     let (stored, last_seq, _) = append(tx, id, events, now, last_seq).await?;
@@ -300,8 +306,4 @@ pub async fn delete<C: GenericClient>(
         .await
         .map_err(pg)?;
     Ok(DeleteSessionOutcome::Deleted(stored))
-}
-
-pub fn is_busy(status: &str) -> bool {
-    matches!(status, "running" | "rescheduling")
 }

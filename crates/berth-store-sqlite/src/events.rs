@@ -1,14 +1,14 @@
 //! The event log: appending, reading and context (the runner's side is in `runner.rs`).
 
 use berth_store::{
-    AppendOutcome, ByteBudget, ContextScope, EventQuery, MODEL_CONTEXT_TYPES, NewEvent, SortOrder,
-    StoreResult, StoredEvent,
+    AppendOutcome, ByteBudget, ContextScope, EventQuery, MODEL_CONTEXT_TYPES, NewEvent,
+    SessionStatus, SortOrder, StoreResult, StoredEvent,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::pool::backend;
-use crate::sql::Sql;
+use crate::sql::{Sql, status_at};
 
 pub(crate) const COLUMNS: &str =
     "session_id, seq, id, type, body, private, created_at, processed_at, cancelled_at, ctx_order";
@@ -95,14 +95,14 @@ pub fn append_client(
     events: &[NewEvent],
     now: i64,
 ) -> StoreResult<AppendOutcome> {
-    let current: Option<(String, Option<i64>, i64, i64)> = conn
+    let current: Option<(SessionStatus, Option<i64>, i64, i64)> = conn
         .prepare_cached(
             "SELECT status, archived_at, last_seq, pending_inputs FROM sessions
              WHERE id = ?1 AND tenant_id = ?2 AND deleted_at IS NULL",
         )
         .and_then(|mut s| {
             s.query_row(params![session_id, tenant_id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                Ok((status_at(r, 0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             })
             .optional()
         })
@@ -113,7 +113,7 @@ pub fn append_client(
     if archived_at.is_some() {
         return Ok(AppendOutcome::Archived);
     }
-    if status == "terminated" {
+    if status == SessionStatus::Terminated {
         return Ok(AppendOutcome::Terminated);
     }
     let mut stored = Vec::with_capacity(events.len());

@@ -2,12 +2,13 @@
 //! turns and stream buffers.
 
 use berth_store::{
-    Lease, NewEvent, StoreResult, StoredEvent, StreamBuffer, TurnEffects, TurnStart,
+    Lease, NewEvent, SessionStatus, StoreResult, StoredEvent, StreamBuffer, TurnEffects, TurnStart,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::events::{COLUMNS, TOOL_ANSWERS, append, event};
 use crate::pool::backend;
+use crate::sql::status_at;
 
 pub fn runnable(conn: &Connection, lease_cutoff: i64, limit: u32) -> StoreResult<Vec<String>> {
     let mut stmt = conn
@@ -45,7 +46,7 @@ pub fn claim(
                 tenant_id: r.get(0)?,
                 owner: owner.to_owned(),
                 generation: r.get(1)?,
-                status_at_claim: r.get(2)?,
+                status_at_claim: status_at(r, 2)?,
             })
         })
         .optional()
@@ -85,7 +86,7 @@ pub fn release(conn: &Connection, lease: &Lease) -> StoreResult<()> {
 struct Held {
     last_seq: i64,
     pending: i64,
-    status: String,
+    status: SessionStatus,
     turn_started_at: Option<i64>,
 }
 
@@ -102,7 +103,7 @@ fn held(conn: &Connection, lease: &Lease) -> StoreResult<Option<Held>> {
                 Ok(Held {
                     last_seq: r.get(0)?,
                     pending: r.get(1)?,
-                    status: r.get(2)?,
+                    status: status_at(r, 2)?,
                     turn_started_at: r.get(3)?,
                 })
             },
@@ -199,7 +200,7 @@ pub fn append_turn(
     };
     let (stored, last_seq, _) = append(conn, &lease.session_id, events, now, last_seq)?;
     let usage = effects.usage.unwrap_or_default();
-    let status = effects.status.clone().unwrap_or(status);
+    let status = effects.status.unwrap_or(status);
     let (active_add, turn_started_at) = if effects.end_turn {
         (turn_started_at.map_or(0, |t| (now - t).max(0)), None)
     } else {
@@ -216,7 +217,7 @@ pub fn append_turn(
         s.execute(params![
             lease.session_id,
             last_seq,
-            status,
+            status.as_str(),
             now,
             usage.input_tokens,
             usage.output_tokens,

@@ -2,14 +2,14 @@
 
 use berth_store::{
     ChangeOutcome, DeleteSessionOutcome, NewEvent, SessionChange, SessionQuery, SessionRow,
-    SortOrder, StoreResult, StoredEvent, UsageTotals,
+    SessionStatus, SortOrder, StoreResult, StoredEvent, UsageTotals,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::events::append;
 use crate::pool::backend;
-use crate::sql::Sql;
+use crate::sql::{Sql, status_at};
 
 const COLUMNS: &str = "id, tenant_id, agent_id, agent_version, environment_id, status, version, \
     body, private, created_at, updated_at, archived_at, last_seq, pending_inputs, usage_input, \
@@ -22,7 +22,7 @@ fn session(row: &Row<'_>) -> rusqlite::Result<SessionRow> {
         agent_id: row.get(2)?,
         agent_version: row.get(3)?,
         environment_id: row.get(4)?,
-        status: row.get(5)?,
+        status: status_at(row, 5)?,
         version: row.get(6)?,
         body: row.get(7)?,
         private: row.get(8)?,
@@ -59,7 +59,7 @@ pub fn create(
             row.agent_id,
             row.agent_version,
             row.environment_id,
-            row.status,
+            row.status.as_str(),
             row.version,
             row.body,
             row.private,
@@ -128,7 +128,12 @@ pub fn list(
         sql.push(")");
     }
     if !query.statuses.is_empty() {
-        sql.bind_list(" AND status IN ", &query.statuses);
+        let statuses: Vec<String> = query
+            .statuses
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect();
+        sql.bind_list(" AND status IN ", &statuses);
     }
     // A `before` cursor scans away from the cursor in the opposite direction; the caller
     // reverses those rows back into list order.
@@ -158,14 +163,14 @@ pub fn list(
 }
 
 pub fn change(conn: &Connection, change: &SessionChange) -> StoreResult<ChangeOutcome> {
-    let current: Option<(i64, String, i64)> = conn
+    let current: Option<(i64, SessionStatus, i64)> = conn
         .prepare_cached(
             "SELECT version, status, last_seq FROM sessions
              WHERE id = ?1 AND tenant_id = ?2 AND deleted_at IS NULL",
         )
         .and_then(|mut s| {
             s.query_row(params![change.id, change.tenant_id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                Ok((r.get(0)?, status_at(r, 1)?, r.get(2)?))
             })
             .optional()
         })
@@ -176,7 +181,7 @@ pub fn change(conn: &Connection, change: &SessionChange) -> StoreResult<ChangeOu
     if version != change.expected_version {
         return Ok(ChangeOutcome::Stale);
     }
-    if change.require_idle && is_busy(&status) {
+    if change.require_idle && status.is_busy() {
         return Ok(ChangeOutcome::Running);
     }
     if let Some(stores) = &change.memory_store_ids {
@@ -236,20 +241,22 @@ pub fn delete(
     now: i64,
     events: &[NewEvent],
 ) -> StoreResult<DeleteSessionOutcome> {
-    let current: Option<(String, i64)> = conn
+    let current: Option<(SessionStatus, i64)> = conn
         .prepare_cached(
             "SELECT status, last_seq FROM sessions
              WHERE id = ?1 AND tenant_id = ?2 AND deleted_at IS NULL",
         )
         .and_then(|mut s| {
-            s.query_row(params![id, tenant_id], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()
+            s.query_row(params![id, tenant_id], |r| {
+                Ok((status_at(r, 0)?, r.get(1)?))
+            })
+            .optional()
         })
         .map_err(backend)?;
     let Some((status, last_seq)) = current else {
         return Ok(DeleteSessionOutcome::NotFound);
     };
-    if is_busy(&status) {
+    if status.is_busy() {
         return Ok(DeleteSessionOutcome::Running);
     }
     let (stored, last_seq, _) = append(conn, id, events, now, last_seq)?;
@@ -271,9 +278,4 @@ pub fn delete(
         .and_then(|mut s| s.execute(params![id]))
         .map_err(backend)?;
     Ok(DeleteSessionOutcome::Deleted(stored))
-}
-
-/// Whether a turn is in progress (updates that need an idle session must wait).
-pub fn is_busy(status: &str) -> bool {
-    matches!(status, "running" | "rescheduling")
 }

@@ -1,7 +1,16 @@
 //! A tiny builder for queries whose conditions depend on the request: fixed SQL fragments, with
 //! every value bound as a numbered parameter.
 
-use rusqlite::types::Value;
+use berth_store::{SessionStatus, stored_status};
+use rusqlite::Row;
+use rusqlite::types::{Type, Value};
+
+/// Column `idx` of `row` as a session status; text no status has fails the read as corrupt.
+pub fn status_at(row: &Row<'_>, idx: usize) -> rusqlite::Result<SessionStatus> {
+    let text: String = row.get(idx)?;
+    stored_status(&text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
+}
 
 pub struct Sql {
     pub text: String,

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use berth_store::{Document, NewApiKey, TenantRow};
+use berth_store::{Document, NewApiKey, SessionStatus, TenantRow};
 
 static COUNTER: AtomicU64 = AtomicU64::new(1);
 
@@ -55,7 +55,7 @@ pub fn session(tenant_id: &str, environment_id: &str, created_at: i64) -> berth_
         agent_id: "agent_a".to_owned(),
         agent_version: 1,
         environment_id: environment_id.to_owned(),
-        status: "idle".to_owned(),
+        status: SessionStatus::Idle,
         version: 1,
         private: None,
         created_at,

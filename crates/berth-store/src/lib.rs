@@ -39,7 +39,7 @@ pub use sandbox_records::{RateCounters, RateTake, SandboxRecords};
 pub use sessions::{
     AppendOutcome, ByteBudget, ChangeOutcome, ContextScope, DeleteSessionOutcome, EVENT_PAGE_BYTES,
     EventQuery, Lease, MODEL_CONTEXT_TYPES, NewEvent, SessionChange, SessionQuery, SessionRow,
-    StoredEvent, StreamBuffer, TurnEffects, TurnStart, UsageTotals,
+    SessionStatus, StoredEvent, StreamBuffer, TurnEffects, TurnStart, UsageTotals, stored_status,
 };
 pub use vault_records::CredentialRecords;
 pub use vaults::{CredentialInsert, CredentialRow};

@@ -6,7 +6,16 @@
 //! that moment (`ctx_order`), so a message sent mid-turn is seen by the model after that turn,
 //! even though its sequence number is earlier.
 
+pub use berth_protocol::session::SessionStatus;
+
 use crate::documents::SortOrder;
+use crate::error::{StoreError, StoreResult};
+
+/// A status as a backend stored it; text it does not know means the data is corrupt.
+pub fn stored_status(text: &str) -> StoreResult<SessionStatus> {
+    SessionStatus::parse(text)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown session status {text:?}")))
+}
 
 /// A session row. `body` is the static part of the API object; the rest are live columns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,8 +25,7 @@ pub struct SessionRow {
     pub agent_id: String,
     pub agent_version: i64,
     pub environment_id: String,
-    /// `idle`, `running`, `rescheduling` or `terminated`.
-    pub status: String,
+    pub status: SessionStatus,
     /// Bumped by every change to `body` (optimistic concurrency for updates).
     pub version: i64,
     pub body: String,
@@ -119,7 +127,7 @@ pub struct SessionQuery {
     pub created_until: Option<i64>,
     pub agent_id: Option<String>,
     pub agent_version: Option<i64>,
-    pub statuses: Vec<String>,
+    pub statuses: Vec<SessionStatus>,
     pub environment_id: Option<String>,
     /// Only sessions with this memory store among their resources.
     pub memory_store_id: Option<String>,
@@ -223,7 +231,7 @@ pub struct Lease {
     pub owner: String,
     pub generation: i64,
     /// The session's status when the lease was taken (`running` means an interrupted turn).
-    pub status_at_claim: String,
+    pub status_at_claim: SessionStatus,
 }
 
 /// What [`crate::Store::begin_turn`] did.
@@ -245,7 +253,7 @@ pub enum TurnStart {
 pub struct TurnEffects {
     pub usage: Option<UsageTotals>,
     /// New status, if it changes.
-    pub status: Option<String>,
+    pub status: Option<SessionStatus>,
     /// The turn is over: fold its running time into `active_micros`.
     pub end_turn: bool,
     /// The streamed text these events finalise can be forgotten.

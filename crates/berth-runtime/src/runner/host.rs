@@ -175,7 +175,7 @@ impl TurnHost for RunnerHost {
         self.redact(&mut rows);
         let effects = TurnEffects {
             usage: None,
-            status: Some(status.as_str().to_owned()),
+            status: Some(status),
             end_turn: false,
             clear_stream_buffers: false,
         };

@@ -251,7 +251,7 @@ impl Runner {
             "lease renewal",
             Arc::clone(self).renew(lease.clone(), lease_lost.clone()),
         );
-        if matches!(lease.status_at_claim.as_str(), "running" | "rescheduling") {
+        if lease.status_at_claim.is_busy() {
             recovery::recover(self, &lease).await;
         }
         let context = self.contexts.get(session_id);

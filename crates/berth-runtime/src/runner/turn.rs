@@ -5,7 +5,7 @@ use std::sync::Arc;
 use berth_agent::{MAX_STEPS, TurnConfig, TurnEnd, exhausted_error, run_turn};
 use berth_protocol::event::{Event, EventBody, RetryStatus, SessionErrorObject, StopReason};
 use berth_protocol::session::SessionStatic;
-use berth_store::{Lease, TurnEffects};
+use berth_store::{Lease, SessionStatus, TurnEffects};
 use tokio_util::sync::CancellationToken;
 
 use super::Runner;
@@ -215,7 +215,7 @@ pub(super) async fn finish(runner: &Runner, lease: &Lease, events: Vec<Event>) {
     };
     let effects = TurnEffects {
         usage: None,
-        status: Some("idle".to_owned()),
+        status: Some(SessionStatus::Idle),
         end_turn: true,
         clear_stream_buffers: true,
     };

@@ -118,7 +118,7 @@ pub async fn create(
         agent_id: snapshot.agent.id.clone(),
         agent_version: snapshot.agent.version,
         environment_id: request.environment_id,
-        status: SessionStatus::Idle.as_str().to_owned(),
+        status: SessionStatus::Idle,
         version: 1,
         body: serde_json::to_string(&snapshot).map_err(ApiError::internal)?,
         private: SessionPrivate {
@@ -287,17 +287,20 @@ pub async fn list(
         None => Order::Desc,
     };
     let page = cursor(&params)?;
-    let mut statuses = params.get_all("statuses");
+    let mut asked = params.get_all("statuses");
     if let Some(status) = params.get("status") {
-        statuses.push(status.to_owned());
+        asked.push(status.to_owned());
     }
-    for status in &statuses {
-        if SessionStatus::parse(status).is_none() {
-            return Err(ApiError::bad_request(format!(
-                "statuses: \"{status}\" is not one of idle, running, rescheduling, terminated"
-            )));
-        }
-    }
+    let statuses = asked
+        .iter()
+        .map(|status| {
+            SessionStatus::parse(status).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "statuses: \"{status}\" is not one of idle, running, rescheduling, terminated"
+                ))
+            })
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
     let agent_version = params.int("agent_version")?;
     let agent_id = params.get("agent_id").map(str::to_owned);
     if agent_version.is_some() && agent_id.is_none() {

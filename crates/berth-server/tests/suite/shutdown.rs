@@ -68,7 +68,8 @@ async fn stopping_waits_for_running_turns_to_close() {
         .unwrap();
     let row = store.get_session(&tenant, &id).await.unwrap().unwrap();
     assert_eq!(
-        row.status, "idle",
+        row.status,
+        berth_store::SessionStatus::Idle,
         "the turn was closed before the server stopped"
     );
     let last = store

@@ -2,7 +2,7 @@
 
 use berth_store::{
     ChangeOutcome, Collection, DeleteOutcome, DeleteSessionOutcome, SessionChange, SessionQuery,
-    SortOrder,
+    SessionStatus, SortOrder,
 };
 use pretty_assertions::assert_eq;
 
@@ -30,7 +30,7 @@ pub async fn sessions_round_trip_and_list(store: S) {
 
     let mut second = session(&t, &env, 200);
     second.agent_id = "agent_b".into();
-    second.status = "running".into();
+    second.status = SessionStatus::Running;
     store.create_session(&second, &[], &[]).await.unwrap();
     let third = session(&t, &env, 300);
     store.create_session(&third, &[], &[]).await.unwrap();
@@ -63,7 +63,7 @@ pub async fn sessions_round_trip_and_list(store: S) {
         vec![second.id.clone()]
     );
     let by_status = SessionQuery {
-        statuses: vec!["idle".into(), "terminated".into()],
+        statuses: vec![SessionStatus::Idle, SessionStatus::Terminated],
         ..all.clone()
     };
     assert_eq!(

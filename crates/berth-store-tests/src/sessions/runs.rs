@@ -1,6 +1,8 @@
 //! Contract cases for running a session: client events, turns and the runner's leases.
 
-use berth_store::{AppendOutcome, ContextScope, StreamBuffer, TurnEffects, TurnStart, UsageTotals};
+use berth_store::{
+    AppendOutcome, ContextScope, SessionStatus, StreamBuffer, TurnEffects, TurnStart, UsageTotals,
+};
 use pretty_assertions::assert_eq;
 
 use crate::fixtures::{event, session};
@@ -89,7 +91,7 @@ pub async fn turns_promote_inputs_in_context_order(store: S) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(lease.status_at_claim, "idle");
+    assert_eq!(lease.status_at_claim, SessionStatus::Idle);
     assert!(
         store.runnable_sessions(100, 10).await.unwrap().is_empty(),
         "leased"
@@ -106,7 +108,7 @@ pub async fn turns_promote_inputs_in_context_order(store: S) {
     assert_eq!(appended[0].seq, 2);
     assert_eq!(
         store.get_session(&t, &s.id).await.unwrap().unwrap().status,
-        "running"
+        SessionStatus::Running
     );
 
     // A message arrives mid-turn; the turn keeps writing after it.
@@ -126,7 +128,7 @@ pub async fn turns_promote_inputs_in_context_order(store: S) {
             &[event("agent.message"), event("session.status_idle")],
             &TurnEffects {
                 usage: Some(usage),
-                status: Some("idle".into()),
+                status: Some(SessionStatus::Idle),
                 end_turn: true,
                 clear_stream_buffers: true,
             },
@@ -141,7 +143,7 @@ pub async fn turns_promote_inputs_in_context_order(store: S) {
     );
     let row = store.get_session(&t, &s.id).await.unwrap().unwrap();
     assert_eq!(row.usage, usage);
-    assert_eq!(row.status, "idle");
+    assert_eq!(row.status, SessionStatus::Idle);
     assert_eq!(row.active_micros, 90);
     assert_eq!(row.turn_started_at, None);
 
