@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use berth_store::{SessionQuery, Store};
+use berth_store::{SessionQuery, SessionRecords};
 use berth_store_postgres::{PostgresStore, testing};
 
 #[tokio::test]

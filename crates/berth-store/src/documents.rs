@@ -1,5 +1,7 @@
 //! Documents: resources stored as their rendered JSON plus the columns lists filter on.
 
+use crate::StoreResult;
+
 /// The tables that hold documents. The table name is fixed per variant, never user input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Collection {
@@ -67,4 +69,69 @@ pub enum DeleteOutcome {
     NotFound,
     /// A live session still uses the resource.
     InUse,
+}
+
+/// Resources stored as versioned JSON documents (agents, environments, vaults, memory stores).
+#[async_trait::async_trait]
+pub trait DocumentRecords: Send + Sync {
+    /// Inserts a new document. For [`Collection::Agents`] the body is also recorded as version 1.
+    async fn insert_document(&self, collection: Collection, doc: &Document) -> StoreResult<()>;
+
+    async fn get_document(
+        &self,
+        collection: Collection,
+        tenant_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<Document>>;
+
+    /// Pages through a tenant's documents; returns at most `query.limit` rows.
+    async fn list_documents(
+        &self,
+        collection: Collection,
+        tenant_id: &str,
+        query: &DocumentQuery,
+    ) -> StoreResult<Vec<Document>>;
+
+    /// Replaces a document if its stored version is still `expected_version`; returns false when
+    /// another writer got there first. For agents a changed version is also recorded in history.
+    async fn replace_document(
+        &self,
+        collection: Collection,
+        doc: &Document,
+        expected_version: i64,
+    ) -> StoreResult<bool>;
+
+    /// Hard-deletes a document, refusing while a live session still references it.
+    async fn delete_document(
+        &self,
+        collection: Collection,
+        tenant_id: &str,
+        id: &str,
+    ) -> StoreResult<DeleteOutcome>;
+}
+
+/// Every version an agent has had.
+#[async_trait::async_trait]
+pub trait AgentHistory: Send + Sync {
+    async fn get_agent_version(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        version: i64,
+    ) -> StoreResult<Option<Document>>;
+
+    /// Pages through an agent's versions; the cursor key is the version number.
+    async fn list_agent_versions(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        query: &DocumentQuery,
+    ) -> StoreResult<Vec<Document>>;
+
+    /// The current version of each named agent in the tenant; unknown ids are left out.
+    async fn current_agent_versions(
+        &self,
+        tenant_id: &str,
+        ids: &[String],
+    ) -> StoreResult<Vec<(String, i64)>>;
 }

@@ -2,6 +2,8 @@
 //! storage. Objects are written before their rows and deleted after them, so a crash can leave
 //! an unreferenced object but never a row without its bytes.
 
+use crate::StoreResult;
+
 use crate::DocumentQuery;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,4 +55,80 @@ pub struct SkillVersionRow {
     pub body: String,
     /// The version's files: JSON `[{"path", "size"}]`.
     pub manifest: String,
+}
+
+/// Uploaded files and session outputs.
+#[async_trait::async_trait]
+pub trait FileRecords: Send + Sync {
+    async fn insert_file(&self, file: &FileRow) -> StoreResult<()>;
+
+    /// A file, unless it has expired by `now`.
+    async fn get_file(&self, tenant_id: &str, id: &str, now: i64) -> StoreResult<Option<FileRow>>;
+
+    /// A page of unexpired files, newest first unless the query says otherwise.
+    async fn list_files(
+        &self,
+        tenant_id: &str,
+        query: &FileQuery,
+        now: i64,
+    ) -> StoreResult<Vec<FileRow>>;
+
+    /// Every file of a session (outputs included), oldest first.
+    async fn scoped_files(&self, tenant_id: &str, scope_id: &str) -> StoreResult<Vec<FileRow>>;
+
+    /// Replaces a file's row (same id).
+    async fn replace_file(&self, file: &FileRow) -> StoreResult<bool>;
+
+    async fn delete_file(&self, tenant_id: &str, id: &str) -> StoreResult<bool>;
+
+    /// Files of any tenant whose `expires_at` has passed.
+    async fn expired_files(&self, now: i64, limit: u32) -> StoreResult<Vec<FileRow>>;
+}
+
+/// Skills and their versions.
+#[async_trait::async_trait]
+pub trait SkillRecords: Send + Sync {
+    /// Inserts a skill with its first version; a name already used in the tenant is a conflict.
+    async fn insert_skill(&self, skill: &SkillRow, first: &SkillVersionRow) -> StoreResult<()>;
+
+    async fn get_skill(&self, tenant_id: &str, id: &str) -> StoreResult<Option<SkillRow>>;
+
+    async fn list_skills(
+        &self,
+        tenant_id: &str,
+        query: &DocumentQuery,
+    ) -> StoreResult<Vec<SkillRow>>;
+
+    /// Adds a version and replaces the skill row, if the skill is still at `expected_version`.
+    async fn add_skill_version(
+        &self,
+        skill: &SkillRow,
+        version: &SkillVersionRow,
+        expected_version: i64,
+    ) -> StoreResult<bool>;
+
+    async fn get_skill_version(
+        &self,
+        tenant_id: &str,
+        skill_id: &str,
+        version_id: &str,
+    ) -> StoreResult<Option<SkillVersionRow>>;
+
+    async fn list_skill_versions(
+        &self,
+        tenant_id: &str,
+        skill_id: &str,
+        query: &DocumentQuery,
+    ) -> StoreResult<Vec<SkillVersionRow>>;
+
+    /// Deletes a version and replaces the skill row, if the skill is still at `expected_version`.
+    async fn delete_skill_version(
+        &self,
+        skill: &SkillRow,
+        version_id: &str,
+        expected_version: i64,
+    ) -> StoreResult<bool>;
+
+    /// Deletes a skill and its versions.
+    async fn delete_skill(&self, tenant_id: &str, id: &str) -> StoreResult<bool>;
 }

@@ -1,5 +1,7 @@
 //! Model cards: a tenant's model credentials, sealed by the server before they are stored.
 
+use crate::{DocumentQuery, StoreResult};
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelCardRow {
     pub id: String,
@@ -15,4 +17,37 @@ pub struct ModelCardRow {
     pub body: String,
     /// The key and header values, sealed (never plaintext).
     pub sealed: Vec<u8>,
+}
+
+/// Tenants' model cards.
+#[async_trait::async_trait]
+pub trait ModelCardRecords: Send + Sync {
+    /// Inserts a card; a `model_id` already used in the tenant is a conflict.
+    async fn insert_model_card(&self, card: &ModelCardRow) -> StoreResult<()>;
+
+    async fn get_model_card(&self, tenant_id: &str, id: &str) -> StoreResult<Option<ModelCardRow>>;
+
+    /// The tenant's card whose handle is `model_id`.
+    async fn find_model_card(
+        &self,
+        tenant_id: &str,
+        model_id: &str,
+    ) -> StoreResult<Option<ModelCardRow>>;
+
+    /// A page of the tenant's cards, of one provider if `provider` is set.
+    async fn list_model_cards(
+        &self,
+        tenant_id: &str,
+        provider: Option<&str>,
+        query: &DocumentQuery,
+    ) -> StoreResult<Vec<ModelCardRow>>;
+
+    /// Replaces a card if its version is still `expected_version`.
+    async fn replace_model_card(
+        &self,
+        card: &ModelCardRow,
+        expected_version: i64,
+    ) -> StoreResult<bool>;
+
+    async fn delete_model_card(&self, tenant_id: &str, id: &str) -> StoreResult<bool>;
 }

@@ -267,3 +267,128 @@ pub struct StreamBuffer {
     pub kind: String,
     pub text: String,
 }
+
+/// Sessions' own rows: create, read, list, change, archive, delete.
+#[async_trait::async_trait]
+pub trait SessionRecords: Send + Sync {
+    /// Creates a session, records the memory stores among its resources and appends its first
+    /// events (e.g. `initial_events`), atomically.
+    async fn create_session(
+        &self,
+        row: &SessionRow,
+        memory_store_ids: &[String],
+        events: &[NewEvent],
+    ) -> StoreResult<Vec<StoredEvent>>;
+
+    /// A session of the tenant; deleted sessions are not found.
+    async fn get_session(&self, tenant_id: &str, id: &str) -> StoreResult<Option<SessionRow>>;
+
+    async fn list_sessions(
+        &self,
+        tenant_id: &str,
+        query: &SessionQuery,
+    ) -> StoreResult<Vec<SessionRow>>;
+
+    /// Replaces the session body (title, metadata, agent tools) if unchanged since read.
+    async fn change_session(&self, change: &SessionChange) -> StoreResult<ChangeOutcome>;
+
+    /// Archives a session; archived sessions take no new events. Returns false if not found.
+    async fn archive_session(&self, tenant_id: &str, id: &str, now: i64) -> StoreResult<bool>;
+
+    /// Soft-deletes an idle session, appending `events` (its last words) first.
+    async fn delete_session(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        now: i64,
+        events: &[NewEvent],
+    ) -> StoreResult<DeleteSessionOutcome>;
+}
+
+/// A session's event log as clients write and read it.
+#[async_trait::async_trait]
+pub trait EventLog: Send + Sync {
+    /// Appends client events. Inputs are queued; a `user.interrupt` also cancels the inputs
+    /// queued before it.
+    async fn append_client_events(
+        &self,
+        tenant_id: &str,
+        session_id: &str,
+        events: &[NewEvent],
+        now: i64,
+    ) -> StoreResult<AppendOutcome>;
+
+    async fn list_events(
+        &self,
+        tenant_id: &str,
+        session_id: &str,
+        query: &EventQuery,
+    ) -> StoreResult<Vec<StoredEvent>>;
+
+    /// Events with `seq > after_seq`, oldest first, at most `limit` and (but for the first)
+    /// about `max_bytes` of bodies (replay and gap filling for streams; the caller has already
+    /// checked the session belongs to the tenant).
+    async fn read_events(
+        &self,
+        session_id: &str,
+        after_seq: i64,
+        limit: u32,
+        max_bytes: u64,
+    ) -> StoreResult<Vec<StoredEvent>>;
+
+    async fn get_event(&self, session_id: &str, event_id: &str)
+    -> StoreResult<Option<StoredEvent>>;
+    /// The processed, uncancelled events in the order the model sees them, after the context
+    /// position `after` (0 for all). Context positions only grow, so a reader can keep what it
+    /// has and ask for the rest. `scope` limits the rows to what the model reads.
+    async fn context_events(
+        &self,
+        session_id: &str,
+        after: i64,
+        scope: ContextScope,
+    ) -> StoreResult<Vec<StoredEvent>>;
+}
+
+/// What runners do: find runnable sessions, hold leases, run turns and checkpoint streamed text.
+#[async_trait::async_trait]
+pub trait TurnLeases: Send + Sync {
+    /// Sessions with work and no live lease: pending inputs, or a turn that was running when its
+    /// runner stopped. Leases expiring before `lease_cutoff` count as free.
+    async fn runnable_sessions(&self, lease_cutoff: i64, limit: u32) -> StoreResult<Vec<String>>;
+
+    /// Takes the session's lease if it is free (or expired before `lease_cutoff`).
+    async fn claim_session(
+        &self,
+        session_id: &str,
+        owner: &str,
+        lease_cutoff: i64,
+        expires_at: i64,
+    ) -> StoreResult<Option<Lease>>;
+
+    /// Extends a lease; false if it was lost.
+    async fn renew_lease(&self, lease: &Lease, expires_at: i64) -> StoreResult<bool>;
+
+    async fn release_lease(&self, lease: &Lease) -> StoreResult<()>;
+
+    /// Promotes the oldest pending input (with the tool answers queued right behind it) and
+    /// appends `opening` (e.g. `session.status_running`), marking the session running.
+    async fn begin_turn(
+        &self,
+        lease: &Lease,
+        now: i64,
+        opening: &[NewEvent],
+    ) -> StoreResult<TurnStart>;
+
+    /// Appends events under a lease; `None` if the lease was lost (nothing is written).
+    async fn append_turn_events(
+        &self,
+        lease: &Lease,
+        events: &[NewEvent],
+        effects: &TurnEffects,
+        now: i64,
+    ) -> StoreResult<Option<Vec<StoredEvent>>>;
+
+    async fn save_stream_buffer(&self, lease: &Lease, buffer: &StreamBuffer) -> StoreResult<()>;
+
+    async fn stream_buffers(&self, session_id: &str) -> StoreResult<Vec<StreamBuffer>>;
+}

@@ -1,13 +1,36 @@
-//! Bodies of the `Store` methods for generic documents and agent versions; the trait impl in `lib.rs` forwards here.
+//! Documents and agent history (`DocumentRecords`, `AgentHistory`) over the queries in
+//! `documents.rs`.
 
 use crate::*;
 
-impl PostgresStore {
-    pub(crate) async fn insert_document_inner(
-        &self,
-        collection: Collection,
-        doc: &Document,
-    ) -> StoreResult<()> {
+async fn insert_version<C: GenericClient>(client: &C, doc: &Document) -> StoreResult<()> {
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO agent_versions (agent_id, tenant_id, version, created_at, updated_at, body)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .await
+        .map_err(pg)?;
+    client
+        .execute(
+            &stmt,
+            &[
+                &doc.id,
+                &doc.tenant_id,
+                &doc.version,
+                &doc.created_at,
+                &doc.updated_at,
+                &doc.body,
+            ],
+        )
+        .await
+        .map_err(pg)?;
+    Ok(())
+}
+
+#[async_trait]
+impl DocumentRecords for PostgresStore {
+    async fn insert_document(&self, collection: Collection, doc: &Document) -> StoreResult<()> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
         let stmt = tx
@@ -37,7 +60,7 @@ impl PostgresStore {
         tx.commit().await.map_err(pg)
     }
 
-    pub(crate) async fn get_document_inner(
+    async fn get_document(
         &self,
         collection: Collection,
         tenant_id: &str,
@@ -58,7 +81,7 @@ impl PostgresStore {
         Ok(row.as_ref().map(rows::document))
     }
 
-    pub(crate) async fn list_documents_inner(
+    async fn list_documents(
         &self,
         collection: Collection,
         tenant_id: &str,
@@ -76,7 +99,7 @@ impl PostgresStore {
         Ok(rows.iter().map(rows::document).collect())
     }
 
-    pub(crate) async fn replace_document_inner(
+    async fn replace_document(
         &self,
         collection: Collection,
         doc: &Document,
@@ -127,7 +150,7 @@ impl PostgresStore {
         Ok(true)
     }
 
-    pub(crate) async fn delete_document_inner(
+    async fn delete_document(
         &self,
         collection: Collection,
         tenant_id: &str,
@@ -176,8 +199,11 @@ impl PostgresStore {
             DeleteOutcome::Deleted
         })
     }
+}
 
-    pub(crate) async fn get_agent_version_inner(
+#[async_trait]
+impl AgentHistory for PostgresStore {
+    async fn get_agent_version(
         &self,
         tenant_id: &str,
         id: &str,
@@ -199,7 +225,7 @@ impl PostgresStore {
         Ok(row.as_ref().map(rows::document))
     }
 
-    pub(crate) async fn list_agent_versions_inner(
+    async fn list_agent_versions(
         &self,
         tenant_id: &str,
         id: &str,
@@ -216,7 +242,7 @@ impl PostgresStore {
         Ok(rows.iter().map(rows::document).collect())
     }
 
-    pub(crate) async fn current_agent_versions_inner(
+    async fn current_agent_versions(
         &self,
         tenant_id: &str,
         ids: &[String],
@@ -232,29 +258,4 @@ impl PostgresStore {
             .map_err(pg)?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
-}
-
-async fn insert_version<C: GenericClient>(client: &C, doc: &Document) -> StoreResult<()> {
-    let stmt = client
-        .prepare_cached(
-            "INSERT INTO agent_versions (agent_id, tenant_id, version, created_at, updated_at, body)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .await
-        .map_err(pg)?;
-    client
-        .execute(
-            &stmt,
-            &[
-                &doc.id,
-                &doc.tenant_id,
-                &doc.version,
-                &doc.created_at,
-                &doc.updated_at,
-                &doc.body,
-            ],
-        )
-        .await
-        .map_err(pg)?;
-    Ok(())
 }

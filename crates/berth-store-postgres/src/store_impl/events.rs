@@ -1,9 +1,10 @@
-//! Bodies of the `Store` methods for the event log, leases, turns and stream buffers; the trait impl in `lib.rs` forwards here.
+//! The event log as clients write and read it (`EventLog`), over the queries in `events.rs`.
 
 use crate::*;
 
-impl PostgresStore {
-    pub(crate) async fn append_client_events_inner(
+#[async_trait]
+impl EventLog for PostgresStore {
+    async fn append_client_events(
         &self,
         tenant_id: &str,
         session_id: &str,
@@ -17,41 +18,46 @@ impl PostgresStore {
         Ok(outcome)
     }
 
-    pub(crate) async fn begin_turn_inner(
+    async fn list_events(
         &self,
-        lease: &Lease,
-        now: i64,
-        opening: &[NewEvent],
-    ) -> StoreResult<TurnStart> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg)?;
-        let outcome = runner::begin_turn(&tx, lease, now, opening).await?;
-        tx.commit().await.map_err(pg)?;
-        Ok(outcome)
+        tenant_id: &str,
+        session_id: &str,
+        query: &EventQuery,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        events::list(&self.client().await?, tenant_id, session_id, query).await
     }
 
-    pub(crate) async fn append_turn_events_inner(
+    async fn read_events(
         &self,
-        lease: &Lease,
-        events: &[NewEvent],
-        effects: &TurnEffects,
-        now: i64,
-    ) -> StoreResult<Option<Vec<StoredEvent>>> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg)?;
-        let outcome = runner::append_turn(&tx, lease, events, effects, now).await?;
-        tx.commit().await.map_err(pg)?;
-        Ok(outcome)
+        session_id: &str,
+        after_seq: i64,
+        limit: u32,
+        max_bytes: u64,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        events::read(
+            &self.client().await?,
+            session_id,
+            after_seq,
+            limit,
+            max_bytes,
+        )
+        .await
     }
 
-    pub(crate) async fn save_stream_buffer_inner(
+    async fn get_event(
         &self,
-        lease: &Lease,
-        buffer: &StreamBuffer,
-    ) -> StoreResult<()> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg)?;
-        runner::save_buffer(&tx, lease, buffer).await?;
-        tx.commit().await.map_err(pg)
+        session_id: &str,
+        event_id: &str,
+    ) -> StoreResult<Option<StoredEvent>> {
+        events::get(&self.client().await?, session_id, event_id).await
+    }
+
+    async fn context_events(
+        &self,
+        session_id: &str,
+        after: i64,
+        scope: ContextScope,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        events::context(&self.client().await?, session_id, after, scope).await
     }
 }

@@ -1,9 +1,10 @@
-//! Bodies of the `Store` methods for sessions; the trait impl in `lib.rs` forwards here.
+//! Sessions' own rows (`SessionRecords`) over the queries in `sessions.rs`.
 
 use crate::*;
 
-impl PostgresStore {
-    pub(crate) async fn create_session_inner(
+#[async_trait]
+impl SessionRecords for PostgresStore {
+    async fn create_session(
         &self,
         row: &SessionRow,
         memory_store_ids: &[String],
@@ -16,10 +17,19 @@ impl PostgresStore {
         Ok(stored)
     }
 
-    pub(crate) async fn change_session_inner(
+    async fn get_session(&self, tenant_id: &str, id: &str) -> StoreResult<Option<SessionRow>> {
+        sessions::get(&self.client().await?, tenant_id, id).await
+    }
+
+    async fn list_sessions(
         &self,
-        change: &SessionChange,
-    ) -> StoreResult<ChangeOutcome> {
+        tenant_id: &str,
+        query: &SessionQuery,
+    ) -> StoreResult<Vec<SessionRow>> {
+        sessions::list(&self.client().await?, tenant_id, query).await
+    }
+
+    async fn change_session(&self, change: &SessionChange) -> StoreResult<ChangeOutcome> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
         let outcome = sessions::change(&tx, change).await?;
@@ -27,7 +37,11 @@ impl PostgresStore {
         Ok(outcome)
     }
 
-    pub(crate) async fn delete_session_inner(
+    async fn archive_session(&self, tenant_id: &str, id: &str, now: i64) -> StoreResult<bool> {
+        sessions::archive(&self.client().await?, tenant_id, id, now).await
+    }
+
+    async fn delete_session(
         &self,
         tenant_id: &str,
         id: &str,
@@ -39,22 +53,5 @@ impl PostgresStore {
         let outcome = sessions::delete(&tx, tenant_id, id, now, events).await?;
         tx.commit().await.map_err(pg)?;
         Ok(outcome)
-    }
-
-    pub(crate) async fn claim_session_inner(
-        &self,
-        session_id: &str,
-        owner: &str,
-        lease_cutoff: i64,
-        expires_at: i64,
-    ) -> StoreResult<Option<Lease>> {
-        runner::claim(
-            &self.client().await?,
-            session_id,
-            owner,
-            lease_cutoff,
-            expires_at,
-        )
-        .await
     }
 }

@@ -1,20 +1,18 @@
-//! Bodies of the `Store` methods for generic documents and agent versions; the trait impl in `lib.rs` forwards here.
+//! Documents and agent history (`DocumentRecords`, `AgentHistory`) over the queries in
+//! `documents.rs`.
 
 use crate::*;
 
-impl SqliteStore {
-    pub(crate) async fn insert_document_inner(
-        &self,
-        collection: Collection,
-        doc: &Document,
-    ) -> StoreResult<()> {
+#[async_trait]
+impl DocumentRecords for SqliteStore {
+    async fn insert_document(&self, collection: Collection, doc: &Document) -> StoreResult<()> {
         let doc = doc.clone();
         self.pool
             .write(move |c| documents::insert(c, collection, &doc))
             .await
     }
 
-    pub(crate) async fn get_document_inner(
+    async fn get_document(
         &self,
         collection: Collection,
         tenant_id: &str,
@@ -26,7 +24,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn list_documents_inner(
+    async fn list_documents(
         &self,
         collection: Collection,
         tenant_id: &str,
@@ -38,7 +36,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn replace_document_inner(
+    async fn replace_document(
         &self,
         collection: Collection,
         doc: &Document,
@@ -50,7 +48,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn delete_document_inner(
+    async fn delete_document(
         &self,
         collection: Collection,
         tenant_id: &str,
@@ -61,8 +59,11 @@ impl SqliteStore {
             .write(move |c| documents::delete(c, collection, &tenant_id, &id))
             .await
     }
+}
 
-    pub(crate) async fn get_agent_version_inner(
+#[async_trait]
+impl AgentHistory for SqliteStore {
+    async fn get_agent_version(
         &self,
         tenant_id: &str,
         id: &str,
@@ -74,7 +75,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn list_agent_versions_inner(
+    async fn list_agent_versions(
         &self,
         tenant_id: &str,
         id: &str,
@@ -86,7 +87,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn current_agent_versions_inner(
+    async fn current_agent_versions(
         &self,
         tenant_id: &str,
         ids: &[String],

@@ -1,9 +1,10 @@
-//! Bodies of the `Store` methods for the event log, leases, turns and stream buffers; the trait impl in `lib.rs` forwards here.
+//! The event log as clients write and read it (`EventLog`), over the queries in `events.rs`.
 
 use crate::*;
 
-impl SqliteStore {
-    pub(crate) async fn append_client_events_inner(
+#[async_trait]
+impl EventLog for SqliteStore {
+    async fn append_client_events(
         &self,
         tenant_id: &str,
         session_id: &str,
@@ -17,7 +18,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn list_events_inner(
+    async fn list_events(
         &self,
         tenant_id: &str,
         session_id: &str,
@@ -30,7 +31,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn read_events_inner(
+    async fn read_events(
         &self,
         session_id: &str,
         after_seq: i64,
@@ -43,7 +44,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn get_event_inner(
+    async fn get_event(
         &self,
         session_id: &str,
         event_id: &str,
@@ -54,7 +55,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn context_events_inner(
+    async fn context_events(
         &self,
         session_id: &str,
         after: i64,
@@ -63,68 +64,6 @@ impl SqliteStore {
         let session_id = session_id.to_owned();
         self.pool
             .read(move |c| events::context(c, &session_id, after, scope))
-            .await
-    }
-
-    pub(crate) async fn renew_lease_inner(
-        &self,
-        lease: &Lease,
-        expires_at: i64,
-    ) -> StoreResult<bool> {
-        let lease = lease.clone();
-        self.pool
-            .write(move |c| runner::renew(c, &lease, expires_at))
-            .await
-    }
-
-    pub(crate) async fn release_lease_inner(&self, lease: &Lease) -> StoreResult<()> {
-        let lease = lease.clone();
-        self.pool.write(move |c| runner::release(c, &lease)).await
-    }
-
-    pub(crate) async fn begin_turn_inner(
-        &self,
-        lease: &Lease,
-        now: i64,
-        opening: &[NewEvent],
-    ) -> StoreResult<TurnStart> {
-        let (lease, opening) = (lease.clone(), opening.to_vec());
-        self.pool
-            .write(move |c| runner::begin_turn(c, &lease, now, &opening))
-            .await
-    }
-
-    pub(crate) async fn append_turn_events_inner(
-        &self,
-        lease: &Lease,
-        events: &[NewEvent],
-        effects: &TurnEffects,
-        now: i64,
-    ) -> StoreResult<Option<Vec<StoredEvent>>> {
-        let (lease, events, effects) = (lease.clone(), events.to_vec(), effects.clone());
-        self.pool
-            .write(move |c| runner::append_turn(c, &lease, &events, &effects, now))
-            .await
-    }
-
-    pub(crate) async fn save_stream_buffer_inner(
-        &self,
-        lease: &Lease,
-        buffer: &StreamBuffer,
-    ) -> StoreResult<()> {
-        let (lease, buffer) = (lease.clone(), buffer.clone());
-        self.pool
-            .write(move |c| runner::save_buffer(c, &lease, &buffer))
-            .await
-    }
-
-    pub(crate) async fn stream_buffers_inner(
-        &self,
-        session_id: &str,
-    ) -> StoreResult<Vec<StreamBuffer>> {
-        let session_id = session_id.to_owned();
-        self.pool
-            .read(move |c| runner::buffers(c, &session_id))
             .await
     }
 }

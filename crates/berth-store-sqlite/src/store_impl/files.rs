@@ -1,26 +1,22 @@
-//! Bodies of the `Store` methods for files and skills; the trait impl in `lib.rs` forwards here.
+//! Files and skills (`FileRecords`, `SkillRecords`) over the queries in `files.rs`.
 
 use crate::*;
 
-impl SqliteStore {
-    pub(crate) async fn insert_file_inner(&self, file: &FileRow) -> StoreResult<()> {
+#[async_trait]
+impl FileRecords for SqliteStore {
+    async fn insert_file(&self, file: &FileRow) -> StoreResult<()> {
         let file = file.clone();
         self.pool.write(move |c| files::insert_file(c, &file)).await
     }
 
-    pub(crate) async fn get_file_inner(
-        &self,
-        tenant_id: &str,
-        id: &str,
-        now: i64,
-    ) -> StoreResult<Option<FileRow>> {
+    async fn get_file(&self, tenant_id: &str, id: &str, now: i64) -> StoreResult<Option<FileRow>> {
         let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
         self.pool
             .read(move |c| files::get_file(c, &tenant_id, &id, now))
             .await
     }
 
-    pub(crate) async fn list_files_inner(
+    async fn list_files(
         &self,
         tenant_id: &str,
         query: &FileQuery,
@@ -32,64 +28,51 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn scoped_files_inner(
-        &self,
-        tenant_id: &str,
-        scope_id: &str,
-    ) -> StoreResult<Vec<FileRow>> {
+    async fn scoped_files(&self, tenant_id: &str, scope_id: &str) -> StoreResult<Vec<FileRow>> {
         let (tenant_id, scope_id) = (tenant_id.to_owned(), scope_id.to_owned());
         self.pool
             .read(move |c| files::scoped_files(c, &tenant_id, &scope_id))
             .await
     }
 
-    pub(crate) async fn replace_file_inner(&self, file: &FileRow) -> StoreResult<bool> {
+    async fn replace_file(&self, file: &FileRow) -> StoreResult<bool> {
         let file = file.clone();
         self.pool
             .write(move |c| files::replace_file(c, &file))
             .await
     }
 
-    pub(crate) async fn delete_file_inner(&self, tenant_id: &str, id: &str) -> StoreResult<bool> {
+    async fn delete_file(&self, tenant_id: &str, id: &str) -> StoreResult<bool> {
         let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
         self.pool
             .write(move |c| files::delete_file(c, &tenant_id, &id))
             .await
     }
 
-    pub(crate) async fn expired_files_inner(
-        &self,
-        now: i64,
-        limit: u32,
-    ) -> StoreResult<Vec<FileRow>> {
+    async fn expired_files(&self, now: i64, limit: u32) -> StoreResult<Vec<FileRow>> {
         self.pool
             .read(move |c| files::expired_files(c, now, limit))
             .await
     }
+}
 
-    pub(crate) async fn insert_skill_inner(
-        &self,
-        skill: &SkillRow,
-        first: &SkillVersionRow,
-    ) -> StoreResult<()> {
+#[async_trait]
+impl SkillRecords for SqliteStore {
+    async fn insert_skill(&self, skill: &SkillRow, first: &SkillVersionRow) -> StoreResult<()> {
         let (skill, first) = (skill.clone(), first.clone());
         self.pool
             .write(move |c| files::insert_skill(c, &skill, &first))
             .await
     }
 
-    pub(crate) async fn get_skill_inner(
-        &self,
-        tenant_id: &str,
-        id: &str,
-    ) -> StoreResult<Option<SkillRow>> {
+    async fn get_skill(&self, tenant_id: &str, id: &str) -> StoreResult<Option<SkillRow>> {
         let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
         self.pool
             .read(move |c| files::get_skill(c, &tenant_id, &id))
             .await
     }
 
-    pub(crate) async fn list_skills_inner(
+    async fn list_skills(
         &self,
         tenant_id: &str,
         query: &DocumentQuery,
@@ -100,7 +83,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn add_skill_version_inner(
+    async fn add_skill_version(
         &self,
         skill: &SkillRow,
         version: &SkillVersionRow,
@@ -112,7 +95,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn get_skill_version_inner(
+    async fn get_skill_version(
         &self,
         tenant_id: &str,
         skill_id: &str,
@@ -128,7 +111,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn list_skill_versions_inner(
+    async fn list_skill_versions(
         &self,
         tenant_id: &str,
         skill_id: &str,
@@ -141,7 +124,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn delete_skill_version_inner(
+    async fn delete_skill_version(
         &self,
         skill: &SkillRow,
         version_id: &str,
@@ -153,7 +136,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn delete_skill_inner(&self, tenant_id: &str, id: &str) -> StoreResult<bool> {
+    async fn delete_skill(&self, tenant_id: &str, id: &str) -> StoreResult<bool> {
         let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
         self.pool
             .write(move |c| files::delete_skill(c, &tenant_id, &id))

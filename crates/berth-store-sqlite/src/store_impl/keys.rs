@@ -1,13 +1,10 @@
-//! Bodies of the `Store` methods for tenants and API keys; the trait impl in `lib.rs` forwards here.
+//! Tenants and API keys (`TenantRecords`) over the queries in `keys.rs`.
 
 use crate::*;
 
-impl SqliteStore {
-    pub(crate) async fn create_tenant_inner(
-        &self,
-        tenant: &TenantRow,
-        first_key: &NewApiKey,
-    ) -> StoreResult<()> {
+#[async_trait]
+impl TenantRecords for SqliteStore {
+    async fn create_tenant(&self, tenant: &TenantRow, first_key: &NewApiKey) -> StoreResult<()> {
         let (tenant, key) = (tenant.clone(), first_key.clone());
         self.pool
             .write(move |c| {
@@ -18,32 +15,29 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn get_tenant_inner(&self, id: &str) -> StoreResult<Option<TenantRow>> {
+    async fn get_tenant(&self, id: &str) -> StoreResult<Option<TenantRow>> {
         let id = id.to_owned();
         self.pool.read(move |c| keys::get_tenant(c, &id)).await
     }
 
-    pub(crate) async fn list_tenants_inner(
-        &self,
-        query: &DocumentQuery,
-    ) -> StoreResult<Vec<TenantRow>> {
+    async fn list_tenants(&self, query: &DocumentQuery) -> StoreResult<Vec<TenantRow>> {
         let query = query.clone();
         self.pool.read(move |c| keys::list_tenants(c, &query)).await
     }
 
-    pub(crate) async fn upsert_api_key_inner(&self, key: &NewApiKey) -> StoreResult<String> {
+    async fn upsert_api_key(&self, key: &NewApiKey) -> StoreResult<String> {
         let key = key.clone();
         self.pool
             .write(move |c| keys::upsert_api_key(c, &key))
             .await
     }
 
-    pub(crate) async fn find_api_key_inner(&self, hash: &[u8]) -> StoreResult<Option<ApiKeyRow>> {
+    async fn find_api_key(&self, hash: &[u8]) -> StoreResult<Option<ApiKeyRow>> {
         let hash = hash.to_vec();
         self.pool.read(move |c| keys::find_api_key(c, &hash)).await
     }
 
-    pub(crate) async fn list_api_keys_inner(
+    async fn list_api_keys(
         &self,
         tenant_id: &str,
         query: &DocumentQuery,
@@ -54,7 +48,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn revoke_api_key_inner(
+    async fn revoke_api_key(
         &self,
         tenant_id: &str,
         id: &str,
@@ -66,7 +60,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn revoke_keys_from_source_inner(
+    async fn revoke_keys_from_source(
         &self,
         tenant_id: &str,
         source: &str,
@@ -80,7 +74,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn touch_api_key_inner(&self, id: &str, now: i64) -> StoreResult<()> {
+    async fn touch_api_key(&self, id: &str, now: i64) -> StoreResult<()> {
         let id = id.to_owned();
         self.pool
             .write(move |c| keys::touch_api_key(c, &id, now))

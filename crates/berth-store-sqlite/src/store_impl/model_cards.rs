@@ -1,27 +1,24 @@
-//! Bodies of the `Store` methods for model cards; the trait impl in `lib.rs` forwards here.
+//! Model cards (`ModelCardRecords`) over the queries in `model_cards.rs`.
 
 use crate::*;
 
-impl SqliteStore {
-    pub(crate) async fn insert_model_card_inner(&self, card: &ModelCardRow) -> StoreResult<()> {
+#[async_trait]
+impl ModelCardRecords for SqliteStore {
+    async fn insert_model_card(&self, card: &ModelCardRow) -> StoreResult<()> {
         let card = card.clone();
         self.pool
             .write(move |c| model_cards::insert(c, &card))
             .await
     }
 
-    pub(crate) async fn get_model_card_inner(
-        &self,
-        tenant_id: &str,
-        id: &str,
-    ) -> StoreResult<Option<ModelCardRow>> {
+    async fn get_model_card(&self, tenant_id: &str, id: &str) -> StoreResult<Option<ModelCardRow>> {
         let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
         self.pool
             .read(move |c| model_cards::get(c, &tenant_id, &id))
             .await
     }
 
-    pub(crate) async fn find_model_card_inner(
+    async fn find_model_card(
         &self,
         tenant_id: &str,
         model_id: &str,
@@ -32,7 +29,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn list_model_cards_inner(
+    async fn list_model_cards(
         &self,
         tenant_id: &str,
         provider: Option<&str>,
@@ -45,7 +42,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn replace_model_card_inner(
+    async fn replace_model_card(
         &self,
         card: &ModelCardRow,
         expected_version: i64,
@@ -56,11 +53,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn delete_model_card_inner(
-        &self,
-        tenant_id: &str,
-        id: &str,
-    ) -> StoreResult<bool> {
+    async fn delete_model_card(&self, tenant_id: &str, id: &str) -> StoreResult<bool> {
         let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
         self.pool
             .write(move |c| model_cards::delete(c, &tenant_id, &id))

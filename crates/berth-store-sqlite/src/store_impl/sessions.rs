@@ -1,9 +1,10 @@
-//! Bodies of the `Store` methods for sessions; the trait impl in `lib.rs` forwards here.
+//! Sessions' own rows (`SessionRecords`) over the queries in `sessions.rs`.
 
 use crate::*;
 
-impl SqliteStore {
-    pub(crate) async fn create_session_inner(
+#[async_trait]
+impl SessionRecords for SqliteStore {
+    async fn create_session(
         &self,
         row: &SessionRow,
         memory_store_ids: &[String],
@@ -15,18 +16,14 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn get_session_inner(
-        &self,
-        tenant_id: &str,
-        id: &str,
-    ) -> StoreResult<Option<SessionRow>> {
+    async fn get_session(&self, tenant_id: &str, id: &str) -> StoreResult<Option<SessionRow>> {
         let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
         self.pool
             .read(move |c| sessions::get(c, &tenant_id, &id))
             .await
     }
 
-    pub(crate) async fn list_sessions_inner(
+    async fn list_sessions(
         &self,
         tenant_id: &str,
         query: &SessionQuery,
@@ -37,27 +34,19 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn change_session_inner(
-        &self,
-        change: &SessionChange,
-    ) -> StoreResult<ChangeOutcome> {
+    async fn change_session(&self, change: &SessionChange) -> StoreResult<ChangeOutcome> {
         let change = change.clone();
         self.pool.write(move |c| sessions::change(c, &change)).await
     }
 
-    pub(crate) async fn archive_session_inner(
-        &self,
-        tenant_id: &str,
-        id: &str,
-        now: i64,
-    ) -> StoreResult<bool> {
+    async fn archive_session(&self, tenant_id: &str, id: &str, now: i64) -> StoreResult<bool> {
         let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
         self.pool
             .write(move |c| sessions::archive(c, &tenant_id, &id, now))
             .await
     }
 
-    pub(crate) async fn delete_session_inner(
+    async fn delete_session(
         &self,
         tenant_id: &str,
         id: &str,
@@ -67,29 +56,6 @@ impl SqliteStore {
         let (tenant_id, id, events) = (tenant_id.to_owned(), id.to_owned(), events.to_vec());
         self.pool
             .write(move |c| sessions::delete(c, &tenant_id, &id, now, &events))
-            .await
-    }
-
-    pub(crate) async fn runnable_sessions_inner(
-        &self,
-        lease_cutoff: i64,
-        limit: u32,
-    ) -> StoreResult<Vec<String>> {
-        self.pool
-            .read(move |c| runner::runnable(c, lease_cutoff, limit))
-            .await
-    }
-
-    pub(crate) async fn claim_session_inner(
-        &self,
-        session_id: &str,
-        owner: &str,
-        lease_cutoff: i64,
-        expires_at: i64,
-    ) -> StoreResult<Option<Lease>> {
-        let (session_id, owner) = (session_id.to_owned(), owner.to_owned());
-        self.pool
-            .write(move |c| runner::claim(c, &session_id, &owner, lease_cutoff, expires_at))
             .await
     }
 }
