@@ -10,7 +10,7 @@ use berth_blob::{BlobError, BlobStore};
 use berth_protocol::file::{FileObject, FileScope, FileTag, SessionScopeTag, guess_mime_type};
 use berth_protocol::ids::{new_id, prefix};
 use berth_protocol::time::{from_micros, micros, now};
-use berth_store::{FileRow, Store, StoreError};
+use berth_store::{FileRecords, FileRow, Store, StoreError};
 use chrono::{DateTime, Utc};
 
 /// Why a file operation failed.
@@ -66,7 +66,7 @@ pub fn row_of(
 
 /// Deletes a file's row, then its bytes.
 pub async fn delete(
-    store: &dyn Store,
+    store: &dyn FileRecords,
     blobs: &BlobStore,
     row: &FileRow,
 ) -> Result<bool, FileError> {
@@ -78,7 +78,7 @@ pub async fn delete(
 }
 
 /// Deletes expired files (rows, then bytes), a batch at a time.
-pub async fn delete_expired(store: &dyn Store, blobs: &BlobStore) {
+pub async fn delete_expired(store: &dyn FileRecords, blobs: &BlobStore) {
     match store.expired_files(micros(now()), 200).await {
         Ok(rows) => {
             for row in rows {
@@ -129,7 +129,7 @@ pub async fn sweep_orphans(store: &dyn Store, blobs: &BlobStore) -> u64 {
     }
 }
 
-async fn sweep_tenant_files(store: &dyn Store, blobs: &BlobStore, tenant_id: &str) -> u64 {
+async fn sweep_tenant_files(store: &dyn FileRecords, blobs: &BlobStore, tenant_id: &str) -> u64 {
     let prefix = format!("t/{tenant_id}/files/");
     let listed = match blobs.list(&prefix).await {
         Ok(listed) => listed,
@@ -172,7 +172,7 @@ async fn sweep_tenant_files(store: &dyn Store, blobs: &BlobStore, tenant_id: &st
 
 /// Deletes every file of a session (uploads scoped to it and its outputs).
 pub async fn delete_session_files(
-    store: &dyn Store,
+    store: &dyn FileRecords,
     blobs: &BlobStore,
     tenant_id: &str,
     session_id: &str,
@@ -300,7 +300,7 @@ pub async fn sync_outputs(
 }
 
 async fn store_output(
-    store: &dyn Store,
+    store: &dyn FileRecords,
     blobs: &BlobStore,
     tenant_id: &str,
     session_id: &str,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use berth_memory::{MemoryIndex, OpenAiEmbedder};
-use berth_store::Store;
+use berth_store::{MemoryRecords, Store};
 use tokio_util::sync::CancellationToken;
 
 use crate::RuntimeError;
@@ -49,7 +49,7 @@ pub async fn run(store: Arc<dyn Store>, index: MemoryIndex, stop: CancellationTo
     }
 }
 
-async fn prune_versions(store: &dyn Store) {
+async fn prune_versions(store: &dyn MemoryRecords) {
     let retention = i64::try_from(VERSION_RETENTION.as_micros()).unwrap_or(i64::MAX);
     let cutoff = berth_protocol::time::micros(berth_protocol::time::now()) - retention;
     match store.prune_memory_versions(cutoff).await {

@@ -2,12 +2,10 @@
 //! loading one by id with a 404 for anything the caller's tenant cannot see, turning a typed
 //! object into a row, and changing one with optimistic concurrency ([`change_document`]).
 
-use std::sync::Arc;
-
 use axum::http::StatusCode;
 use axum::response::Response;
 use berth_protocol::time::{micros, now};
-use berth_store::{Attempt, Collection, Document, Store, optimistically};
+use berth_store::{Attempt, Collection, Document, DocumentRecords, optimistically};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -17,7 +15,7 @@ use crate::listing::json_response;
 
 /// Loads a document and decodes its body; another tenant's id answers 404 like a missing one.
 pub async fn load<T: DeserializeOwned>(
-    store: &Arc<dyn Store>,
+    store: &dyn DocumentRecords,
     collection: Collection,
     tenant_id: &str,
     id: &str,
@@ -110,7 +108,7 @@ archivable!(
 /// replaces it if nobody wrote it in between, retrying a few times; answers the object as
 /// stored. `what` names the resource in errors.
 pub async fn change_document<T: Archivable>(
-    store: &Arc<dyn Store>,
+    store: &dyn DocumentRecords,
     collection: Collection,
     tenant_id: &str,
     id: &str,
@@ -147,7 +145,7 @@ where
 
 /// Archives a document (archiving twice answers the first archive).
 pub async fn archive_document<T: Archivable>(
-    store: &Arc<dyn Store>,
+    store: &dyn DocumentRecords,
     collection: Collection,
     tenant_id: &str,
     id: &str,

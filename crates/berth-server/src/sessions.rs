@@ -111,7 +111,7 @@ pub async fn check_environment(
     id: &str,
 ) -> ApiResult<Environment> {
     let (_, env) = load::<Environment>(
-        &state.store,
+        &*state.store,
         Collection::Environments,
         &caller.tenant_id,
         id,

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use berth_sandbox::SANDBOX_UIDS;
-use berth_store::Store;
+use berth_store::SandboxRecords;
 
 /// Users remembered before the cache starts afresh.
 const MAX_REMEMBERED: usize = 10_000;
@@ -18,7 +18,12 @@ pub struct SandboxUsers {
 
 impl SandboxUsers {
     /// The session's user, allocated if it has none yet; `None` (logged) when none can be had.
-    pub async fn of(&self, store: &dyn Store, tenant_id: &str, session_id: &str) -> Option<u32> {
+    pub async fn of(
+        &self,
+        store: &dyn SandboxRecords,
+        tenant_id: &str,
+        session_id: &str,
+    ) -> Option<u32> {
         if let Some(uid) = self
             .known
             .lock()

@@ -14,7 +14,7 @@ use berth_protocol::agent::{
 use berth_protocol::ids::{new_id, prefix};
 use berth_protocol::multiagent::MultiagentParam;
 use berth_protocol::pagination::Order;
-use berth_store::{Attempt, Collection, Store};
+use berth_store::{AgentHistory, Attempt, Collection};
 
 use crate::auth::Caller;
 use crate::documents::{Row, load, optimistic, to_document};
@@ -36,7 +36,7 @@ pub async fn create(
     caller: Caller,
     JsonBody(request): JsonBody<AgentCreateRequest>,
 ) -> ApiResult<Response> {
-    let versions = roster_versions(&state.store, &caller, request.multiagent.as_ref()).await?;
+    let versions = roster_versions(&*state.store, &caller, request.multiagent.as_ref()).await?;
     let id = new_id(prefix::AGENT);
     let agent = create_agent(request, id, now(), &versions)?;
     super::skills::check_references(&state, &caller, &agent.skills).await?;
@@ -84,11 +84,11 @@ pub async fn update(
     Path(id): Path<String>,
     JsonBody(request): JsonBody<AgentUpdateRequest>,
 ) -> ApiResult<Response> {
-    let versions = roster_versions(&state.store, &caller, request.multiagent_param()).await?;
+    let versions = roster_versions(&*state.store, &caller, request.multiagent_param()).await?;
     let (state, caller, id, request, versions) = (&state, &caller, &id, &request, &versions);
     optimistic(AGENT, id, || async move {
         let (doc, current) = load::<Agent>(
-            &state.store,
+            &*state.store,
             Collection::Agents,
             &caller.tenant_id,
             id,
@@ -225,7 +225,7 @@ pub async fn delete(
 async fn archive_agent(state: &AppState, caller: &Caller, id: &str) -> ApiResult<String> {
     optimistic(AGENT, id, || async move {
         let (doc, mut agent) = load::<Agent>(
-            &state.store,
+            &*state.store,
             Collection::Agents,
             &caller.tenant_id,
             id,
@@ -261,7 +261,7 @@ fn row<'a>(caller: &'a Caller, agent: &'a Agent) -> Row<'a> {
 
 /// Current versions of the agents a `multiagent` roster names.
 async fn roster_versions(
-    store: &Arc<dyn Store>,
+    store: &dyn AgentHistory,
     caller: &Caller,
     roster: Option<&MultiagentParam>,
 ) -> ApiResult<HashMap<String, i64>> {

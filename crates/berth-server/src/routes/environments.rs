@@ -69,7 +69,7 @@ pub async fn update(
     JsonBody(request): JsonBody<EnvironmentUpdateRequest>,
 ) -> ApiResult<Response> {
     change_document(
-        &state.store,
+        &*state.store,
         Collection::Environments,
         &caller.tenant_id,
         &id,
@@ -112,7 +112,7 @@ pub async fn archive(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     archive_document::<Environment>(
-        &state.store,
+        &*state.store,
         Collection::Environments,
         &caller.tenant_id,
         &id,

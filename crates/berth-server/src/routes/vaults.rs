@@ -69,7 +69,7 @@ pub async fn update(
     JsonBody(request): JsonBody<VaultUpdateRequest>,
 ) -> ApiResult<Response> {
     change_document(
-        &state.store,
+        &*state.store,
         Collection::Vaults,
         &caller.tenant_id,
         &id,
@@ -130,7 +130,7 @@ pub async fn archive(
         }
     }
     archive_document::<Vault>(
-        &state.store,
+        &*state.store,
         Collection::Vaults,
         &caller.tenant_id,
         &id,

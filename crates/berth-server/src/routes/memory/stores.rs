@@ -45,7 +45,7 @@ pub async fn update_store(
     JsonBody(request): JsonBody<MemoryStoreUpdateRequest>,
 ) -> ApiResult<Response> {
     change_document(
-        &state.store,
+        &*state.store,
         Collection::MemoryStores,
         &caller.tenant_id,
         &id,
@@ -87,7 +87,7 @@ pub async fn archive_store(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     archive_document::<MemoryStore>(
-        &state.store,
+        &*state.store,
         Collection::MemoryStores,
         &caller.tenant_id,
         &id,
