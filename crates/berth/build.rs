@@ -1,12 +1,10 @@
-//! Marks the tests that need PostgreSQL as ignored when no test database is configured, so a
-//! local run reports them as skipped (nextest's summary counts them) instead of passing them
-//! silently. `.ci/run` sets the database, so CI runs them all.
+//! Marks the tests whose prerequisites this machine lacks as ignored (see `berth-test-prereqs`):
+//! PostgreSQL, the official SDKs pinned in `sdk-tests/`, and a local S3 server.
 
 fn main() {
-    println!("cargo::rustc-check-cfg=cfg(berth_no_postgres)");
-    println!("cargo::rerun-if-env-changed=BERTH_TEST_DATABASE_URL");
-    let configured = std::env::var("BERTH_TEST_DATABASE_URL").is_ok_and(|url| !url.is_empty());
-    if !configured {
-        println!("cargo::rustc-cfg=berth_no_postgres");
-    }
+    berth_test_prereqs::postgres();
+    berth_test_prereqs::python_sdk("2.10.0");
+    let sdk_tests = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sdk-tests");
+    berth_test_prereqs::typescript_sdk(&sdk_tests.join("typescript"), "1.10.0");
+    berth_test_prereqs::s3_server();
 }

@@ -56,6 +56,10 @@ async fn start_moto() -> Option<(Moto, String)> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    berth_no_s3_server,
+    ignore = "needs a local S3 server: pip install 'moto[server]'"
+)]
 async fn the_s3_backend_streams_lists_and_deletes() {
     let Some((_moto, endpoint)) = start_moto().await else {
         return;

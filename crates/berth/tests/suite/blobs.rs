@@ -132,6 +132,10 @@ async fn a_200_mb_upload_and_download_stream_with_flat_memory() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    berth_no_s3_server,
+    ignore = "needs a local S3 server: pip install 'moto[server]'"
+)]
 async fn the_s3_backend_serves_files_end_to_end() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
