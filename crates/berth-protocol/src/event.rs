@@ -69,6 +69,12 @@ pub enum EventParam {
     SystemMessage { content: Vec<TextOnly> },
 }
 
+/// The reply to `POST /v1/sessions/{id}/events`: the events as stored, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct SendEventsResponse {
+    pub data: Vec<SessionEvent>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Confirmation {
@@ -194,8 +200,22 @@ pub struct Event {
     pub body: EventBody,
 }
 
+/// An event as the API shows it in lists, streams and the reply to a send: the stored event
+/// plus `processed_at` (null while a queued input waits for its turn) and `seq`, its place in
+/// the session's log. The server appends those two fields to the stored JSON as it renders, so
+/// this type describes the shape for the OpenAPI document.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct SessionEvent {
+    pub id: String,
+    #[serde(flatten)]
+    pub body: EventBody,
+    #[schema(required = true)]
+    pub processed_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub seq: u64,
+}
+
 /// Every event Berth writes to a session's log.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type")]
 pub enum EventBody {
     #[serde(rename = "user.message")]
@@ -238,10 +258,12 @@ pub enum EventBody {
     #[serde(rename = "agent.tool_use")]
     AgentToolUse {
         name: String,
+        #[schema(value_type = Object)]
         input: Value,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         evaluated_permission: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(value_type = Option<Object>)]
         evaluation: Option<Value>,
     },
     #[serde(rename = "agent.tool_result")]
@@ -260,10 +282,12 @@ pub enum EventBody {
     AgentMcpToolUse {
         mcp_server_name: String,
         name: String,
+        #[schema(value_type = Object)]
         input: Value,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         evaluated_permission: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(value_type = Option<Object>)]
         evaluation: Option<Value>,
     },
     #[serde(rename = "agent.mcp_tool_result")]
@@ -282,6 +306,7 @@ pub enum EventBody {
     SessionStatusIdle {
         stop_reason: StopReason,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(value_type = Option<Object>)]
         stop_details: Option<Value>,
     },
     #[serde(rename = "session.status_rescheduled")]
@@ -293,10 +318,13 @@ pub enum EventBody {
     #[serde(rename = "session.updated")]
     SessionUpdated {
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(value_type = Option<Object>)]
         agent: Option<Value>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(value_type = Option<Object>)]
         metadata: Option<Value>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(value_type = Option<Object>)]
         title: Option<Value>,
     },
     #[serde(rename = "session.deleted")]
@@ -307,6 +335,7 @@ pub enum EventBody {
         source: String,
         message: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(value_type = Option<Object>)]
         details: Option<Value>,
     },
     #[serde(rename = "span.model_request_start")]
@@ -320,6 +349,7 @@ pub enum EventBody {
     },
     /// Any other type, kept verbatim (future or foreign events).
     #[serde(untagged)]
+    #[schema(value_type = Object)]
     Other(Value),
 }
 

@@ -1,5 +1,6 @@
-//! The OpenAPI document, generated from the protocol types and the route annotations, served at
-//! `GET /v1/openapi.json`. A snapshot test fails when it drifts.
+//! The OpenAPI document, generated from the protocol types and the route annotations (collected
+//! where the routes are declared, in [`crate::routes`]), served at `GET /v1/openapi.json`. A
+//! snapshot test fails when it drifts.
 
 use std::sync::OnceLock;
 
@@ -9,10 +10,6 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::listing::json_response;
-use crate::routes::{
-    agents, api_keys, credentials, environments, events, files, health, memory, model_cards,
-    resources, sessions, skills, vaults,
-};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,97 +17,6 @@ use crate::routes::{
         title = "Berth",
         description = "A self-hosted managed-agents server speaking the Claude Managed Agents API \
                        and the Open Managed Agents extensions."
-    ),
-    paths(
-        health::healthz,
-        health::readyz,
-        agents::create,
-        agents::retrieve,
-        agents::update,
-        agents::list,
-        agents::list_versions,
-        agents::retrieve_version,
-        agents::archive,
-        agents::delete,
-        environments::create,
-        environments::retrieve,
-        environments::update,
-        environments::list,
-        environments::archive,
-        environments::delete,
-        vaults::create,
-        vaults::retrieve,
-        vaults::update,
-        vaults::list,
-        vaults::archive,
-        vaults::delete,
-        credentials::create,
-        credentials::retrieve,
-        credentials::update,
-        credentials::list,
-        credentials::archive,
-        credentials::delete,
-        credentials::mcp_oauth_validate,
-        sessions::create,
-        sessions::retrieve,
-        sessions::update,
-        sessions::list,
-        sessions::archive,
-        sessions::delete,
-        sessions::cancel,
-        events::send,
-        events::list,
-        events::stream,
-        events::full_log,
-        events::message,
-        api_keys::create,
-        api_keys::list,
-        api_keys::revoke,
-        api_keys::create_tenant,
-        api_keys::list_tenants,
-        resources::add,
-        resources::list,
-        resources::retrieve,
-        resources::update,
-        resources::remove,
-        skills::create,
-        skills::list,
-        skills::retrieve,
-        skills::remove,
-        skills::create_version,
-        skills::list_versions,
-        skills::retrieve_version,
-        skills::remove_version,
-        skills::version_content,
-        skills::file,
-        files::upload,
-        files::list,
-        files::retrieve,
-        files::content,
-        files::remove,
-        files::outputs,
-        files::output,
-        model_cards::create,
-        model_cards::retrieve,
-        model_cards::update,
-        model_cards::list,
-        model_cards::delete,
-        memory::create_store,
-        memory::retrieve_store,
-        memory::update_store,
-        memory::list_stores,
-        memory::archive_store,
-        memory::delete_store,
-        memory::entries,
-        memory::search,
-        memory::create_memory,
-        memory::retrieve_memory,
-        memory::update_memory,
-        memory::list_memories,
-        memory::delete_memory,
-        memory::list_versions,
-        memory::retrieve_version,
-        memory::redact_version,
     ),
     modifiers(&Security),
     security(("api_key" = []), ("bearer" = []))
@@ -133,10 +39,58 @@ impl Modify for Security {
     }
 }
 
+/// The document's title, description and security schemes; the paths come from the routes.
+pub fn base() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The event union's last variant keeps events of any other type verbatim (`#[serde(untagged)]`),
+/// which the schema derive cannot express: it would document a variant whose `type` is the
+/// literal `"Other"`. This puts the truth in its place: an object with some other `type` and any
+/// fields.
+pub fn open_event_union(document: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema, Type};
+    let Some(RefOr::T(Schema::OneOf(union))) = document
+        .components
+        .as_mut()
+        .and_then(|components| components.schemas.get_mut("EventBody"))
+    else {
+        return;
+    };
+    for variant in &mut union.items {
+        let RefOr::T(Schema::Object(object)) = variant else {
+            continue;
+        };
+        let is_other = object.properties.get("type").is_some_and(|kind| {
+            matches!(kind, RefOr::T(Schema::Object(kind))
+                if kind.enum_values.as_deref() == Some(&[serde_json::json!("Other")][..]))
+        });
+        if is_other {
+            *variant = ObjectBuilder::new()
+                .description(Some(
+                    "An event of a type this server does not model (a future or foreign event), \
+                     kept verbatim.",
+                ))
+                .property("type", ObjectBuilder::new().schema_type(Type::String))
+                .required("type")
+                .additional_properties(Some(AdditionalProperties::FreeForm(true)))
+                .into();
+        }
+    }
+}
+
 /// The document as pretty JSON (stable across runs; used by the snapshot test too).
 pub fn document_json() -> &'static str {
     static DOC: OnceLock<String> = OnceLock::new();
-    DOC.get_or_init(|| ApiDoc::openapi().to_pretty_json().unwrap_or_default())
+    DOC.get_or_init(|| {
+        crate::routes::document()
+            .to_pretty_json()
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "cannot encode the OpenAPI document");
+                "{}".to_owned()
+            })
+    })
 }
 
 pub async fn document() -> Response {

@@ -28,7 +28,7 @@ type AppStateRef = State<Arc<AppState>>;
 
 const AGENT: &str = "agent";
 
-#[utoipa::path(post, path = "/v1/agents", tag = "agents",
+#[utoipa::path(post, path = "/agents", tag = "agents",
     request_body = AgentCreateRequest,
     responses((status = 200, body = Agent), (status = 400, body = berth_protocol::ErrorBody)))]
 pub async fn create(
@@ -49,7 +49,7 @@ pub async fn create(
     Ok(json_response(StatusCode::OK, doc.body))
 }
 
-#[utoipa::path(get, path = "/v1/agents/{agent_id}", tag = "agents",
+#[utoipa::path(get, path = "/agents/{agent_id}", tag = "agents",
     params(("agent_id" = String, Path), ("version" = Option<i64>, Query)),
     responses((status = 200, body = Agent), (status = 404, body = berth_protocol::ErrorBody)))]
 pub async fn retrieve(
@@ -75,7 +75,7 @@ pub async fn retrieve(
     Ok(json_response(StatusCode::OK, doc.body))
 }
 
-#[utoipa::path(post, path = "/v1/agents/{agent_id}", tag = "agents",
+#[utoipa::path(post, path = "/agents/{agent_id}", tag = "agents",
     params(("agent_id" = String, Path)), request_body = AgentUpdateRequest,
     responses((status = 200, body = Agent), (status = 409, body = berth_protocol::ErrorBody)))]
 pub async fn update(
@@ -127,7 +127,7 @@ pub async fn update(
     .await
 }
 
-#[utoipa::path(get, path = "/v1/agents", tag = "agents",
+#[utoipa::path(get, path = "/agents", tag = "agents",
     params(("limit" = Option<u32>, Query), ("page" = Option<String>, Query),
            ("include_archived" = Option<bool>, Query), ("created_at[gte]" = Option<String>, Query),
            ("created_at[lte]" = Option<String>, Query)),
@@ -145,7 +145,7 @@ pub async fn list(
     Ok(page_response(rows, limit, |d| &d.body, |d| d.id.clone()))
 }
 
-#[utoipa::path(get, path = "/v1/agents/{agent_id}/versions", tag = "agents",
+#[utoipa::path(get, path = "/agents/{agent_id}/versions", tag = "agents",
     params(("agent_id" = String, Path), ("limit" = Option<u32>, Query), ("page" = Option<String>, Query)),
     responses((status = 200, body = berth_protocol::pagination::Page<Agent>)))]
 pub async fn list_versions(
@@ -180,7 +180,7 @@ pub async fn list_versions(
     ))
 }
 
-#[utoipa::path(get, path = "/v1/agents/{agent_id}/versions/{version}", tag = "agents",
+#[utoipa::path(get, path = "/agents/{agent_id}/versions/{version}", tag = "agents",
     params(("agent_id" = String, Path), ("version" = i64, Path)),
     responses((status = 200, body = Agent), (status = 404, body = berth_protocol::ErrorBody)))]
 pub async fn retrieve_version(
@@ -198,7 +198,7 @@ pub async fn retrieve_version(
     Ok(json_response(StatusCode::OK, doc.body))
 }
 
-#[utoipa::path(post, path = "/v1/agents/{agent_id}/archive", tag = "agents",
+#[utoipa::path(post, path = "/agents/{agent_id}/archive", tag = "agents",
     params(("agent_id" = String, Path)), responses((status = 200, body = Agent)))]
 pub async fn archive(
     State(state): AppStateRef,
@@ -211,7 +211,7 @@ pub async fn archive(
 
 /// The seed's `DELETE /v1/agents/{id}`: archives (agents are never hard-deleted, so sessions
 /// pinned to a version keep working) and answers with the delete shape.
-#[utoipa::path(delete, path = "/v1/agents/{agent_id}", tag = "agents",
+#[utoipa::path(delete, path = "/agents/{agent_id}", tag = "agents",
     params(("agent_id" = String, Path)), responses((status = 200, body = Deleted)))]
 pub async fn delete(
     State(state): AppStateRef,

@@ -40,7 +40,7 @@ fn to_api(row: &ApiKeyRow) -> ApiKey {
     }
 }
 
-#[utoipa::path(post, path = "/v1/api_keys", tag = "api_keys", request_body = ApiKeyCreateRequest,
+#[utoipa::path(post, path = "/api_keys", tag = "api_keys", request_body = ApiKeyCreateRequest,
     responses((status = 200, body = CreatedApiKey)))]
 pub async fn create(
     State(state): AppStateRef,
@@ -74,7 +74,7 @@ pub async fn create(
     }))
 }
 
-#[utoipa::path(get, path = "/v1/api_keys", tag = "api_keys",
+#[utoipa::path(get, path = "/api_keys", tag = "api_keys",
     params(("limit" = Option<u32>, Query), ("page" = Option<String>, Query)),
     responses((status = 200, body = Page<ApiKey>)))]
 pub async fn list(
@@ -87,7 +87,7 @@ pub async fn list(
     Ok(Json(typed_page(rows, limit, to_api, |r| r.id.clone())))
 }
 
-#[utoipa::path(delete, path = "/v1/api_keys/{api_key_id}", tag = "api_keys",
+#[utoipa::path(delete, path = "/api_keys/{api_key_id}", tag = "api_keys",
     params(("api_key_id" = String, Path)),
     responses((status = 200, body = Deleted), (status = 409, body = berth_protocol::ErrorBody)))]
 pub async fn revoke(
@@ -111,7 +111,7 @@ pub async fn revoke(
     }
 }
 
-#[utoipa::path(post, path = "/v1/tenants", tag = "tenants", request_body = TenantCreateRequest,
+#[utoipa::path(post, path = "/tenants", tag = "tenants", request_body = TenantCreateRequest,
     responses((status = 200, body = CreatedTenant), (status = 403, body = berth_protocol::ErrorBody)))]
 pub async fn create_tenant(
     State(state): AppStateRef,
@@ -149,7 +149,7 @@ pub async fn create_tenant(
     }))
 }
 
-#[utoipa::path(get, path = "/v1/tenants", tag = "tenants",
+#[utoipa::path(get, path = "/tenants", tag = "tenants",
     params(("limit" = Option<u32>, Query), ("page" = Option<String>, Query)),
     responses((status = 200, body = Page<Tenant>)))]
 pub async fn list_tenants(

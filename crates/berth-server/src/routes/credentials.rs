@@ -83,7 +83,7 @@ async fn load(
     Ok((row, credential))
 }
 
-#[utoipa::path(post, path = "/v1/vaults/{vault_id}/credentials", tag = "vaults",
+#[utoipa::path(post, path = "/vaults/{vault_id}/credentials", tag = "credentials",
     params(("vault_id" = String, Path)), request_body = CredentialCreateRequest,
     responses((status = 200, body = Credential), (status = 400, body = berth_protocol::ErrorBody),
               (status = 409, body = berth_protocol::ErrorBody)))]
@@ -115,7 +115,7 @@ pub async fn create(
     }
 }
 
-#[utoipa::path(get, path = "/v1/vaults/{vault_id}/credentials/{credential_id}", tag = "vaults",
+#[utoipa::path(get, path = "/vaults/{vault_id}/credentials/{credential_id}", tag = "credentials",
     params(("vault_id" = String, Path), ("credential_id" = String, Path)),
     responses((status = 200, body = Credential), (status = 404, body = berth_protocol::ErrorBody)))]
 pub async fn retrieve(
@@ -127,7 +127,7 @@ pub async fn retrieve(
     Ok(json_response(StatusCode::OK, row.body))
 }
 
-#[utoipa::path(post, path = "/v1/vaults/{vault_id}/credentials/{credential_id}", tag = "vaults",
+#[utoipa::path(post, path = "/vaults/{vault_id}/credentials/{credential_id}", tag = "credentials",
     params(("vault_id" = String, Path), ("credential_id" = String, Path)),
     request_body = CredentialUpdateRequest, responses((status = 200, body = Credential)))]
 pub async fn update(
@@ -173,7 +173,7 @@ pub async fn update(
     .await
 }
 
-#[utoipa::path(get, path = "/v1/vaults/{vault_id}/credentials", tag = "vaults",
+#[utoipa::path(get, path = "/vaults/{vault_id}/credentials", tag = "credentials",
     params(("vault_id" = String, Path), ("limit" = Option<u32>, Query),
            ("page" = Option<String>, Query), ("include_archived" = Option<bool>, Query)),
     responses((status = 200, body = berth_protocol::pagination::Page<Credential>)))]
@@ -226,8 +226,8 @@ pub(crate) async fn archive_row(state: &AppState, row: &CredentialRow) -> ApiRes
     .await
 }
 
-#[utoipa::path(post, path = "/v1/vaults/{vault_id}/credentials/{credential_id}/archive",
-    tag = "vaults", params(("vault_id" = String, Path), ("credential_id" = String, Path)),
+#[utoipa::path(post, path = "/vaults/{vault_id}/credentials/{credential_id}/archive",
+    tag = "credentials", params(("vault_id" = String, Path), ("credential_id" = String, Path)),
     responses((status = 200, body = Credential)))]
 pub async fn archive(
     State(state): AppStateRef,
@@ -239,8 +239,8 @@ pub async fn archive(
     Ok(json_response(StatusCode::OK, body))
 }
 
-#[utoipa::path(delete, path = "/v1/vaults/{vault_id}/credentials/{credential_id}",
-    tag = "vaults", params(("vault_id" = String, Path), ("credential_id" = String, Path)),
+#[utoipa::path(delete, path = "/vaults/{vault_id}/credentials/{credential_id}",
+    tag = "credentials", params(("vault_id" = String, Path), ("credential_id" = String, Path)),
     responses((status = 200, body = Deleted), (status = 404, body = berth_protocol::ErrorBody)))]
 pub async fn delete(
     State(state): AppStateRef,
@@ -330,8 +330,8 @@ async fn probe(state: &AppState, url: &str, token: &str, secrets: &[&str]) -> Pr
 }
 
 #[utoipa::path(post,
-    path = "/v1/vaults/{vault_id}/credentials/{credential_id}/mcp_oauth_validate",
-    tag = "vaults", params(("vault_id" = String, Path), ("credential_id" = String, Path)),
+    path = "/vaults/{vault_id}/credentials/{credential_id}/mcp_oauth_validate",
+    tag = "credentials", params(("vault_id" = String, Path), ("credential_id" = String, Path)),
     responses((status = 200, description = "`vault_credential_validation`")))]
 pub async fn mcp_oauth_validate(
     State(state): AppStateRef,

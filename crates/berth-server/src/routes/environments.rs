@@ -26,7 +26,7 @@ const ENVIRONMENT: &str = "environment";
 
 type AppStateRef = State<Arc<AppState>>;
 
-#[utoipa::path(post, path = "/v1/environments", tag = "environments",
+#[utoipa::path(post, path = "/environments", tag = "environments",
     request_body = EnvironmentCreateRequest,
     responses((status = 200, body = Environment), (status = 400, body = berth_protocol::ErrorBody)))]
 pub async fn create(
@@ -43,7 +43,7 @@ pub async fn create(
     Ok(json_response(StatusCode::OK, doc.body))
 }
 
-#[utoipa::path(get, path = "/v1/environments/{environment_id}", tag = "environments",
+#[utoipa::path(get, path = "/environments/{environment_id}", tag = "environments",
     params(("environment_id" = String, Path)),
     responses((status = 200, body = Environment), (status = 404, body = berth_protocol::ErrorBody)))]
 pub async fn retrieve(
@@ -59,7 +59,7 @@ pub async fn retrieve(
     Ok(json_response(StatusCode::OK, doc.body))
 }
 
-#[utoipa::path(post, path = "/v1/environments/{environment_id}", tag = "environments",
+#[utoipa::path(post, path = "/environments/{environment_id}", tag = "environments",
     params(("environment_id" = String, Path)), request_body = EnvironmentUpdateRequest,
     responses((status = 200, body = Environment)))]
 pub async fn update(
@@ -87,7 +87,7 @@ pub async fn update(
     .await
 }
 
-#[utoipa::path(get, path = "/v1/environments", tag = "environments",
+#[utoipa::path(get, path = "/environments", tag = "environments",
     params(("limit" = Option<u32>, Query), ("page" = Option<String>, Query),
            ("include_archived" = Option<bool>, Query)),
     responses((status = 200, body = berth_protocol::pagination::Page<Environment>)))]
@@ -104,7 +104,7 @@ pub async fn list(
     Ok(page_response(rows, limit, |d| &d.body, |d| d.id.clone()))
 }
 
-#[utoipa::path(post, path = "/v1/environments/{environment_id}/archive", tag = "environments",
+#[utoipa::path(post, path = "/environments/{environment_id}/archive", tag = "environments",
     params(("environment_id" = String, Path)), responses((status = 200, body = Environment)))]
 pub async fn archive(
     State(state): AppStateRef,
@@ -121,7 +121,7 @@ pub async fn archive(
     .await
 }
 
-#[utoipa::path(delete, path = "/v1/environments/{environment_id}", tag = "environments",
+#[utoipa::path(delete, path = "/environments/{environment_id}", tag = "environments",
     params(("environment_id" = String, Path)),
     responses((status = 200, body = Deleted), (status = 409, body = berth_protocol::ErrorBody)))]
 pub async fn delete(

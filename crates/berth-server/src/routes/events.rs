@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use berth_protocol::content::ContentBlock;
-use berth_protocol::event::{EventParam, SendEventsRequest};
+use berth_protocol::event::{EventParam, SendEventsRequest, SendEventsResponse, SessionEvent};
 use berth_protocol::pagination::{Order, PageCursor};
 use berth_store::{AppendOutcome, EVENT_PAGE_BYTES, EventQuery, NewEvent, SortOrder, StoredEvent};
 use bytes::Bytes;
@@ -32,9 +32,9 @@ const MAX_EVENTS_PAGE: u32 = 1000;
 /// Most events `GET …/log` returns in one array.
 const MAX_LOG_EVENTS: usize = 100_000;
 
-#[utoipa::path(post, path = "/v1/sessions/{session_id}/events", tag = "events",
+#[utoipa::path(post, path = "/sessions/{session_id}/events", tag = "events",
     params(("session_id" = String, Path)), request_body = SendEventsRequest,
-    responses((status = 202, description = "`{\"data\": [the stored events]}`")))]
+    responses((status = 202, description = "The stored events", body = SendEventsResponse)))]
 pub async fn send(
     State(state): AppStateRef,
     caller: Caller,
@@ -143,10 +143,11 @@ async fn check_answer(
     }
 }
 
-#[utoipa::path(get, path = "/v1/sessions/{session_id}/events", tag = "events",
+#[utoipa::path(get, path = "/sessions/{session_id}/events", tag = "events",
     params(("session_id" = String, Path), ("limit" = Option<u32>, Query), ("page" = Option<String>, Query),
            ("order" = Option<String>, Query), ("types[]" = Option<Vec<String>>, Query), ("after_seq" = Option<i64>, Query)),
-    responses((status = 200, description = "`{data, next_page, has_more}`; with `Accept: text/event-stream`, the stream")))]
+    responses((status = 200, description = "A page of events; with `Accept: text/event-stream`, the stream",
+        body = berth_protocol::pagination::Page<SessionEvent>)))]
 pub async fn list(
     State(state): AppStateRef,
     caller: Caller,
@@ -219,10 +220,11 @@ pub async fn list(
     Ok(json_response(StatusCode::OK, out))
 }
 
-#[utoipa::path(get, path = "/v1/sessions/{session_id}/events/stream", tag = "events",
+#[utoipa::path(get, path = "/sessions/{session_id}/events/stream", tag = "events",
     params(("session_id" = String, Path), ("event_deltas[]" = Option<Vec<String>>, Query),
            ("include" = Option<String>, Query), ("replay" = Option<bool>, Query)),
-    responses((status = 200, description = "Server-sent events")))]
+    responses((status = 200, description = "Server-sent events, each frame's data one event",
+        content_type = "text/event-stream", body = SessionEvent)))]
 pub async fn stream(
     State(state): AppStateRef,
     caller: Caller,
@@ -260,8 +262,8 @@ pub async fn stream(
     Ok(sse::response(Arc::clone(&state), request, session.last_seq))
 }
 
-#[utoipa::path(get, path = "/v1/sessions/{session_id}/log", tag = "events",
-    params(("session_id" = String, Path)), responses((status = 200, description = "Every event, as a JSON array")))]
+#[utoipa::path(get, path = "/sessions/{session_id}/log", tag = "events",
+    params(("session_id" = String, Path)), responses((status = 200, description = "Every event, as a JSON array", body = Vec<SessionEvent>)))]
 pub async fn full_log(
     State(state): AppStateRef,
     caller: Caller,
@@ -347,9 +349,10 @@ pub struct MessageRequest {
     pub content: serde_json::Value,
 }
 
-#[utoipa::path(post, path = "/v1/sessions/{session_id}/messages", tag = "events",
+#[utoipa::path(post, path = "/sessions/{session_id}/messages", tag = "events",
     params(("session_id" = String, Path)), request_body = MessageRequest,
-    responses((status = 200, description = "Server-sent events of this turn, ending after session.status_idle")))]
+    responses((status = 200, description = "Server-sent events of this turn, ending after session.status_idle",
+        content_type = "text/event-stream", body = SessionEvent)))]
 pub async fn message(
     State(state): AppStateRef,
     caller: Caller,

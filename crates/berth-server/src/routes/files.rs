@@ -51,7 +51,7 @@ async fn text_field(field: axum::extract::multipart::Field<'_>) -> ApiResult<Str
     Ok(text)
 }
 
-#[utoipa::path(post, path = "/v1/files", tag = "files",
+#[utoipa::path(post, path = "/files", tag = "files",
     request_body(content_type = "multipart/form-data", description = "`file` (required), `expires_in_seconds`, `session_id` or `scope_id` (seed: scopes the file to a session)"),
     responses((status = 200, body = FileObject), (status = 400, body = berth_protocol::ErrorBody),
               (status = 413, body = berth_protocol::ErrorBody)))]
@@ -154,7 +154,7 @@ pub async fn upload(
     finished
 }
 
-#[utoipa::path(get, path = "/v1/files", tag = "files",
+#[utoipa::path(get, path = "/files", tag = "files",
     params(("limit" = Option<u32>, Query), ("page" = Option<String>, Query), ("scope_id" = Option<String>, Query),
            ("ids[]" = Option<Vec<String>>, Query)),
     responses((status = 200, body = berth_protocol::pagination::Page<FileObject>)))]
@@ -214,7 +214,7 @@ fn wants_content(headers: &HeaderMap) -> bool {
     !accept.is_empty() && !accept.contains("json") && !accept.contains("*/*")
 }
 
-#[utoipa::path(get, path = "/v1/files/{file_id}", tag = "files",
+#[utoipa::path(get, path = "/files/{file_id}", tag = "files",
     params(("file_id" = String, Path)),
     responses((status = 200, body = FileObject, description = "metadata; the bytes when `Accept` names a non-JSON type"),
               (status = 404, body = berth_protocol::ErrorBody)))]
@@ -235,7 +235,7 @@ pub async fn retrieve(
     Ok(json_response(StatusCode::OK, row.body))
 }
 
-#[utoipa::path(get, path = "/v1/files/{file_id}/content", tag = "files",
+#[utoipa::path(get, path = "/files/{file_id}/content", tag = "files",
     params(("file_id" = String, Path)),
     responses((status = 200, description = "the file's bytes"), (status = 404, body = berth_protocol::ErrorBody)))]
 pub async fn content(
@@ -256,7 +256,7 @@ pub async fn content(
     download(&state.runtime.blobs, &row).await
 }
 
-#[utoipa::path(delete, path = "/v1/files/{file_id}", tag = "files",
+#[utoipa::path(delete, path = "/files/{file_id}", tag = "files",
     params(("file_id" = String, Path)),
     responses((status = 200, body = Deleted), (status = 404, body = berth_protocol::ErrorBody)))]
 pub async fn remove(
@@ -276,7 +276,7 @@ pub async fn remove(
     }
 }
 
-#[utoipa::path(get, path = "/v1/sessions/{session_id}/outputs", tag = "files",
+#[utoipa::path(get, path = "/sessions/{session_id}/outputs", tag = "files",
     params(("session_id" = String, Path)),
     responses((status = 200, description = "`{data: [{filename, size_bytes, uploaded_at, media_type, file_id}], has_more}`")))]
 pub async fn outputs(
@@ -313,7 +313,7 @@ pub async fn outputs(
     ))
 }
 
-#[utoipa::path(get, path = "/v1/sessions/{session_id}/outputs/{filename}", tag = "files",
+#[utoipa::path(get, path = "/sessions/{session_id}/outputs/{filename}", tag = "files",
     params(("session_id" = String, Path), ("filename" = String, Path)),
     responses((status = 200, description = "the output's bytes"), (status = 404, body = berth_protocol::ErrorBody)))]
 pub async fn output(

@@ -1,4 +1,7 @@
-//! The HTTP surface: one module per resource, assembled into one router here.
+//! The HTTP surface: one module per resource, assembled into one router here. Each documented
+//! route is declared once, with `routes!`, which registers its handler with the router and its
+//! annotation with the OpenAPI document ([`crate::openapi`]); aliases the document does not list
+//! (`PATCH` for updates, the second model-card prefix, the short stream path) are plain routes.
 
 pub mod agents;
 pub mod api_keys;
@@ -18,229 +21,230 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, patch};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::{openapi, request_id};
 
+type Routes = OpenApiRouter<Arc<AppState>>;
+
+/// Request body limits of the routes that take uploads.
+pub struct BodyLimits {
+    /// A file upload (multipart): the largest file plus room for the form around it.
+    pub upload: usize,
+    /// A skill upload (multipart): all of a skill's files plus room for the form.
+    pub skill: usize,
+}
+
+impl BodyLimits {
+    pub fn new(max_upload_bytes: u64) -> Self {
+        Self {
+            upload: usize::try_from(max_upload_bytes)
+                .unwrap_or(usize::MAX)
+                .saturating_add(1 << 20),
+            skill: usize::try_from(berth_protocol::skill::MAX_SKILL_TOTAL_BYTES)
+                .unwrap_or(usize::MAX)
+                .saturating_add(1 << 20),
+        }
+    }
+}
+
 pub fn router(state: Arc<AppState>) -> Router {
-    // Uploads stream to blob storage and check their own size; the body limit only bounds the
-    // whole multipart request.
-    let upload_limit = DefaultBodyLimit::max(
-        usize::try_from(state.config.max_upload_bytes)
-            .unwrap_or(usize::MAX)
-            .saturating_add(1 << 20),
-    );
-    let skill_limit = DefaultBodyLimit::max(
-        usize::try_from(berth_protocol::skill::MAX_SKILL_TOTAL_BYTES).unwrap_or(usize::MAX)
-            + (1 << 20),
-    );
-    let v1 = Router::new()
-        .route(
-            "/files",
-            post(files::upload).layer(upload_limit).get(files::list),
-        )
-        .route(
-            "/files/{file_id}",
-            get(files::retrieve).delete(files::remove),
-        )
-        .route("/files/{file_id}/content", get(files::content))
-        .route(
-            "/skills",
-            post(skills::create).layer(skill_limit).get(skills::list),
-        )
-        .route(
-            "/skills/{skill_id}",
-            get(skills::retrieve).delete(skills::remove),
-        )
-        .route(
-            "/skills/{skill_id}/versions",
-            post(skills::create_version)
-                .layer(skill_limit)
-                .get(skills::list_versions),
-        )
-        .route(
-            "/skills/{skill_id}/versions/{version}",
-            get(skills::retrieve_version).delete(skills::remove_version),
-        )
-        .route(
-            "/skills/{skill_id}/versions/{version}/content",
-            get(skills::version_content),
-        )
-        .route("/skills/{skill_id}/files/{*path}", get(skills::file))
-        .route("/sessions/{session_id}/outputs", get(files::outputs))
-        .route(
-            "/sessions/{session_id}/resources",
-            get(resources::list).post(resources::add),
-        )
-        .route(
-            "/sessions/{session_id}/resources/{resource_id}",
-            get(resources::retrieve)
-                .post(resources::update)
-                .delete(resources::remove),
-        )
-        .route(
-            "/sessions/{session_id}/outputs/{*filename}",
-            get(files::output),
-        )
-        .route("/agents", post(agents::create).get(agents::list))
-        .route(
-            "/agents/{agent_id}",
-            get(agents::retrieve)
-                .post(agents::update)
-                .patch(agents::update)
-                .delete(agents::delete),
-        )
-        .route("/agents/{agent_id}/archive", post(agents::archive))
-        .route("/agents/{agent_id}/versions", get(agents::list_versions))
-        .route(
-            "/agents/{agent_id}/versions/{version}",
-            get(agents::retrieve_version),
-        )
-        .route(
-            "/environments",
-            post(environments::create).get(environments::list),
-        )
-        .route(
-            "/environments/{environment_id}",
-            get(environments::retrieve)
-                .post(environments::update)
-                .patch(environments::update)
-                .delete(environments::delete),
-        )
-        .route(
-            "/environments/{environment_id}/archive",
-            post(environments::archive),
-        )
-        .route("/vaults", post(vaults::create).get(vaults::list))
-        .route(
-            "/vaults/{vault_id}",
-            get(vaults::retrieve)
-                .post(vaults::update)
-                .patch(vaults::update)
-                .delete(vaults::delete),
-        )
-        .route("/vaults/{vault_id}/archive", post(vaults::archive))
-        .route(
-            "/vaults/{vault_id}/credentials",
-            post(credentials::create).get(credentials::list),
-        )
-        .route(
-            "/vaults/{vault_id}/credentials/{credential_id}",
-            get(credentials::retrieve)
-                .post(credentials::update)
-                .patch(credentials::update)
-                .delete(credentials::delete),
-        )
-        .route(
-            "/vaults/{vault_id}/credentials/{credential_id}/archive",
-            post(credentials::archive),
-        )
-        .route(
-            "/vaults/{vault_id}/credentials/{credential_id}/mcp_oauth_validate",
-            post(credentials::mcp_oauth_validate),
-        )
-        .route(
-            "/memory_stores",
-            post(memory::create_store).get(memory::list_stores),
-        )
-        .route(
-            "/memory_stores/{memory_store_id}",
-            get(memory::retrieve_store)
-                .post(memory::update_store)
-                .patch(memory::update_store)
-                .delete(memory::delete_store),
-        )
-        .route(
-            "/memory_stores/{memory_store_id}/archive",
-            post(memory::archive_store),
-        )
-        .route(
-            "/memory_stores/{memory_store_id}/entries",
-            get(memory::entries),
-        )
-        .route(
-            "/memory_stores/{memory_store_id}/search",
-            post(memory::search),
-        )
-        .route(
-            "/memory_stores/{memory_store_id}/memories",
-            post(memory::create_memory).get(memory::list_memories),
-        )
-        .route(
-            "/memory_stores/{memory_store_id}/memories/{memory_id}",
-            get(memory::retrieve_memory)
-                .post(memory::update_memory)
-                .patch(memory::update_memory)
-                .delete(memory::delete_memory),
-        )
-        .route(
-            "/memory_stores/{memory_store_id}/memory_versions",
-            get(memory::list_versions),
-        )
-        .route(
-            "/memory_stores/{memory_store_id}/memory_versions/{memory_version_id}",
-            get(memory::retrieve_version),
-        )
-        .route(
-            "/memory_stores/{memory_store_id}/memory_versions/{memory_version_id}/redact",
-            post(memory::redact_version),
-        )
-        .route("/sessions", post(sessions::create).get(sessions::list))
-        .route(
-            "/sessions/{session_id}",
-            get(sessions::retrieve)
-                .post(sessions::update)
-                .patch(sessions::update)
-                .delete(sessions::delete),
-        )
-        .route("/sessions/{session_id}/archive", post(sessions::archive))
-        .route("/sessions/{session_id}/cancel", post(sessions::cancel))
-        .route(
-            "/sessions/{session_id}/events",
-            get(events::list).post(events::send),
-        )
-        .route("/sessions/{session_id}/events/stream", get(events::stream))
-        .route("/sessions/{session_id}/stream", get(events::stream))
-        .route("/sessions/{session_id}/log", get(events::full_log))
-        .route("/sessions/{session_id}/messages", post(events::message))
-        .route("/api_keys", get(api_keys::list).post(api_keys::create))
-        .route(
-            "/api_keys/{api_key_id}",
-            axum::routing::delete(api_keys::revoke),
-        )
-        .route(
-            "/tenants",
-            get(api_keys::list_tenants).post(api_keys::create_tenant),
-        )
-        .route("/openapi.json", get(openapi::document));
-    // Model cards are an Open Managed Agents extension, served under both of its prefixes.
-    let v1 = ["/model_cards", "/oma/model_cards"]
-        .into_iter()
-        .fold(v1, |v1, base| {
-            v1.route(base, get(model_cards::list).post(model_cards::create))
-                .route(
-                    &format!("{base}/{{model_card_id}}"),
-                    get(model_cards::retrieve)
-                        .post(model_cards::update)
-                        .delete(model_cards::delete),
-                )
-        });
-    let v1 = v1.layer(axum::middleware::from_fn_with_state(
-        Arc::clone(&state),
-        crate::throttle::middleware,
-    ));
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .nest("/v1", v1)
+    let limits = BodyLimits::new(state.config.max_upload_bytes);
+    let throttle =
+        axum::middleware::from_fn_with_state(Arc::clone(&state), crate::throttle::middleware);
+    let (routes, _) = api(&limits, |v1| v1.layer(throttle)).split_for_parts();
+    routes
         .fallback(unknown_route)
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state.runtime.metrics),
             request_id::middleware,
         ))
         .with_state(state)
+}
+
+/// The OpenAPI document of every route, from the same declarations the router is built from.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut document = api(&BodyLimits::new(0), |v1| v1).into_openapi();
+    qualify_operation_ids(&mut document);
+    openapi::open_event_union(&mut document);
+    document
+}
+
+/// Handlers are named after what they do within their module (`list`, `create`), so an
+/// operation's id is its tag and its handler's name (`agents_list`), unique in the document.
+fn qualify_operation_ids(document: &mut utoipa::openapi::OpenApi) {
+    for item in document.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            let tag = operation.tags.as_ref().and_then(|tags| tags.first());
+            if let (Some(tag), Some(id)) = (tag, operation.operation_id.as_mut()) {
+                *id = format!("{tag}_{id}");
+            }
+        }
+    }
+}
+
+/// Every route: `/healthz`, `/readyz`, and the API under `/v1`, which `wrap_v1` may layer.
+fn api(limits: &BodyLimits, wrap_v1: impl FnOnce(Routes) -> Routes) -> Routes {
+    OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .nest("/v1", wrap_v1(v1(limits)))
+}
+
+/// A route whose path ends in a wildcard (`{*path}`): the document names the parameter
+/// (`{path}`), the router needs the wildcard, so the two are registered apart.
+fn wildcard(
+    routes: Routes,
+    axum_path: &str,
+    (schemas, paths, method_router): UtoipaMethodRouter<Arc<AppState>>,
+) -> Routes {
+    let mut routes = routes.route(axum_path, method_router);
+    let doc = routes.get_openapi_mut();
+    doc.paths.paths.extend(paths.paths);
+    doc.components
+        .get_or_insert_with(Default::default)
+        .schemas
+        .extend(schemas);
+    routes
+}
+
+fn v1(limits: &BodyLimits) -> Routes {
+    let upload_limit = DefaultBodyLimit::max(limits.upload);
+    let skill_limit = DefaultBodyLimit::max(limits.skill);
+    let routes = OpenApiRouter::new()
+        .routes(routes!(files::upload).layer(upload_limit))
+        .routes(routes!(files::list))
+        .routes(routes!(files::retrieve, files::remove))
+        .routes(routes!(files::content))
+        .routes(routes!(skills::create).layer(skill_limit))
+        .routes(routes!(skills::list))
+        .routes(routes!(skills::retrieve, skills::remove))
+        .routes(routes!(skills::create_version).layer(skill_limit))
+        .routes(routes!(skills::list_versions))
+        .routes(routes!(skills::retrieve_version, skills::remove_version))
+        .routes(routes!(skills::version_content))
+        .routes(routes!(files::outputs))
+        .routes(routes!(resources::list, resources::add))
+        .routes(routes!(
+            resources::retrieve,
+            resources::update,
+            resources::remove
+        ))
+        .routes(routes!(agents::create, agents::list))
+        .routes(routes!(agents::retrieve, agents::update, agents::delete))
+        .route("/agents/{agent_id}", patch(agents::update))
+        .routes(routes!(agents::archive))
+        .routes(routes!(agents::list_versions))
+        .routes(routes!(agents::retrieve_version))
+        .routes(routes!(environments::create, environments::list))
+        .routes(routes!(
+            environments::retrieve,
+            environments::update,
+            environments::delete
+        ))
+        .route(
+            "/environments/{environment_id}",
+            patch(environments::update),
+        )
+        .routes(routes!(environments::archive))
+        .routes(routes!(vaults::create, vaults::list))
+        .routes(routes!(vaults::retrieve, vaults::update, vaults::delete))
+        .route("/vaults/{vault_id}", patch(vaults::update))
+        .routes(routes!(vaults::archive))
+        .routes(routes!(credentials::create, credentials::list))
+        .routes(routes!(
+            credentials::retrieve,
+            credentials::update,
+            credentials::delete
+        ))
+        .route(
+            "/vaults/{vault_id}/credentials/{credential_id}",
+            patch(credentials::update),
+        )
+        .routes(routes!(credentials::archive))
+        .routes(routes!(credentials::mcp_oauth_validate))
+        .routes(routes!(memory::create_store, memory::list_stores))
+        .routes(routes!(
+            memory::retrieve_store,
+            memory::update_store,
+            memory::delete_store
+        ))
+        .route(
+            "/memory_stores/{memory_store_id}",
+            patch(memory::update_store),
+        )
+        .routes(routes!(memory::archive_store))
+        .routes(routes!(memory::entries))
+        .routes(routes!(memory::search))
+        .routes(routes!(memory::create_memory, memory::list_memories))
+        .routes(routes!(
+            memory::retrieve_memory,
+            memory::update_memory,
+            memory::delete_memory
+        ))
+        .route(
+            "/memory_stores/{memory_store_id}/memories/{memory_id}",
+            patch(memory::update_memory),
+        )
+        .routes(routes!(memory::list_versions))
+        .routes(routes!(memory::retrieve_version))
+        .routes(routes!(memory::redact_version))
+        .routes(routes!(sessions::create, sessions::list))
+        .routes(routes!(
+            sessions::retrieve,
+            sessions::update,
+            sessions::delete
+        ))
+        .route("/sessions/{session_id}", patch(sessions::update))
+        .routes(routes!(sessions::archive))
+        .routes(routes!(sessions::cancel))
+        .routes(routes!(events::list, events::send))
+        .routes(routes!(events::stream))
+        .route("/sessions/{session_id}/stream", get(events::stream))
+        .routes(routes!(events::full_log))
+        .routes(routes!(events::message))
+        .routes(routes!(api_keys::list, api_keys::create))
+        .routes(routes!(api_keys::revoke))
+        .routes(routes!(api_keys::list_tenants, api_keys::create_tenant))
+        .routes(routes!(model_cards::list, model_cards::create))
+        .routes(routes!(
+            model_cards::retrieve,
+            model_cards::update,
+            model_cards::delete
+        ))
+        // Model cards are an Open Managed Agents extension, served under both of its prefixes.
+        .route(
+            "/oma/model_cards",
+            get(model_cards::list).post(model_cards::create),
+        )
+        .route(
+            "/oma/model_cards/{model_card_id}",
+            get(model_cards::retrieve)
+                .post(model_cards::update)
+                .delete(model_cards::delete),
+        )
+        .route("/openapi.json", get(openapi::document));
+    let routes = wildcard(
+        routes,
+        "/skills/{skill_id}/files/{*path}",
+        routes!(skills::file),
+    );
+    wildcard(
+        routes,
+        "/sessions/{session_id}/outputs/{*filename}",
+        routes!(files::output),
+    )
 }
 
 async fn unknown_route(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {

@@ -120,7 +120,7 @@ fn probed(body: &str) -> ApiResult<Response> {
     Ok(json_response(StatusCode::OK, value.to_string()))
 }
 
-#[utoipa::path(post, path = "/v1/model_cards", tag = "model_cards",
+#[utoipa::path(post, path = "/model_cards", tag = "model_cards",
     request_body = ModelCardCreateRequest,
     responses((status = 200, body = ModelCard), (status = 400, body = berth_protocol::ErrorBody),
               (status = 409, body = berth_protocol::ErrorBody)))]
@@ -147,7 +147,7 @@ pub async fn create(
     }
 }
 
-#[utoipa::path(get, path = "/v1/model_cards/{model_card_id}", tag = "model_cards",
+#[utoipa::path(get, path = "/model_cards/{model_card_id}", tag = "model_cards",
     params(("model_card_id" = String, Path)),
     responses((status = 200, body = ModelCard), (status = 404, body = berth_protocol::ErrorBody)))]
 pub async fn retrieve(
@@ -163,7 +163,7 @@ pub async fn retrieve(
     Ok(json_response(StatusCode::OK, row.body))
 }
 
-#[utoipa::path(post, path = "/v1/model_cards/{model_card_id}", tag = "model_cards",
+#[utoipa::path(post, path = "/model_cards/{model_card_id}", tag = "model_cards",
     params(("model_card_id" = String, Path)), request_body = ModelCardUpdateRequest,
     responses((status = 200, body = ModelCard), (status = 400, body = berth_protocol::ErrorBody),
               (status = 404, body = berth_protocol::ErrorBody), (status = 409, body = berth_protocol::ErrorBody)))]
@@ -216,7 +216,7 @@ pub async fn update(
     .await
 }
 
-#[utoipa::path(get, path = "/v1/model_cards", tag = "model_cards",
+#[utoipa::path(get, path = "/model_cards", tag = "model_cards",
     params(("limit" = Option<u32>, Query), ("page" = Option<String>, Query),
            ("provider" = Option<String>, Query)),
     responses((status = 200, body = berth_protocol::pagination::Page<ModelCard>)))]
@@ -242,7 +242,7 @@ pub async fn list(
     Ok(page_response(rows, limit, |r| &r.body, |r| r.id.clone()))
 }
 
-#[utoipa::path(delete, path = "/v1/model_cards/{model_card_id}", tag = "model_cards",
+#[utoipa::path(delete, path = "/model_cards/{model_card_id}", tag = "model_cards",
     params(("model_card_id" = String, Path)),
     responses((status = 200, body = Deleted), (status = 404, body = berth_protocol::ErrorBody)))]
 pub async fn delete(

@@ -96,7 +96,7 @@ fn render(resource: &Resource) -> ApiResult<Response> {
     ))
 }
 
-#[utoipa::path(post, path = "/v1/sessions/{session_id}/resources", tag = "sessions",
+#[utoipa::path(post, path = "/sessions/{session_id}/resources", tag = "session_resources",
     params(("session_id" = String, Path)), request_body = AddResourceRequest,
     responses((status = 200, description = "the file resource"), (status = 400, body = berth_protocol::ErrorBody),
               (status = 404, body = berth_protocol::ErrorBody)))]
@@ -155,7 +155,7 @@ pub async fn add(
     .await
 }
 
-#[utoipa::path(get, path = "/v1/sessions/{session_id}/resources", tag = "sessions",
+#[utoipa::path(get, path = "/sessions/{session_id}/resources", tag = "session_resources",
     params(("session_id" = String, Path), ("limit" = Option<u32>, Query), ("page" = Option<String>, Query)),
     responses((status = 200, description = "`{data, next_page}`")))]
 pub async fn list(
@@ -184,7 +184,7 @@ pub async fn list(
     Ok(json_response(StatusCode::OK, body.to_string()))
 }
 
-#[utoipa::path(get, path = "/v1/sessions/{session_id}/resources/{resource_id}", tag = "sessions",
+#[utoipa::path(get, path = "/sessions/{session_id}/resources/{resource_id}", tag = "session_resources",
     params(("session_id" = String, Path), ("resource_id" = String, Path)),
     responses((status = 200, description = "the resource"), (status = 404, body = berth_protocol::ErrorBody)))]
 pub async fn retrieve(
@@ -201,7 +201,7 @@ pub async fn retrieve(
     render(resource)
 }
 
-#[utoipa::path(post, path = "/v1/sessions/{session_id}/resources/{resource_id}", tag = "sessions",
+#[utoipa::path(post, path = "/sessions/{session_id}/resources/{resource_id}", tag = "session_resources",
     params(("session_id" = String, Path), ("resource_id" = String, Path)), request_body = UpdateResourceRequest,
     responses((status = 200, description = "the resource"), (status = 400, body = berth_protocol::ErrorBody),
               (status = 404, body = berth_protocol::ErrorBody)))]
@@ -255,7 +255,7 @@ pub async fn update(
     .await
 }
 
-#[utoipa::path(delete, path = "/v1/sessions/{session_id}/resources/{resource_id}", tag = "sessions",
+#[utoipa::path(delete, path = "/sessions/{session_id}/resources/{resource_id}", tag = "session_resources",
     params(("session_id" = String, Path), ("resource_id" = String, Path)),
     responses((status = 200, description = "`{id, type: \"session_resource_deleted\"}`"), (status = 404, body = berth_protocol::ErrorBody)))]
 pub async fn remove(

@@ -53,7 +53,7 @@ fn render(row: &SessionRow) -> ApiResult<Response> {
     Ok(json_response(StatusCode::OK, body))
 }
 
-#[utoipa::path(post, path = "/v1/sessions", tag = "sessions", request_body = SessionCreateRequest,
+#[utoipa::path(post, path = "/sessions", tag = "sessions", request_body = SessionCreateRequest,
     responses((status = 200, body = Session), (status = 404, body = berth_protocol::ErrorBody)))]
 pub async fn create(
     State(state): AppStateRef,
@@ -147,7 +147,7 @@ pub async fn create(
     render(&stored)
 }
 
-#[utoipa::path(get, path = "/v1/sessions/{session_id}", tag = "sessions",
+#[utoipa::path(get, path = "/sessions/{session_id}", tag = "sessions",
     params(("session_id" = String, Path)),
     responses((status = 200, body = Session), (status = 404, body = berth_protocol::ErrorBody)))]
 pub async fn retrieve(
@@ -158,7 +158,7 @@ pub async fn retrieve(
     render(&load(&state, &caller, &id).await?)
 }
 
-#[utoipa::path(post, path = "/v1/sessions/{session_id}", tag = "sessions",
+#[utoipa::path(post, path = "/sessions/{session_id}", tag = "sessions",
     params(("session_id" = String, Path)), request_body = SessionUpdateRequest,
     responses((status = 200, body = Session)))]
 pub async fn update(
@@ -270,7 +270,7 @@ pub async fn update(
     .await
 }
 
-#[utoipa::path(get, path = "/v1/sessions", tag = "sessions",
+#[utoipa::path(get, path = "/sessions", tag = "sessions",
     params(("limit" = Option<u32>, Query), ("page" = Option<String>, Query), ("agent_id" = Option<String>, Query),
            ("agent_version" = Option<i64>, Query), ("statuses[]" = Option<Vec<String>>, Query),
            ("memory_store_id" = Option<String>, Query),
@@ -375,7 +375,7 @@ pub async fn list(
     Ok(json_response(StatusCode::OK, out))
 }
 
-#[utoipa::path(post, path = "/v1/sessions/{session_id}/archive", tag = "sessions",
+#[utoipa::path(post, path = "/sessions/{session_id}/archive", tag = "sessions",
     params(("session_id" = String, Path)), responses((status = 200, body = Session)))]
 pub async fn archive(
     State(state): AppStateRef,
@@ -392,7 +392,7 @@ pub async fn archive(
     render(&load(&state, &caller, &id).await?)
 }
 
-#[utoipa::path(delete, path = "/v1/sessions/{session_id}", tag = "sessions",
+#[utoipa::path(delete, path = "/sessions/{session_id}", tag = "sessions",
     params(("session_id" = String, Path)),
     responses((status = 200, body = Deleted), (status = 400, body = berth_protocol::ErrorBody)))]
 pub async fn delete(
@@ -411,7 +411,7 @@ pub async fn delete(
 }
 
 /// `POST /v1/sessions/{id}/cancel`: stops the turn in progress, like `user.interrupt`.
-#[utoipa::path(post, path = "/v1/sessions/{session_id}/cancel", tag = "sessions",
+#[utoipa::path(post, path = "/sessions/{session_id}/cancel", tag = "sessions",
     params(("session_id" = String, Path)), responses((status = 200, body = Session)))]
 pub async fn cancel(
     State(state): AppStateRef,

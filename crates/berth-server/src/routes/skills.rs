@@ -265,7 +265,7 @@ fn version_row(
     Ok((row, object))
 }
 
-#[utoipa::path(post, path = "/v1/skills", tag = "skills",
+#[utoipa::path(post, path = "/skills", tag = "skills",
     request_body(content_type = "multipart/form-data", description = "`files[]` (paths inside the skill, SKILL.md at the root), `display_name`"),
     responses((status = 200, body = SkillObject), (status = 400, body = berth_protocol::ErrorBody),
               (status = 409, body = berth_protocol::ErrorBody), (status = 413, body = berth_protocol::ErrorBody)))]
@@ -321,7 +321,7 @@ pub async fn create(
     }
 }
 
-#[utoipa::path(get, path = "/v1/skills", tag = "skills",
+#[utoipa::path(get, path = "/skills", tag = "skills",
     params(("limit" = Option<u32>, Query), ("page" = Option<String>, Query), ("source" = Option<String>, Query)),
     responses((status = 200, body = berth_protocol::pagination::Page<SkillObject>)))]
 pub async fn list(
@@ -382,7 +382,7 @@ async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResult<SkillRow
         .ok_or_else(|| ApiError::not_found(SKILL, id))
 }
 
-#[utoipa::path(get, path = "/v1/skills/{skill_id}", tag = "skills",
+#[utoipa::path(get, path = "/skills/{skill_id}", tag = "skills",
     params(("skill_id" = String, Path)),
     responses((status = 200, body = SkillObject), (status = 404, body = berth_protocol::ErrorBody)))]
 pub async fn retrieve(
@@ -402,7 +402,7 @@ pub async fn retrieve(
     ))
 }
 
-#[utoipa::path(delete, path = "/v1/skills/{skill_id}", tag = "skills",
+#[utoipa::path(delete, path = "/skills/{skill_id}", tag = "skills",
     params(("skill_id" = String, Path)),
     responses((status = 200, body = Deleted), (status = 400, body = berth_protocol::ErrorBody), (status = 404, body = berth_protocol::ErrorBody)))]
 pub async fn remove(

@@ -26,7 +26,7 @@ pub(crate) const VAULT: &str = "vault";
 
 type AppStateRef = State<Arc<AppState>>;
 
-#[utoipa::path(post, path = "/v1/vaults", tag = "vaults",
+#[utoipa::path(post, path = "/vaults", tag = "vaults",
     request_body = VaultCreateRequest,
     responses((status = 200, body = Vault), (status = 400, body = berth_protocol::ErrorBody)))]
 pub async fn create(
@@ -43,7 +43,7 @@ pub async fn create(
     Ok(json_response(StatusCode::OK, doc.body))
 }
 
-#[utoipa::path(get, path = "/v1/vaults/{vault_id}", tag = "vaults",
+#[utoipa::path(get, path = "/vaults/{vault_id}", tag = "vaults",
     params(("vault_id" = String, Path)),
     responses((status = 200, body = Vault), (status = 404, body = berth_protocol::ErrorBody)))]
 pub async fn retrieve(
@@ -59,7 +59,7 @@ pub async fn retrieve(
     Ok(json_response(StatusCode::OK, doc.body))
 }
 
-#[utoipa::path(post, path = "/v1/vaults/{vault_id}", tag = "vaults",
+#[utoipa::path(post, path = "/vaults/{vault_id}", tag = "vaults",
     params(("vault_id" = String, Path)), request_body = VaultUpdateRequest,
     responses((status = 200, body = Vault)))]
 pub async fn update(
@@ -87,7 +87,7 @@ pub async fn update(
     .await
 }
 
-#[utoipa::path(get, path = "/v1/vaults", tag = "vaults",
+#[utoipa::path(get, path = "/vaults", tag = "vaults",
     params(("limit" = Option<u32>, Query), ("page" = Option<String>, Query),
            ("include_archived" = Option<bool>, Query)),
     responses((status = 200, body = berth_protocol::pagination::Page<Vault>)))]
@@ -104,7 +104,7 @@ pub async fn list(
     Ok(page_response(rows, limit, |d| &d.body, |d| d.id.clone()))
 }
 
-#[utoipa::path(post, path = "/v1/vaults/{vault_id}/archive", tag = "vaults",
+#[utoipa::path(post, path = "/vaults/{vault_id}/archive", tag = "vaults",
     params(("vault_id" = String, Path)), responses((status = 200, body = Vault)))]
 pub async fn archive(
     State(state): AppStateRef,
@@ -139,7 +139,7 @@ pub async fn archive(
     .await
 }
 
-#[utoipa::path(delete, path = "/v1/vaults/{vault_id}", tag = "vaults",
+#[utoipa::path(delete, path = "/vaults/{vault_id}", tag = "vaults",
     params(("vault_id" = String, Path)),
     responses((status = 200, body = Deleted), (status = 404, body = berth_protocol::ErrorBody)))]
 pub async fn delete(

@@ -2,7 +2,7 @@
 
 use super::*;
 
-#[utoipa::path(post, path = "/v1/memory_stores/{memory_store_id}/memories", tag = "memories",
+#[utoipa::path(post, path = "/memory_stores/{memory_store_id}/memories", tag = "memories",
     params(("memory_store_id" = String, Path), ("view" = Option<MemoryView>, Query)),
     request_body = MemoryCreateRequest,
     responses((status = 200, body = Memory), (status = 400, body = berth_protocol::ErrorBody),
@@ -31,7 +31,7 @@ pub async fn create_memory(
     written(&state, &caller, &store_id, &memory.id, outcome, view).await
 }
 
-#[utoipa::path(get, path = "/v1/memory_stores/{memory_store_id}/memories/{memory_id}",
+#[utoipa::path(get, path = "/memory_stores/{memory_store_id}/memories/{memory_id}",
     tag = "memories",
     params(("memory_store_id" = String, Path), ("memory_id" = String, Path),
            ("view" = Option<MemoryView>, Query)),
@@ -54,7 +54,7 @@ pub async fn retrieve_memory(
     ))
 }
 
-#[utoipa::path(post, path = "/v1/memory_stores/{memory_store_id}/memories/{memory_id}",
+#[utoipa::path(post, path = "/memory_stores/{memory_store_id}/memories/{memory_id}",
     tag = "memories",
     params(("memory_store_id" = String, Path), ("memory_id" = String, Path),
            ("view" = Option<MemoryView>, Query)),
@@ -93,7 +93,7 @@ pub async fn update_memory(
     written(&state, &caller, &store_id, &id, outcome, view).await
 }
 
-#[utoipa::path(get, path = "/v1/memory_stores/{memory_store_id}/memories", tag = "memories",
+#[utoipa::path(get, path = "/memory_stores/{memory_store_id}/memories", tag = "memories",
     params(("memory_store_id" = String, Path), ("path_prefix" = Option<String>, Query),
            ("depth" = Option<u32>, Query), ("limit" = Option<u32>, Query),
            ("page" = Option<String>, Query), ("view" = Option<MemoryView>, Query)),
@@ -221,7 +221,7 @@ pub async fn list_memories(
     Ok(page_response(rendered, limit, |r| &r.0, |r| r.1.clone()))
 }
 
-#[utoipa::path(delete, path = "/v1/memory_stores/{memory_store_id}/memories/{memory_id}",
+#[utoipa::path(delete, path = "/memory_stores/{memory_store_id}/memories/{memory_id}",
     tag = "memories",
     params(("memory_store_id" = String, Path), ("memory_id" = String, Path),
            ("expected_content_sha256" = Option<String>, Query)),

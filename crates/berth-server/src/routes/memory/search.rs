@@ -5,7 +5,7 @@ use berth_protocol::memory::{MemorySearchRequest, MemorySearchResult, MemorySear
 
 use super::*;
 
-#[utoipa::path(post, path = "/v1/memory_stores/{memory_store_id}/search", tag = "memory_stores",
+#[utoipa::path(post, path = "/memory_stores/{memory_store_id}/search", tag = "memory_stores",
     params(("memory_store_id" = String, Path)),
     request_body = MemorySearchRequest,
     responses((status = 200, body = MemorySearchResults),

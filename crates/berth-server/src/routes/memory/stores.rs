@@ -2,7 +2,7 @@
 
 use super::*;
 
-#[utoipa::path(post, path = "/v1/memory_stores", tag = "memory_stores",
+#[utoipa::path(post, path = "/memory_stores", tag = "memory_stores",
     request_body = MemoryStoreCreateRequest,
     responses((status = 200, body = MemoryStore), (status = 400, body = berth_protocol::ErrorBody)))]
 pub async fn create_store(
@@ -19,7 +19,7 @@ pub async fn create_store(
     Ok(json_response(StatusCode::OK, doc.body))
 }
 
-#[utoipa::path(get, path = "/v1/memory_stores/{memory_store_id}", tag = "memory_stores",
+#[utoipa::path(get, path = "/memory_stores/{memory_store_id}", tag = "memory_stores",
     params(("memory_store_id" = String, Path)),
     responses((status = 200, body = MemoryStore), (status = 404, body = berth_protocol::ErrorBody)))]
 pub async fn retrieve_store(
@@ -35,7 +35,7 @@ pub async fn retrieve_store(
     Ok(json_response(StatusCode::OK, doc.body))
 }
 
-#[utoipa::path(post, path = "/v1/memory_stores/{memory_store_id}", tag = "memory_stores",
+#[utoipa::path(post, path = "/memory_stores/{memory_store_id}", tag = "memory_stores",
     params(("memory_store_id" = String, Path)), request_body = MemoryStoreUpdateRequest,
     responses((status = 200, body = MemoryStore), (status = 404, body = berth_protocol::ErrorBody)))]
 pub async fn update_store(
@@ -60,7 +60,7 @@ pub async fn update_store(
     .await
 }
 
-#[utoipa::path(get, path = "/v1/memory_stores", tag = "memory_stores",
+#[utoipa::path(get, path = "/memory_stores", tag = "memory_stores",
     params(("limit" = Option<u32>, Query), ("page" = Option<String>, Query),
            ("include_archived" = Option<bool>, Query),
            ("created_at[gte]" = Option<String>, Query), ("created_at[lte]" = Option<String>, Query)),
@@ -78,7 +78,7 @@ pub async fn list_stores(
     Ok(page_response(rows, limit, |d| &d.body, |d| d.id.clone()))
 }
 
-#[utoipa::path(post, path = "/v1/memory_stores/{memory_store_id}/archive", tag = "memory_stores",
+#[utoipa::path(post, path = "/memory_stores/{memory_store_id}/archive", tag = "memory_stores",
     params(("memory_store_id" = String, Path)),
     responses((status = 200, body = MemoryStore), (status = 404, body = berth_protocol::ErrorBody)))]
 pub async fn archive_store(
@@ -96,7 +96,7 @@ pub async fn archive_store(
     .await
 }
 
-#[utoipa::path(delete, path = "/v1/memory_stores/{memory_store_id}", tag = "memory_stores",
+#[utoipa::path(delete, path = "/memory_stores/{memory_store_id}", tag = "memory_stores",
     params(("memory_store_id" = String, Path)),
     responses((status = 200, body = Deleted), (status = 404, body = berth_protocol::ErrorBody)))]
 pub async fn delete_store(
@@ -115,7 +115,7 @@ pub async fn delete_store(
     }
 }
 
-#[utoipa::path(get, path = "/v1/memory_stores/{memory_store_id}/entries", tag = "memory_stores",
+#[utoipa::path(get, path = "/memory_stores/{memory_store_id}/entries", tag = "memory_stores",
     params(("memory_store_id" = String, Path), ("limit" = Option<u32>, Query)),
     responses((status = 200, body = berth_protocol::pagination::Page<Memory>),
               (status = 404, body = berth_protocol::ErrorBody)))]

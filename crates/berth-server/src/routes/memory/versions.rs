@@ -2,7 +2,7 @@
 
 use super::*;
 
-#[utoipa::path(get, path = "/v1/memory_stores/{memory_store_id}/memory_versions",
+#[utoipa::path(get, path = "/memory_stores/{memory_store_id}/memory_versions",
     tag = "memory_versions",
     params(("memory_store_id" = String, Path), ("memory_id" = Option<String>, Query),
            ("operation" = Option<MemoryOperation>, Query), ("session_id" = Option<String>, Query),
@@ -78,7 +78,7 @@ pub async fn list_versions(
     Ok(page_response(rendered, limit, |r| &r.0, |r| r.1.clone()))
 }
 
-#[utoipa::path(get, path = "/v1/memory_stores/{memory_store_id}/memory_versions/{memory_version_id}",
+#[utoipa::path(get, path = "/memory_stores/{memory_store_id}/memory_versions/{memory_version_id}",
     tag = "memory_versions",
     params(("memory_store_id" = String, Path), ("memory_version_id" = String, Path),
            ("view" = Option<MemoryView>, Query)),
@@ -102,7 +102,7 @@ pub async fn retrieve_version(
 }
 
 #[utoipa::path(post,
-    path = "/v1/memory_stores/{memory_store_id}/memory_versions/{memory_version_id}/redact",
+    path = "/memory_stores/{memory_store_id}/memory_versions/{memory_version_id}/redact",
     tag = "memory_versions",
     params(("memory_store_id" = String, Path), ("memory_version_id" = String, Path)),
     responses((status = 200, body = MemoryVersion), (status = 404, body = berth_protocol::ErrorBody),

@@ -3,7 +3,7 @@
 use super::versions::load_version;
 use super::*;
 
-#[utoipa::path(get, path = "/v1/skills/{skill_id}/versions/{version}/content", tag = "skills",
+#[utoipa::path(get, path = "/skills/{skill_id}/versions/{version}/content", tag = "skills",
     params(("skill_id" = String, Path), ("version" = String, Path)),
     responses((status = 200, description = "the version's files as a zip archive"), (status = 404, body = berth_protocol::ErrorBody)))]
 pub async fn version_content(
@@ -62,7 +62,7 @@ pub async fn version_content(
     Ok(response)
 }
 
-#[utoipa::path(get, path = "/v1/skills/{skill_id}/files/{path}", tag = "skills",
+#[utoipa::path(get, path = "/skills/{skill_id}/files/{path}", tag = "skills",
     params(("skill_id" = String, Path), ("path" = String, Path)),
     responses((status = 200, description = "one file of the latest version"), (status = 404, body = berth_protocol::ErrorBody)))]
 pub async fn file(

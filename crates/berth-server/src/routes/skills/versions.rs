@@ -2,7 +2,7 @@
 
 use super::*;
 
-#[utoipa::path(post, path = "/v1/skills/{skill_id}/versions", tag = "skills",
+#[utoipa::path(post, path = "/skills/{skill_id}/versions", tag = "skills",
     params(("skill_id" = String, Path)),
     request_body(content_type = "multipart/form-data", description = "`files[]`, as for a new skill"),
     responses((status = 200, body = SkillVersionObject), (status = 400, body = berth_protocol::ErrorBody)))]
@@ -53,7 +53,7 @@ pub async fn create_version(
     result
 }
 
-#[utoipa::path(get, path = "/v1/skills/{skill_id}/versions", tag = "skills",
+#[utoipa::path(get, path = "/skills/{skill_id}/versions", tag = "skills",
     params(("skill_id" = String, Path), ("limit" = Option<u32>, Query), ("page" = Option<String>, Query)),
     responses((status = 200, body = berth_protocol::pagination::Page<SkillVersionObject>)))]
 pub async fn list_versions(
@@ -98,7 +98,7 @@ pub(super) async fn load_version(
         .ok_or_else(|| ApiError::not_found("skill version", &version))
 }
 
-#[utoipa::path(get, path = "/v1/skills/{skill_id}/versions/{version}", tag = "skills",
+#[utoipa::path(get, path = "/skills/{skill_id}/versions/{version}", tag = "skills",
     params(("skill_id" = String, Path), ("version" = String, Path)),
     responses((status = 200, body = SkillVersionObject), (status = 404, body = berth_protocol::ErrorBody)))]
 pub async fn retrieve_version(
@@ -120,7 +120,7 @@ pub async fn retrieve_version(
     ))
 }
 
-#[utoipa::path(delete, path = "/v1/skills/{skill_id}/versions/{version}", tag = "skills",
+#[utoipa::path(delete, path = "/skills/{skill_id}/versions/{version}", tag = "skills",
     params(("skill_id" = String, Path), ("version" = String, Path)),
     responses((status = 200, body = Deleted), (status = 400, body = berth_protocol::ErrorBody), (status = 404, body = berth_protocol::ErrorBody)))]
 pub async fn remove_version(
