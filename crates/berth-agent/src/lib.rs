@@ -24,7 +24,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use berth_llm::{ModelClient, ModelError};
 
-use berth_protocol::event::{Event, EventPrivate, ModelUsage, StopReason};
+use berth_protocol::event::{Event, EventKind, EventPrivate, ModelUsage, StopReason};
 use berth_protocol::session::{SessionAgent, SessionStatus};
 use tokio_util::sync::CancellationToken;
 
@@ -90,7 +90,7 @@ pub trait TurnHost: Send + Sync {
     /// Sends a transient delta to live subscribers; never stored.
     fn publish(&self, delta: LiveDelta);
     /// Records the text streamed so far for an event not yet written (crash safety).
-    async fn save_partial(&self, event_id: &str, kind: &str, text: &str);
+    async fn save_partial(&self, event_id: &str, kind: EventKind, text: &str);
     /// An uploaded file's bytes as a base64 source (`{type, media_type, data}`), for image and
     /// document blocks that name a file.
     async fn file_source(&self, file_id: &str) -> Result<serde_json::Value, String> {

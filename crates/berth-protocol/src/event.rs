@@ -12,6 +12,9 @@ use utoipa::ToSchema;
 use crate::content::{Allowed, ContentBlock, TextOnly, validate_blocks};
 use crate::validation::{Validated, ValidationError, check_len};
 
+mod kind;
+pub use kind::EventKind;
+
 /// Most events one `POST …/events` may carry.
 pub const MAX_EVENTS_PER_REQUEST: usize = 50;
 
@@ -385,15 +388,14 @@ impl EventBody {
         }
     }
 
+    /// The `type` as a value.
+    pub fn kind(&self) -> EventKind {
+        EventKind::parse(self.type_name())
+    }
+
     /// Inputs wait in the queue until a turn picks them up; everything else is processed at once.
     pub fn is_queued_input(&self) -> bool {
-        matches!(
-            self,
-            EventBody::UserMessage { .. }
-                | EventBody::UserToolConfirmation { .. }
-                | EventBody::UserCustomToolResult { .. }
-                | EventBody::UserToolResult { .. }
-        )
+        self.kind().is_queued_input()
     }
 }
 

@@ -46,6 +46,13 @@ pub enum SessionStatus {
 }
 
 impl SessionStatus {
+    pub const ALL: [SessionStatus; 4] = [
+        SessionStatus::Idle,
+        SessionStatus::Running,
+        SessionStatus::Rescheduling,
+        SessionStatus::Terminated,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             SessionStatus::Idle => "idle",

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use berth_agent::live::{Audience, LiveDelta};
-use berth_store::StoredEvent;
+use berth_store::{EventKind, StoredEvent};
 use bytes::Bytes;
 use tokio::sync::{broadcast, mpsc};
 
@@ -22,7 +22,7 @@ const CHANNEL_CAPACITY: usize = 1024;
 #[derive(Debug)]
 pub struct DurableFrame {
     pub seq: i64,
-    pub kind: String,
+    pub kind: EventKind,
     /// The event's API JSON.
     pub json: String,
     /// The complete SSE frame (`event:`, `id:`, `data:`).

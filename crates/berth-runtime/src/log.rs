@@ -21,7 +21,7 @@ pub fn new_event(event: &Event, private: &EventPrivate) -> Result<NewEvent, Enco
     };
     Ok(NewEvent {
         id: event.id.clone(),
-        kind: event.body.type_name().to_owned(),
+        kind: event.body.kind(),
         body: serde_json::to_string(event).map_err(failed)?,
         private: if private.is_empty() {
             None

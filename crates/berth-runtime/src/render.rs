@@ -97,7 +97,7 @@ mod tests {
             session_id: "s".into(),
             seq: 7,
             id: "sevt_1".into(),
-            kind: "user.message".into(),
+            kind: berth_store::EventKind::UserMessage,
             body: r#"{"id":"sevt_1","type":"user.message","content":[]}"#.into(),
             private: None,
             created_at: 0,

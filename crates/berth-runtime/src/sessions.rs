@@ -108,7 +108,7 @@ impl Runtime {
     /// running turn, queued input wakes a runner.
     fn act_on(&self, session_id: &str, stored: &[StoredEvent]) {
         self.bus.publish_events(session_id, stored);
-        if stored.iter().any(|e| e.kind == "user.interrupt") {
+        if stored.iter().any(|e| e.kind.is_interrupt()) {
             self.runner.interrupt(session_id);
         }
         if stored.iter().any(|e| e.processed_at.is_none()) {

@@ -14,7 +14,7 @@ use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use berth_agent::live::Audience;
-use berth_protocol::event::is_contract_type;
+use berth_protocol::event::EventKind;
 use bytes::Bytes;
 use tokio::sync::{broadcast, mpsc};
 
@@ -194,13 +194,13 @@ impl Writer {
     async fn deliver(&mut self, frame: &DurableFrame) -> Result<Flow, Closed> {
         self.last = frame.seq;
         let terminal = matches!(
-            frame.kind.as_str(),
-            "session.status_terminated" | "session.deleted"
+            frame.kind,
+            EventKind::SessionStatusTerminated | EventKind::SessionDeleted
         );
         if let Some(state) = self.turn {
             return self.deliver_turn(frame, state).await;
         }
-        if self.request.chunks || is_contract_type(&frame.kind) {
+        if self.request.chunks || frame.kind.is_contract_type() {
             self.send(frame.frame.clone()).await?;
         }
         Ok(if terminal { Flow::End } else { Flow::Continue })
@@ -219,8 +219,10 @@ impl Writer {
         match state {
             TurnState::Waiting => {
                 let relevant = matches!(
-                    frame.kind.as_str(),
-                    "session.status_running" | "user.interrupt" | "session.deleted"
+                    frame.kind,
+                    EventKind::SessionStatusRunning
+                        | EventKind::UserInterrupt
+                        | EventKind::SessionDeleted
                 );
                 if !relevant {
                     return Ok(Flow::Continue);
@@ -235,11 +237,11 @@ impl Writer {
                 let Some(ours) = ours else {
                     return Ok(Flow::End);
                 };
-                if ours.cancelled_at.is_some() || frame.kind == "session.deleted" {
+                if ours.cancelled_at.is_some() || frame.kind == EventKind::SessionDeleted {
                     self.send(frame.frame.clone()).await?;
                     return Ok(Flow::End);
                 }
-                if frame.kind == "session.status_running" && ours.processed_at.is_some() {
+                if frame.kind == EventKind::SessionStatusRunning && ours.processed_at.is_some() {
                     self.turn = Some(TurnState::Active);
                     self.send(DurableFrame::new(&ours).frame).await?;
                     self.send(frame.frame.clone()).await?;
@@ -248,10 +250,10 @@ impl Writer {
             }
             TurnState::Active => {
                 self.send(frame.frame.clone()).await?;
-                Ok(match frame.kind.as_str() {
-                    "session.status_idle" | "session.status_terminated" | "session.deleted" => {
-                        Flow::End
-                    }
+                Ok(match frame.kind {
+                    EventKind::SessionStatusIdle
+                    | EventKind::SessionStatusTerminated
+                    | EventKind::SessionDeleted => Flow::End,
                     _ => Flow::Continue,
                 })
             }

@@ -2,33 +2,27 @@
 //! write locks the session row first (`FOR UPDATE`), which serialises appends per session and
 //! keeps the sequence gapless across replicas.
 
+use berth_store::session_rules::{self, LogTail, SessionHead};
 use berth_store::{
-    AppendOutcome, ByteBudget, ContextScope, EventQuery, MODEL_CONTEXT_TYPES, NewEvent,
-    SessionStatus, SortOrder, StoreResult, StoredEvent,
+    AppendOutcome, ByteBudget, ContextScope, EventKind, EventQuery, NewEvent, SortOrder,
+    StoreResult, StoredEvent,
 };
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
 use crate::connect::pg;
 use crate::rows::{Param, refs};
-use crate::session_lock::{Locked, lock};
+use crate::session_lock::lock;
 
 pub(crate) const COLUMNS: &str =
     "session_id, seq, id, type, body, private, created_at, processed_at, cancelled_at, ctx_order";
-
-/// Inputs that answer a pending tool call; several queued in a row resume one turn together.
-pub(crate) const TOOL_ANSWERS: [&str; 3] = [
-    "user.tool_confirmation",
-    "user.custom_tool_result",
-    "user.tool_result",
-];
 
 pub(crate) fn event(row: &Row) -> StoredEvent {
     StoredEvent {
         session_id: row.get(0),
         seq: row.get(1),
         id: row.get(2),
-        kind: row.get(3),
+        kind: EventKind::parse(row.get(3)),
         body: row.get(4),
         private: row.get(5),
         created_at: row.get(6),
@@ -38,16 +32,17 @@ pub(crate) fn event(row: &Row) -> StoredEvent {
     }
 }
 
-/// Appends events after `last_seq` (the caller holds the session row lock).
+/// Appends events at the log's `tail` (placed by the session rules; the caller holds the session
+/// row lock) and returns them as stored.
 pub async fn append<C: GenericClient>(
     tx: &C,
     session_id: &str,
     events: &[NewEvent],
     now: i64,
-    mut last_seq: i64,
-) -> StoreResult<(Vec<StoredEvent>, i64, i64)> {
+    tail: &mut LogTail,
+) -> StoreResult<Vec<StoredEvent>> {
     if events.is_empty() {
-        return Ok((Vec::new(), last_seq, 0));
+        return Ok(Vec::new());
     }
     let stmt = tx
         .prepare_cached(
@@ -58,54 +53,36 @@ pub async fn append<C: GenericClient>(
         .await
         .map_err(pg)?;
     let mut stored = Vec::with_capacity(events.len());
-    let mut queued = 0;
     for e in events {
-        last_seq += 1;
-        let (processed_at, ctx_order) = if e.queued {
-            queued += 1;
-            (None, None)
-        } else {
-            (Some(now), Some(2 * last_seq))
-        };
+        let place = tail.place(e, now);
         tx.execute(
             &stmt,
             &[
                 &session_id,
-                &last_seq,
+                &place.seq,
                 &e.id,
-                &e.kind,
+                &e.kind.as_str(),
                 &now,
-                &processed_at,
-                &ctx_order,
+                &place.processed_at,
+                &place.ctx_order,
                 &e.body,
                 &e.private,
             ],
         )
         .await
         .map_err(pg)?;
-        stored.push(StoredEvent {
-            session_id: session_id.to_owned(),
-            seq: last_seq,
-            id: e.id.clone(),
-            kind: e.kind.clone(),
-            body: e.body.clone(),
-            private: e.private.clone(),
-            created_at: now,
-            processed_at,
-            cancelled_at: None,
-            ctx_order,
-        });
+        stored.push(place.stored(session_id, e, now));
     }
     // Delivered when the transaction commits; other replicas re-read the log from here.
     let announce = tx
         .prepare_cached(crate::listen::ANNOUNCE_EVENT)
         .await
         .map_err(pg)?;
-    tx.execute(&announce, &[&format!("{session_id}:{last_seq}")])
+    tx.execute(&announce, &[&format!("{session_id}:{}", tail.last_seq)])
         .await
         .map_err(pg)?;
-    let interrupted = events.iter().any(|e| e.kind == "user.interrupt");
-    if queued > 0 || interrupted {
+    let interrupted = events.iter().any(session_rules::cancels_queued_inputs);
+    if interrupted || events.iter().any(|e| e.queued) {
         let wake = tx
             .prepare_cached(crate::listen::ANNOUNCE_WAKE)
             .await
@@ -117,7 +94,7 @@ pub async fn append<C: GenericClient>(
         };
         tx.execute(&wake, &[&payload]).await.map_err(pg)?;
     }
-    Ok((stored, last_seq, queued))
+    Ok(stored)
 }
 
 pub async fn append_client<C: GenericClient>(
@@ -127,27 +104,22 @@ pub async fn append_client<C: GenericClient>(
     events: &[NewEvent],
     now: i64,
 ) -> StoreResult<AppendOutcome> {
-    let Some(Locked {
-        status,
-        last_seq: mut_last_seq,
-        archived_at,
-        pending: mut_pending,
-        ..
-    }) = lock(tx, tenant_id, session_id).await?
-    else {
+    let Some(locked) = lock(tx, tenant_id, session_id).await? else {
         return Ok(AppendOutcome::NotFound);
     };
-    let (mut last_seq, mut pending) = (mut_last_seq, mut_pending);
-    if archived_at.is_some() {
-        return Ok(AppendOutcome::Archived);
+    let head = SessionHead {
+        status: locked.status,
+        archived: locked.archived_at.is_some(),
+        last_seq: locked.last_seq,
+        pending_inputs: locked.pending,
+    };
+    if let Some(refusal) = head.refusal() {
+        return Ok(refusal);
     }
-    if status == SessionStatus::Terminated {
-        return Ok(AppendOutcome::Terminated);
-    }
+    let mut tail = LogTail::new(head.last_seq, head.pending_inputs);
     let mut stored = Vec::with_capacity(events.len());
     for e in events {
-        if e.kind == "user.interrupt" {
-            // An interrupt drops what was queued before it; what follows it still runs.
+        if session_rules::cancels_queued_inputs(e) {
             let cancelled = tx
                 .execute(
                     "UPDATE session_events SET cancelled_at = $2
@@ -156,17 +128,13 @@ pub async fn append_client<C: GenericClient>(
                 )
                 .await
                 .map_err(pg)?;
-            pending -= cancelled as i64;
+            tail.cancelled(cancelled);
         }
-        let (mut one, seq, queued) =
-            append(tx, session_id, std::slice::from_ref(e), now, last_seq).await?;
-        last_seq = seq;
-        pending += queued;
-        stored.append(&mut one);
+        stored.extend(append(tx, session_id, std::slice::from_ref(e), now, &mut tail).await?);
     }
     tx.execute(
         "UPDATE sessions SET last_seq = $2, pending_inputs = $3, updated_at = $4 WHERE id = $1",
-        &[&session_id, &last_seq, &pending, &now],
+        &[&session_id, &tail.last_seq, &tail.pending_inputs, &now],
     )
     .await
     .map_err(pg)?;
@@ -302,7 +270,7 @@ pub async fn context<C: GenericClient>(
         ),
     };
     let stmt = client.prepare_cached(&sql).await.map_err(pg)?;
-    let types: Vec<&str> = MODEL_CONTEXT_TYPES.to_vec();
+    let types: Vec<&str> = session_rules::model_context_types().collect();
     let rows = match scope {
         ContextScope::All => client.query(&stmt, &[&session_id, &after]).await,
         ContextScope::Model => client.query(&stmt, &[&session_id, &after, &types]).await,

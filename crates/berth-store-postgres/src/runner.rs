@@ -1,15 +1,17 @@
 //! The runner's side of the event log: runnable sessions, leases (claim, renew, release),
 //! turns and stream buffers.
 
+use berth_store::session_rules::{self, LogTail};
 use berth_store::{
-    Lease, NewEvent, SessionStatus, StoreResult, StoredEvent, StreamBuffer, TurnEffects, TurnStart,
-    stored_status,
+    EventKind, Lease, NewEvent, SessionStatus, StoreResult, StoredEvent, StreamBuffer, TurnEffects,
+    TurnStart, stored_status,
 };
 use deadpool_postgres::GenericClient;
 
 use crate::connect::pg;
-use crate::events::{COLUMNS, TOOL_ANSWERS, append, event};
+use crate::events::{COLUMNS, append, event};
 
+/// The sessions that [`session_rules::needs_runner`] and have no live lease.
 pub async fn runnable<C: GenericClient>(
     client: &C,
     lease_cutoff: i64,
@@ -18,14 +20,15 @@ pub async fn runnable<C: GenericClient>(
     let stmt = client
         .prepare_cached(
             "SELECT id FROM sessions
-             WHERE deleted_at IS NULL AND (pending_inputs > 0 OR status IN ('running', 'rescheduling'))
+             WHERE deleted_at IS NULL AND (pending_inputs > 0 OR status = ANY($3))
                AND (lease_owner IS NULL OR lease_expires_at < $1)
              LIMIT $2",
         )
         .await
         .map_err(pg)?;
+    let busy: Vec<&str> = session_rules::busy_statuses().collect();
     let rows = client
-        .query(&stmt, &[&lease_cutoff, &i64::from(limit)])
+        .query(&stmt, &[&lease_cutoff, &i64::from(limit), &busy])
         .await
         .map_err(pg)?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
@@ -143,37 +146,34 @@ pub async fn begin_turn<C: GenericClient>(
     opening: &[NewEvent],
 ) -> StoreResult<TurnStart> {
     let Some(Held {
-        last_seq, pending, ..
+        last_seq,
+        pending,
+        turn_started_at,
+        ..
     }) = held(tx, lease).await?
     else {
         return Ok(TurnStart::LeaseLost);
     };
-    let candidates: Vec<(i64, String)> = tx
+    let queued: Vec<(i64, EventKind)> = tx
         .query(
             "SELECT seq, type FROM session_events
              WHERE session_id = $1 AND processed_at IS NULL AND cancelled_at IS NULL
-             ORDER BY seq LIMIT 64",
-            &[&lease.session_id],
+             ORDER BY seq LIMIT $2",
+            &[
+                &lease.session_id,
+                &i64::from(session_rules::TURN_INPUT_CANDIDATES),
+            ],
         )
         .await
         .map_err(pg)?
         .iter()
-        .map(|r| (r.get(0), r.get(1)))
+        .map(|r| (r.get(0), EventKind::parse(r.get(1))))
         .collect();
-    let Some((first_seq, first_kind)) = candidates.first() else {
+    let seqs = session_rules::turn_inputs(&queued);
+    if seqs.is_empty() {
         return Ok(TurnStart::NothingPending);
-    };
-    let mut seqs = vec![*first_seq];
-    if TOOL_ANSWERS.contains(&first_kind.as_str()) {
-        seqs.extend(
-            candidates
-                .iter()
-                .skip(1)
-                .take_while(|(_, kind)| TOOL_ANSWERS.contains(&kind.as_str()))
-                .map(|(seq, _)| *seq),
-        );
     }
-    let ctx_order = 2 * last_seq + 1;
+    let ctx_order = session_rules::taken_inputs_ctx_order(last_seq);
     let rows = tx
         .query(
             &format!(
@@ -186,16 +186,20 @@ pub async fn begin_turn<C: GenericClient>(
         .map_err(pg)?;
     let mut promoted: Vec<StoredEvent> = rows.iter().map(event).collect();
     promoted.sort_by_key(|e| e.seq);
-    let (appended, last_seq, _) = append(tx, &lease.session_id, opening, now, last_seq).await?;
+    let mut tail = LogTail::new(last_seq, pending);
+    tail.taken(seqs.len());
+    let appended = append(tx, &lease.session_id, opening, now, &mut tail).await?;
     tx.execute(
-        "UPDATE sessions SET status = 'running', turn_started_at = COALESCE(turn_started_at, $2),
-             pending_inputs = $3, last_seq = $4, updated_at = $2
+        "UPDATE sessions SET status = $5, turn_started_at = $2,
+             pending_inputs = $3, last_seq = $4, updated_at = $6
          WHERE id = $1",
         &[
             &lease.session_id,
+            &session_rules::turn_started_at(turn_started_at, now),
+            &tail.pending_inputs,
+            &tail.last_seq,
+            &SessionStatus::Running.as_str(),
             &now,
-            &(pending - seqs.len() as i64),
-            &last_seq,
         ],
     )
     .await
@@ -219,14 +223,9 @@ pub async fn append_turn<C: GenericClient>(
     else {
         return Ok(None);
     };
-    let (stored, last_seq, _) = append(tx, &lease.session_id, events, now, last_seq).await?;
-    let usage = effects.usage.unwrap_or_default();
-    let status = effects.status.unwrap_or(status);
-    let (active_add, turn_started_at) = if effects.end_turn {
-        (turn_started_at.map_or(0, |t| (now - t).max(0)), None)
-    } else {
-        (0, turn_started_at)
-    };
+    let mut tail = LogTail::new(last_seq, 0);
+    let stored = append(tx, &lease.session_id, events, now, &mut tail).await?;
+    let update = session_rules::turn_update(status, turn_started_at, effects, now);
     let stmt = tx
         .prepare_cached(
             "UPDATE sessions SET last_seq = $2, status = $3, updated_at = $4,
@@ -241,15 +240,15 @@ pub async fn append_turn<C: GenericClient>(
         &stmt,
         &[
             &lease.session_id,
-            &last_seq,
-            &status.as_str(),
+            &tail.last_seq,
+            &update.status.as_str(),
             &now,
-            &usage.input_tokens,
-            &usage.output_tokens,
-            &usage.cache_read_input_tokens,
-            &usage.cache_creation_input_tokens,
-            &active_add,
-            &turn_started_at,
+            &update.usage.input_tokens,
+            &update.usage.output_tokens,
+            &update.usage.cache_read_input_tokens,
+            &update.usage.cache_creation_input_tokens,
+            &update.active_micros_added,
+            &update.turn_started_at,
         ],
     )
     .await
@@ -279,7 +278,7 @@ pub async fn save_buffer<C: GenericClient>(
         &[
             &lease.session_id,
             &buffer.event_id,
-            &buffer.kind,
+            &buffer.kind.as_str(),
             &buffer.text,
         ],
     )
@@ -303,7 +302,7 @@ pub async fn buffers<C: GenericClient>(
         .iter()
         .map(|r| StreamBuffer {
             event_id: r.get(0),
-            kind: r.get(1),
+            kind: EventKind::parse(r.get(1)),
             text: r.get(2),
         })
         .collect())

@@ -1,5 +1,6 @@
 //! Sessions: create, read, list, change, archive, delete.
 
+use berth_store::session_rules::LogTail;
 use berth_store::{
     ChangeOutcome, DeleteSessionOutcome, NewEvent, SessionChange, SessionQuery, SessionRow,
     SortOrder, StoreResult, StoredEvent, UsageTotals, stored_status,
@@ -82,10 +83,11 @@ pub async fn create<C: GenericClient>(
     .await
     .map_err(pg)?;
     record_memory_stores(tx, &row.id, memory_store_ids).await?;
-    let (stored, last_seq, queued) = append(tx, &row.id, events, row.created_at, 0).await?;
+    let mut tail = LogTail::new(0, 0);
+    let stored = append(tx, &row.id, events, row.created_at, &mut tail).await?;
     tx.execute(
         "UPDATE sessions SET last_seq = $2, pending_inputs = $3 WHERE id = $1",
-        &[&row.id, &last_seq, &queued],
+        &[&row.id, &tail.last_seq, &tail.pending_inputs],
     )
     .await
     .map_err(pg)?;
@@ -213,8 +215,9 @@ pub async fn change<C: GenericClient>(
         .map_err(pg)?;
         record_memory_stores(tx, &change.id, stores).await?;
     }
-    let (stored, last_seq, _) =
-        append(tx, &change.id, &change.events, change.now, last_seq).await?;
+    let mut tail = LogTail::new(last_seq, 0);
+    let stored = append(tx, &change.id, &change.events, change.now, &mut tail).await?;
+    let last_seq = tail.last_seq;
     tx.execute(
         "UPDATE sessions SET body = $2, version = version + 1, updated_at = $3, last_seq = $4,
              private = COALESCE($5, private)
@@ -285,7 +288,9 @@ pub async fn delete<C: GenericClient>(
     if status.is_busy() {
         return Ok(DeleteSessionOutcome::Running);
     }
-    let (stored, last_seq, _) = append(tx, id, events, now, last_seq).await?;
+    let mut tail = LogTail::new(last_seq, 0);
+    let stored = append(tx, id, events, now, &mut tail).await?;
+    let last_seq = tail.last_seq;
     tx.execute(
         "UPDATE session_events SET cancelled_at = $2
          WHERE session_id = $1 AND processed_at IS NULL AND cancelled_at IS NULL",

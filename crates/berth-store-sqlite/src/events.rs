@@ -1,31 +1,25 @@
 //! The event log: appending, reading and context (the runner's side is in `runner.rs`).
 
+use berth_store::session_rules::{self, LogTail, SessionHead};
 use berth_store::{
-    AppendOutcome, ByteBudget, ContextScope, EventQuery, MODEL_CONTEXT_TYPES, NewEvent,
-    SessionStatus, SortOrder, StoreResult, StoredEvent,
+    AppendOutcome, ByteBudget, ContextScope, EventQuery, NewEvent, SortOrder, StoreResult,
+    StoredEvent,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::pool::backend;
-use crate::sql::{Sql, status_at};
+use crate::sql::{Sql, kind_at, status_at};
 
 pub(crate) const COLUMNS: &str =
     "session_id, seq, id, type, body, private, created_at, processed_at, cancelled_at, ctx_order";
-
-/// Inputs that answer a pending tool call; several queued in a row resume one turn together.
-pub(crate) const TOOL_ANSWERS: [&str; 3] = [
-    "user.tool_confirmation",
-    "user.custom_tool_result",
-    "user.tool_result",
-];
 
 pub(crate) fn event(row: &Row<'_>) -> rusqlite::Result<StoredEvent> {
     Ok(StoredEvent {
         session_id: row.get(0)?,
         seq: row.get(1)?,
         id: row.get(2)?,
-        kind: row.get(3)?,
+        kind: kind_at(row, 3)?,
         body: row.get(4)?,
         private: row.get(5)?,
         created_at: row.get(6)?,
@@ -35,14 +29,14 @@ pub(crate) fn event(row: &Row<'_>) -> rusqlite::Result<StoredEvent> {
     })
 }
 
-/// Appends events after `last_seq`; returns them, the new last seq and how many were queued.
+/// Appends events at the log's `tail` (placed by the session rules) and returns them as stored.
 pub fn append(
     conn: &Connection,
     session_id: &str,
     events: &[NewEvent],
     now: i64,
-    mut last_seq: i64,
-) -> StoreResult<(Vec<StoredEvent>, i64, i64)> {
+    tail: &mut LogTail,
+) -> StoreResult<Vec<StoredEvent>> {
     let mut stmt = conn
         .prepare_cached(
             "INSERT INTO session_events
@@ -51,41 +45,23 @@ pub fn append(
         )
         .map_err(backend)?;
     let mut stored = Vec::with_capacity(events.len());
-    let mut queued = 0;
     for e in events {
-        last_seq += 1;
-        let (processed_at, ctx_order) = if e.queued {
-            queued += 1;
-            (None, None)
-        } else {
-            (Some(now), Some(2 * last_seq))
-        };
+        let place = tail.place(e, now);
         stmt.execute(params![
             session_id,
-            last_seq,
+            place.seq,
             e.id,
-            e.kind,
+            e.kind.as_str(),
             now,
-            processed_at,
-            ctx_order,
+            place.processed_at,
+            place.ctx_order,
             e.body,
             e.private
         ])
         .map_err(backend)?;
-        stored.push(StoredEvent {
-            session_id: session_id.to_owned(),
-            seq: last_seq,
-            id: e.id.clone(),
-            kind: e.kind.clone(),
-            body: e.body.clone(),
-            private: e.private.clone(),
-            created_at: now,
-            processed_at,
-            cancelled_at: None,
-            ctx_order,
-        });
+        stored.push(place.stored(session_id, e, now));
     }
-    Ok((stored, last_seq, queued))
+    Ok(stored)
 }
 
 pub fn append_client(
@@ -95,31 +71,33 @@ pub fn append_client(
     events: &[NewEvent],
     now: i64,
 ) -> StoreResult<AppendOutcome> {
-    let current: Option<(SessionStatus, Option<i64>, i64, i64)> = conn
+    let head: Option<SessionHead> = conn
         .prepare_cached(
-            "SELECT status, archived_at, last_seq, pending_inputs FROM sessions
+            "SELECT status, archived_at IS NOT NULL, last_seq, pending_inputs FROM sessions
              WHERE id = ?1 AND tenant_id = ?2 AND deleted_at IS NULL",
         )
         .and_then(|mut s| {
             s.query_row(params![session_id, tenant_id], |r| {
-                Ok((status_at(r, 0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                Ok(SessionHead {
+                    status: status_at(r, 0)?,
+                    archived: r.get(1)?,
+                    last_seq: r.get(2)?,
+                    pending_inputs: r.get(3)?,
+                })
             })
             .optional()
         })
         .map_err(backend)?;
-    let Some((status, archived_at, mut last_seq, mut pending)) = current else {
+    let Some(head) = head else {
         return Ok(AppendOutcome::NotFound);
     };
-    if archived_at.is_some() {
-        return Ok(AppendOutcome::Archived);
+    if let Some(refusal) = head.refusal() {
+        return Ok(refusal);
     }
-    if status == SessionStatus::Terminated {
-        return Ok(AppendOutcome::Terminated);
-    }
+    let mut tail = LogTail::new(head.last_seq, head.pending_inputs);
     let mut stored = Vec::with_capacity(events.len());
     for e in events {
-        if e.kind == "user.interrupt" {
-            // An interrupt drops what was queued before it; what follows it still runs.
+        if session_rules::cancels_queued_inputs(e) {
             let cancelled = conn
                 .prepare_cached(
                     "UPDATE session_events SET cancelled_at = ?2
@@ -127,18 +105,20 @@ pub fn append_client(
                 )
                 .and_then(|mut s| s.execute(params![session_id, now]))
                 .map_err(backend)?;
-            pending -= cancelled as i64;
+            tail.cancelled(cancelled as u64);
         }
-        let (mut one, seq, queued) =
-            append(conn, session_id, std::slice::from_ref(e), now, last_seq)?;
-        last_seq = seq;
-        pending += queued;
-        stored.append(&mut one);
+        stored.extend(append(
+            conn,
+            session_id,
+            std::slice::from_ref(e),
+            now,
+            &mut tail,
+        )?);
     }
     conn.prepare_cached(
         "UPDATE sessions SET last_seq = ?2, pending_inputs = ?3, updated_at = ?4 WHERE id = ?1",
     )
-    .and_then(|mut s| s.execute(params![session_id, last_seq, pending, now]))
+    .and_then(|mut s| s.execute(params![session_id, tail.last_seq, tail.pending_inputs, now]))
     .map_err(backend)?;
     Ok(AppendOutcome::Appended(stored))
 }
@@ -255,9 +235,8 @@ pub fn context(
         vec![Value::Text(session_id.to_owned()), Value::Integer(after)],
     );
     if scope == ContextScope::Model {
-        let types: Vec<String> = MODEL_CONTEXT_TYPES
-            .iter()
-            .map(|t| (*t).to_owned())
+        let types: Vec<String> = session_rules::model_context_types()
+            .map(str::to_owned)
             .collect();
         sql.bind_list(" AND type IN ", &types);
     }

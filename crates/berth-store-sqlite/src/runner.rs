@@ -1,26 +1,31 @@
 //! The runner's side of the event log: runnable sessions, leases (claim, renew, release),
 //! turns and stream buffers.
 
+use berth_store::session_rules::{self, LogTail};
 use berth_store::{
     Lease, NewEvent, SessionStatus, StoreResult, StoredEvent, StreamBuffer, TurnEffects, TurnStart,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::events::{COLUMNS, TOOL_ANSWERS, append, event};
+use crate::events::{COLUMNS, append, event};
 use crate::pool::backend;
-use crate::sql::status_at;
+use crate::sql::{Sql, kind_at, status_at};
 
+/// The sessions that [`session_rules::needs_runner`] and have no live lease.
 pub fn runnable(conn: &Connection, lease_cutoff: i64, limit: u32) -> StoreResult<Vec<String>> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT id FROM sessions
-             WHERE deleted_at IS NULL AND (pending_inputs > 0 OR status IN ('running', 'rescheduling'))
-               AND (lease_owner IS NULL OR lease_expires_at < ?1)
-             LIMIT ?2",
-        )
-        .map_err(backend)?;
+    let mut sql = Sql::new(
+        "SELECT id FROM sessions
+         WHERE deleted_at IS NULL AND (lease_owner IS NULL OR lease_expires_at < ?1)
+           AND (pending_inputs > 0 OR status IN "
+            .to_owned(),
+        vec![rusqlite::types::Value::Integer(lease_cutoff)],
+    );
+    let busy: Vec<String> = session_rules::busy_statuses().map(str::to_owned).collect();
+    sql.bind_list("", &busy);
+    sql.push(&format!(") LIMIT {limit}"));
+    let mut stmt = conn.prepare_cached(&sql.text).map_err(backend)?;
     let rows = stmt
-        .query_map(params![lease_cutoff, limit], |r| r.get(0))
+        .query_map(rusqlite::params_from_iter(sql.values), |r| r.get(0))
         .map_err(backend)?;
     rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
 }
@@ -120,39 +125,36 @@ pub fn begin_turn(
     opening: &[NewEvent],
 ) -> StoreResult<TurnStart> {
     let Some(Held {
-        last_seq, pending, ..
+        last_seq,
+        pending,
+        turn_started_at,
+        ..
     }) = held(conn, lease)?
     else {
         return Ok(TurnStart::LeaseLost);
     };
-    let candidates: Vec<(i64, String)> = {
+    let queued: Vec<(i64, berth_store::EventKind)> = {
         let mut stmt = conn
             .prepare_cached(
                 "SELECT seq, type FROM session_events
                  WHERE session_id = ?1 AND processed_at IS NULL AND cancelled_at IS NULL
-                 ORDER BY seq LIMIT 64",
+                 ORDER BY seq LIMIT ?2",
             )
             .map_err(backend)?;
         let rows = stmt
-            .query_map(params![lease.session_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_map(
+                params![lease.session_id, session_rules::TURN_INPUT_CANDIDATES],
+                |r| Ok((r.get(0)?, kind_at(r, 1)?)),
+            )
             .map_err(backend)?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
             .map_err(backend)?
     };
-    let Some((first_seq, first_kind)) = candidates.first() else {
+    let seqs = session_rules::turn_inputs(&queued);
+    if seqs.is_empty() {
         return Ok(TurnStart::NothingPending);
-    };
-    let mut seqs = vec![*first_seq];
-    if TOOL_ANSWERS.contains(&first_kind.as_str()) {
-        seqs.extend(
-            candidates
-                .iter()
-                .skip(1)
-                .take_while(|(_, kind)| TOOL_ANSWERS.contains(&kind.as_str()))
-                .map(|(seq, _)| *seq),
-        );
     }
-    let ctx_order = 2 * last_seq + 1;
+    let ctx_order = session_rules::taken_inputs_ctx_order(last_seq);
     let mut promoted = Vec::with_capacity(seqs.len());
     for seq in &seqs {
         let row = conn
@@ -164,18 +166,22 @@ pub fn begin_turn(
             .map_err(backend)?;
         promoted.push(row);
     }
-    let (appended, last_seq, _) = append(conn, &lease.session_id, opening, now, last_seq)?;
+    let mut tail = LogTail::new(last_seq, pending);
+    tail.taken(seqs.len());
+    let appended = append(conn, &lease.session_id, opening, now, &mut tail)?;
     conn.prepare_cached(
-        "UPDATE sessions SET status = 'running', turn_started_at = COALESCE(turn_started_at, ?2),
-             pending_inputs = ?3, last_seq = ?4, updated_at = ?2
+        "UPDATE sessions SET status = ?5, turn_started_at = ?2,
+             pending_inputs = ?3, last_seq = ?4, updated_at = ?6
          WHERE id = ?1",
     )
     .and_then(|mut s| {
         s.execute(params![
             lease.session_id,
-            now,
-            pending - seqs.len() as i64,
-            last_seq
+            session_rules::turn_started_at(turn_started_at, now),
+            tail.pending_inputs,
+            tail.last_seq,
+            SessionStatus::Running.as_str(),
+            now
         ])
     })
     .map_err(backend)?;
@@ -198,14 +204,9 @@ pub fn append_turn(
     else {
         return Ok(None);
     };
-    let (stored, last_seq, _) = append(conn, &lease.session_id, events, now, last_seq)?;
-    let usage = effects.usage.unwrap_or_default();
-    let status = effects.status.unwrap_or(status);
-    let (active_add, turn_started_at) = if effects.end_turn {
-        (turn_started_at.map_or(0, |t| (now - t).max(0)), None)
-    } else {
-        (0, turn_started_at)
-    };
+    let mut tail = LogTail::new(last_seq, 0);
+    let stored = append(conn, &lease.session_id, events, now, &mut tail)?;
+    let update = session_rules::turn_update(status, turn_started_at, effects, now);
     conn.prepare_cached(
         "UPDATE sessions SET last_seq = ?2, status = ?3, updated_at = ?4,
              usage_input = usage_input + ?5, usage_output = usage_output + ?6,
@@ -216,15 +217,15 @@ pub fn append_turn(
     .and_then(|mut s| {
         s.execute(params![
             lease.session_id,
-            last_seq,
-            status.as_str(),
+            tail.last_seq,
+            update.status.as_str(),
             now,
-            usage.input_tokens,
-            usage.output_tokens,
-            usage.cache_read_input_tokens,
-            usage.cache_creation_input_tokens,
-            active_add,
-            turn_started_at
+            update.usage.input_tokens,
+            update.usage.output_tokens,
+            update.usage.cache_read_input_tokens,
+            update.usage.cache_creation_input_tokens,
+            update.active_micros_added,
+            update.turn_started_at
         ])
     })
     .map_err(backend)?;
@@ -248,7 +249,7 @@ pub fn save_buffer(conn: &Connection, lease: &Lease, buffer: &StreamBuffer) -> S
         s.execute(params![
             lease.session_id,
             buffer.event_id,
-            buffer.kind,
+            buffer.kind.as_str(),
             buffer.text
         ])
     })
@@ -264,7 +265,7 @@ pub fn buffers(conn: &Connection, session_id: &str) -> StoreResult<Vec<StreamBuf
         .query_map(params![session_id], |r| {
             Ok(StreamBuffer {
                 event_id: r.get(0)?,
-                kind: r.get(1)?,
+                kind: kind_at(r, 1)?,
                 text: r.get(2)?,
             })
         })

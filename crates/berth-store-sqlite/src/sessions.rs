@@ -1,5 +1,6 @@
 //! Sessions: create, read, list, change, archive, delete.
 
+use berth_store::session_rules::LogTail;
 use berth_store::{
     ChangeOutcome, DeleteSessionOutcome, NewEvent, SessionChange, SessionQuery, SessionRow,
     SessionStatus, SortOrder, StoreResult, StoredEvent, UsageTotals,
@@ -78,9 +79,10 @@ pub fn create(
     })
     .map_err(backend)?;
     record_memory_stores(conn, &row.id, memory_store_ids)?;
-    let (stored, last_seq, queued) = append(conn, &row.id, events, row.created_at, 0)?;
+    let mut tail = LogTail::new(0, 0);
+    let stored = append(conn, &row.id, events, row.created_at, &mut tail)?;
     conn.prepare_cached("UPDATE sessions SET last_seq = ?2, pending_inputs = ?3 WHERE id = ?1")
-        .and_then(|mut s| s.execute(params![row.id, last_seq, queued]))
+        .and_then(|mut s| s.execute(params![row.id, tail.last_seq, tail.pending_inputs]))
         .map_err(backend)?;
     Ok(stored)
 }
@@ -190,7 +192,9 @@ pub fn change(conn: &Connection, change: &SessionChange) -> StoreResult<ChangeOu
             .map_err(backend)?;
         record_memory_stores(conn, &change.id, stores)?;
     }
-    let (stored, last_seq, _) = append(conn, &change.id, &change.events, change.now, last_seq)?;
+    let mut tail = LogTail::new(last_seq, 0);
+    let stored = append(conn, &change.id, &change.events, change.now, &mut tail)?;
+    let last_seq = tail.last_seq;
     conn.prepare_cached(
         "UPDATE sessions SET body = ?2, version = version + 1, updated_at = ?3, last_seq = ?4,
              private = COALESCE(?5, private)
@@ -259,7 +263,9 @@ pub fn delete(
     if status.is_busy() {
         return Ok(DeleteSessionOutcome::Running);
     }
-    let (stored, last_seq, _) = append(conn, id, events, now, last_seq)?;
+    let mut tail = LogTail::new(last_seq, 0);
+    let stored = append(conn, id, events, now, &mut tail)?;
+    let last_seq = tail.last_seq;
     conn.prepare_cached(
         "UPDATE session_events SET cancelled_at = ?2
          WHERE session_id = ?1 AND processed_at IS NULL AND cancelled_at IS NULL",

@@ -1,11 +1,20 @@
 //! A tiny builder for queries whose conditions depend on the request: fixed SQL fragments, with
 //! every value bound as a numbered parameter.
 
-use berth_store::{SessionStatus, stored_status};
+use berth_store::{EventKind, SessionStatus, stored_status};
 use rusqlite::Row;
 use rusqlite::types::{Type, Value};
 
 /// Column `idx` of `row` as a session status; text no status has fails the read as corrupt.
+/// An event's `type` column as a kind, read without copying the text.
+pub fn kind_at(row: &Row<'_>, idx: usize) -> rusqlite::Result<EventKind> {
+    let text = row
+        .get_ref(idx)?
+        .as_str()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))?;
+    Ok(EventKind::parse(text))
+}
+
 pub fn status_at(row: &Row<'_>, idx: usize) -> rusqlite::Result<SessionStatus> {
     let text: String = row.get(idx)?;
     stored_status(&text)

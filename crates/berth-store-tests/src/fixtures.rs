@@ -79,7 +79,7 @@ pub fn event(kind: &str) -> berth_store::NewEvent {
     berth_store::NewEvent {
         body: format!(r#"{{"id":"{id}","type":"{kind}"}}"#),
         id,
-        kind: kind.to_owned(),
+        kind: berth_store::EventKind::parse(kind),
         private: None,
         queued,
     }

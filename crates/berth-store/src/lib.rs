@@ -15,6 +15,7 @@ mod memory_search;
 mod model_cards;
 mod optimistic;
 mod sandbox_records;
+pub mod session_rules;
 mod sessions;
 mod vault_records;
 mod vaults;
@@ -40,9 +41,9 @@ pub use optimistic::{Attempt, OPTIMISTIC_ATTEMPTS, optimistically};
 pub use sandbox_records::{RateCounters, RateTake, SandboxRecords};
 pub use sessions::{
     AppendOutcome, ByteBudget, ChangeOutcome, ContextScope, DeleteSessionOutcome, EVENT_PAGE_BYTES,
-    EventLog, EventQuery, Lease, MODEL_CONTEXT_TYPES, NewEvent, SessionChange, SessionQuery,
-    SessionRecords, SessionRow, SessionStatus, StoredEvent, StreamBuffer, TurnEffects, TurnLeases,
-    TurnStart, UsageTotals, stored_status,
+    EventKind, EventLog, EventQuery, Lease, NewEvent, SessionChange, SessionQuery, SessionRecords,
+    SessionRow, SessionStatus, StoredEvent, StreamBuffer, TurnEffects, TurnLeases, TurnStart,
+    UsageTotals, stored_status,
 };
 pub use vault_records::CredentialRecords;
 pub use vaults::{CredentialInsert, CredentialRow};

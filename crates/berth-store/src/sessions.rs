@@ -6,6 +6,7 @@
 //! that moment (`ctx_order`), so a message sent mid-turn is seen by the model after that turn,
 //! even though its sequence number is earlier.
 
+pub use berth_protocol::event::EventKind;
 pub use berth_protocol::session::SessionStatus;
 
 use crate::documents::SortOrder;
@@ -63,7 +64,7 @@ impl UsageTotals {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewEvent {
     pub id: String,
-    pub kind: String,
+    pub kind: EventKind,
     pub body: String,
     /// Context the log keeps but never shows (thinking text and signatures).
     pub private: Option<String>,
@@ -77,7 +78,7 @@ pub struct StoredEvent {
     pub session_id: String,
     pub seq: i64,
     pub id: String,
-    pub kind: String,
+    pub kind: EventKind,
     pub body: String,
     pub private: Option<String>,
     pub created_at: i64,
@@ -95,23 +96,6 @@ pub enum ContextScope {
     /// Only the types a model's context is built from.
     Model,
 }
-
-/// The event types a model's context is built from.
-pub const MODEL_CONTEXT_TYPES: &[&str] = &[
-    "user.message",
-    "system.message",
-    "user.custom_tool_result",
-    "user.tool_result",
-    "user.tool_confirmation",
-    "agent.message",
-    "agent.thinking",
-    "agent.tool_use",
-    "agent.tool_result",
-    "agent.custom_tool_use",
-    "agent.mcp_tool_use",
-    "agent.mcp_tool_result",
-    "agent.thread_context_compacted",
-];
 
 /// Filters for `GET /v1/sessions`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -264,7 +248,7 @@ pub struct TurnEffects {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamBuffer {
     pub event_id: String,
-    pub kind: String,
+    pub kind: EventKind,
     pub text: String,
 }
 

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use berth_llm::{ResponseBuilder, StreamEvent};
+use berth_protocol::event::EventKind;
 use berth_protocol::ids::{new_id, prefix};
 
 use crate::TurnHost;
@@ -153,7 +154,7 @@ impl<'a> Streamed<'a> {
         self.saved_len = text.len();
         self.last_saved = Instant::now();
         self.host
-            .save_partial(&self.message_id, "agent.message", &text)
+            .save_partial(&self.message_id, EventKind::AgentMessage, &text)
             .await;
     }
 }

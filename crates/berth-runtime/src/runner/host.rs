@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use berth_agent::{Emitted, HostError, LiveDelta, LogEvent, TurnHost};
-use berth_protocol::event::{Event, ModelUsage};
+use berth_protocol::event::{Event, EventKind, ModelUsage};
 use berth_protocol::session::SessionStatus;
 use berth_store::{ContextScope, Lease, NewEvent, Store, StreamBuffer, TurnEffects, UsageTotals};
 
@@ -42,9 +42,9 @@ impl RunnerHost {
             return;
         };
         for row in rows {
-            match row.kind.as_str() {
-                "span.model_request_start" => *started = Some(std::time::Instant::now()),
-                "span.model_request_end" => {
+            match row.kind {
+                EventKind::SpanModelRequestStart => *started = Some(std::time::Instant::now()),
+                EventKind::SpanModelRequestEnd => {
                     if let Some(at) = started.take() {
                         self.metrics.model_request(at.elapsed());
                     }
@@ -227,10 +227,10 @@ impl TurnHost for RunnerHost {
         self.bus.publish_live(&self.lease.session_id, &delta);
     }
 
-    async fn save_partial(&self, event_id: &str, kind: &str, text: &str) {
+    async fn save_partial(&self, event_id: &str, kind: EventKind, text: &str) {
         let buffer = StreamBuffer {
             event_id: event_id.to_owned(),
-            kind: kind.to_owned(),
+            kind,
             text: text.to_owned(),
         };
         if let Err(e) = self.store.save_stream_buffer(&self.lease, &buffer).await {

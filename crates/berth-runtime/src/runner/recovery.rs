@@ -9,7 +9,7 @@ use std::collections::HashSet;
 
 use berth_agent::LogEvent;
 use berth_protocol::content::ContentBlock;
-use berth_protocol::event::{Event, EventBody, ModelUsage, StopReason};
+use berth_protocol::event::{Event, EventBody, EventKind, ModelUsage, StopReason};
 use berth_store::{ContextScope, Lease};
 use serde_json::json;
 
@@ -59,7 +59,7 @@ pub(super) async fn recover(runner: &Runner, lease: &Lease) {
         .unwrap_or_default();
     let mut kept = Vec::new();
     for buffer in buffers {
-        if buffer.kind == "agent.message"
+        if buffer.kind == EventKind::AgentMessage
             && !buffer.text.is_empty()
             && !known.contains(buffer.event_id.as_str())
         {

@@ -7,7 +7,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use berth_protocol::content::ContentBlock;
-use berth_protocol::event::{EventParam, SendEventsRequest, SendEventsResponse, SessionEvent};
+use berth_protocol::event::{
+    EventKind, EventParam, SendEventsRequest, SendEventsResponse, SessionEvent,
+};
 use berth_protocol::pagination::{Order, PageCursor};
 use berth_store::{AppendOutcome, EVENT_PAGE_BYTES, EventQuery, NewEvent, SortOrder, StoredEvent};
 use bytes::Bytes;
@@ -118,14 +120,15 @@ async fn check_answer(
     session_id: &str,
     event: &EventParam,
 ) -> Result<(), String> {
-    let (target, expected): (&str, &[&str]) = match event {
-        EventParam::UserToolConfirmation { tool_use_id, .. } => {
-            (tool_use_id, &["agent.tool_use", "agent.mcp_tool_use"])
-        }
+    let (target, expected): (&str, &[EventKind]) = match event {
+        EventParam::UserToolConfirmation { tool_use_id, .. } => (
+            tool_use_id,
+            &[EventKind::AgentToolUse, EventKind::AgentMcpToolUse],
+        ),
         EventParam::UserCustomToolResult {
             custom_tool_use_id, ..
-        } => (custom_tool_use_id, &["agent.custom_tool_use"]),
-        EventParam::UserToolResult { tool_use_id, .. } => (tool_use_id, &["agent.tool_use"]),
+        } => (custom_tool_use_id, &[EventKind::AgentCustomToolUse]),
+        EventParam::UserToolResult { tool_use_id, .. } => (tool_use_id, &[EventKind::AgentToolUse]),
         _ => return Ok(()),
     };
     let found = state
@@ -134,7 +137,7 @@ async fn check_answer(
         .await
         .map_err(|e| format!("could not check the tool use: {e}"))?;
     match found {
-        Some(e) if expected.contains(&e.kind.as_str()) => Ok(()),
+        Some(e) if expected.contains(&e.kind) => Ok(()),
         Some(e) => Err(format!(
             "{target} is a {} event, not one this answers",
             e.kind

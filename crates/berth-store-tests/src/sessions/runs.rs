@@ -239,7 +239,7 @@ pub async fn leases_fence_stale_runners(store: S) {
             &a,
             &StreamBuffer {
                 event_id: "sevt_x".into(),
-                kind: "agent.message".into(),
+                kind: berth_store::EventKind::AgentMessage,
                 text: "stale".into(),
             },
         )
@@ -261,7 +261,7 @@ pub async fn leases_fence_stale_runners(store: S) {
             &b,
             &StreamBuffer {
                 event_id: "sevt_y".into(),
-                kind: "agent.message".into(),
+                kind: berth_store::EventKind::AgentMessage,
                 text: "partial".into(),
             },
         )
@@ -272,7 +272,7 @@ pub async fn leases_fence_stale_runners(store: S) {
             &b,
             &StreamBuffer {
                 event_id: "sevt_y".into(),
-                kind: "agent.message".into(),
+                kind: berth_store::EventKind::AgentMessage,
                 text: "partial text".into(),
             },
         )
