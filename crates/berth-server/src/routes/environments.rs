@@ -1,143 +1,104 @@
-//! `/v1/environments`: create, retrieve, update (POST or PATCH), list, archive, delete.
+//! `/v1/environments`: create, retrieve, update (POST or PATCH), list, archive, delete — the
+//! shared document handlers ([`super::document_resource`]) under this resource's annotations.
 
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use berth_protocol::Deleted;
+use berth_protocol::Timestamp;
 use berth_protocol::environment::{
     Environment, EnvironmentCreateRequest, EnvironmentUpdateRequest, create_environment,
     update_environment,
 };
-use berth_protocol::ids::{new_id, prefix};
-use berth_protocol::pagination::Order;
-use berth_store::{Collection, DeleteOutcome};
+use berth_protocol::ids::prefix;
+use berth_protocol::validation::Validated;
+use berth_store::Collection;
 
+use super::document_resource::{self as documents, DocumentResource};
 use crate::auth::Caller;
-use crate::documents::{Archivable, archive_document, change_document, to_document};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::{JsonBody, QueryParams};
-use crate::listing::{document_query, json_response, page_response};
 use crate::state::AppState;
-use berth_protocol::time::now;
-
-const ENVIRONMENT: &str = "environment";
 
 type AppStateRef = State<Arc<AppState>>;
+
+impl DocumentResource for Environment {
+    const COLLECTION: Collection = Collection::Environments;
+    const NAME: &'static str = "environment";
+    const ID_PREFIX: &'static str = prefix::ENVIRONMENT;
+    const ARCHIVED_CODE: &'static str = "environment_archived";
+    const DELETED_TYPE: &'static str = "environment_deleted";
+    type Create = EnvironmentCreateRequest;
+    type Update = EnvironmentUpdateRequest;
+
+    fn create(request: Self::Create, id: String, now: Timestamp) -> Validated<Self> {
+        create_environment(request, id, now)
+    }
+
+    fn update(current: &Self, request: Self::Update, now: Timestamp) -> Validated<Option<Self>> {
+        update_environment(current, request, now)
+    }
+
+    fn in_use(id: &str) -> String {
+        format!(
+            "environment {id} is used by sessions that are not archived; archive or delete them \
+             first"
+        )
+    }
+}
 
 #[utoipa::path(post, path = "/environments", tag = "environments",
     request_body = EnvironmentCreateRequest,
     responses((status = 200, body = Environment), (status = 400, body = berth_protocol::ErrorBody)))]
 pub async fn create(
-    State(state): AppStateRef,
+    state: AppStateRef,
     caller: Caller,
-    JsonBody(request): JsonBody<EnvironmentCreateRequest>,
+    request: JsonBody<EnvironmentCreateRequest>,
 ) -> ApiResult<Response> {
-    let env = create_environment(request, new_id(prefix::ENVIRONMENT), now())?;
-    let doc = to_document(env.row(&caller.tenant_id, 1), &env)?;
-    state
-        .store
-        .insert_document(Collection::Environments, &doc)
-        .await?;
-    Ok(json_response(StatusCode::OK, doc.body))
+    documents::create::<Environment>(state, caller, request).await
 }
 
 #[utoipa::path(get, path = "/environments/{environment_id}", tag = "environments",
     params(("environment_id" = String, Path)),
     responses((status = 200, body = Environment), (status = 404, body = berth_protocol::ErrorBody)))]
-pub async fn retrieve(
-    State(state): AppStateRef,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
-    let doc = state
-        .store
-        .get_document(Collection::Environments, &caller.tenant_id, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(ENVIRONMENT, &id))?;
-    Ok(json_response(StatusCode::OK, doc.body))
+pub async fn retrieve(state: AppStateRef, caller: Caller, id: Path<String>) -> ApiResult<Response> {
+    documents::retrieve::<Environment>(state, caller, id).await
 }
 
 #[utoipa::path(post, path = "/environments/{environment_id}", tag = "environments",
     params(("environment_id" = String, Path)), request_body = EnvironmentUpdateRequest,
     responses((status = 200, body = Environment)))]
 pub async fn update(
-    State(state): AppStateRef,
+    state: AppStateRef,
     caller: Caller,
-    Path(id): Path<String>,
-    JsonBody(request): JsonBody<EnvironmentUpdateRequest>,
+    id: Path<String>,
+    request: JsonBody<EnvironmentUpdateRequest>,
 ) -> ApiResult<Response> {
-    change_document(
-        &*state.store,
-        Collection::Environments,
-        &caller.tenant_id,
-        &id,
-        ENVIRONMENT,
-        |current: Environment| {
-            if current.archived_at.is_some() {
-                return Err(ApiError::bad_request(format!(
-                    "environment {id} is archived and cannot be updated"
-                ))
-                .with_code("environment_archived"));
-            }
-            Ok(update_environment(&current, request.clone(), now())?)
-        },
-    )
-    .await
+    documents::update::<Environment>(state, caller, id, request).await
 }
 
 #[utoipa::path(get, path = "/environments", tag = "environments",
     params(("limit" = Option<u32>, Query), ("page" = Option<String>, Query),
            ("include_archived" = Option<bool>, Query)),
     responses((status = 200, body = berth_protocol::pagination::Page<Environment>)))]
-pub async fn list(
-    State(state): AppStateRef,
-    caller: Caller,
-    params: QueryParams,
-) -> ApiResult<Response> {
-    let (query, limit) = document_query(&params, 20, 100, Order::Desc)?;
-    let rows = state
-        .store
-        .list_documents(Collection::Environments, &caller.tenant_id, &query)
-        .await?;
-    Ok(page_response(rows, limit, |d| &d.body, |d| d.id.clone()))
+pub async fn list(state: AppStateRef, caller: Caller, params: QueryParams) -> ApiResult<Response> {
+    documents::list::<Environment>(state, caller, params).await
 }
 
 #[utoipa::path(post, path = "/environments/{environment_id}/archive", tag = "environments",
     params(("environment_id" = String, Path)), responses((status = 200, body = Environment)))]
-pub async fn archive(
-    State(state): AppStateRef,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
-    archive_document::<Environment>(
-        &*state.store,
-        Collection::Environments,
-        &caller.tenant_id,
-        &id,
-        ENVIRONMENT,
-    )
-    .await
+pub async fn archive(state: AppStateRef, caller: Caller, id: Path<String>) -> ApiResult<Response> {
+    documents::archive::<Environment>(state, caller, id).await
 }
 
 #[utoipa::path(delete, path = "/environments/{environment_id}", tag = "environments",
     params(("environment_id" = String, Path)),
     responses((status = 200, body = Deleted), (status = 409, body = berth_protocol::ErrorBody)))]
 pub async fn delete(
-    State(state): AppStateRef,
+    state: AppStateRef,
     caller: Caller,
-    Path(id): Path<String>,
+    id: Path<String>,
 ) -> ApiResult<axum::Json<Deleted>> {
-    match state
-        .store
-        .delete_document(Collection::Environments, &caller.tenant_id, &id)
-        .await?
-    {
-        DeleteOutcome::Deleted => Ok(axum::Json(Deleted::new(id, "environment_deleted"))),
-        DeleteOutcome::NotFound => Err(ApiError::not_found(ENVIRONMENT, &id)),
-        DeleteOutcome::InUse => Err(ApiError::conflict(format!(
-            "environment {id} is used by sessions that are not archived; archive or delete them first"
-        ))),
-    }
+    documents::delete::<Environment>(state, caller, id).await
 }

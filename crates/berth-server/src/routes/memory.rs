@@ -33,15 +33,13 @@ use berth_protocol::memory::{
 use berth_protocol::pagination::Order;
 use berth_protocol::{ErrorType, memory};
 use berth_store::{
-    Collection, DeleteMemory, DeleteOutcome, MemoryChange, MemoryContent, MemoryQuery, MemoryRow,
+    Collection, DeleteMemory, MemoryChange, MemoryContent, MemoryQuery, MemoryRow,
     MemoryVersionQuery, MemoryVersionRow, MemoryVersionStamp, MemoryWrite, NewMemory,
     RedactVersion, SortOrder,
 };
 
 use crate::auth::Caller;
-use crate::documents::{
-    Archivable, archive_document, change_document, decode, encode, to_document,
-};
+use crate::documents::{decode, encode};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, QueryParams};
 use crate::listing::{cursor, document_query, json_response, page_response};

@@ -6,6 +6,7 @@
 pub mod agents;
 pub mod api_keys;
 pub mod credentials;
+pub mod document_resource;
 pub mod environments;
 pub mod events;
 pub mod files;

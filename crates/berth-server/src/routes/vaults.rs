@@ -4,104 +4,78 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use berth_protocol::Deleted;
-use berth_protocol::ids::{new_id, prefix};
-use berth_protocol::pagination::Order;
+use berth_protocol::Timestamp;
+use berth_protocol::ids::prefix;
+use berth_protocol::validation::Validated;
 use berth_protocol::vault::{
     Vault, VaultCreateRequest, VaultUpdateRequest, create_vault, update_vault,
 };
-use berth_store::{Collection, DeleteOutcome, DocumentQuery};
+use berth_store::{Collection, DocumentQuery};
 
+use super::document_resource::{self as documents, DocumentResource};
 use crate::auth::Caller;
-use crate::documents::{Archivable, archive_document, change_document, to_document};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::{JsonBody, QueryParams};
-use crate::listing::{document_query, json_response, page_response};
 use crate::state::AppState;
-use berth_protocol::time::now;
-
-pub(crate) const VAULT: &str = "vault";
 
 type AppStateRef = State<Arc<AppState>>;
+
+impl DocumentResource for Vault {
+    const COLLECTION: Collection = Collection::Vaults;
+    const NAME: &'static str = "vault";
+    const ID_PREFIX: &'static str = prefix::VAULT;
+    const ARCHIVED_CODE: &'static str = "vault_archived";
+    const DELETED_TYPE: &'static str = "vault_deleted";
+    type Create = VaultCreateRequest;
+    type Update = VaultUpdateRequest;
+
+    fn create(request: Self::Create, id: String, now: Timestamp) -> Validated<Self> {
+        create_vault(request, id, now)
+    }
+
+    fn update(current: &Self, request: Self::Update, now: Timestamp) -> Validated<Option<Self>> {
+        update_vault(current, request, now)
+    }
+}
 
 #[utoipa::path(post, path = "/vaults", tag = "vaults",
     request_body = VaultCreateRequest,
     responses((status = 200, body = Vault), (status = 400, body = berth_protocol::ErrorBody)))]
 pub async fn create(
-    State(state): AppStateRef,
+    state: AppStateRef,
     caller: Caller,
-    JsonBody(request): JsonBody<VaultCreateRequest>,
+    request: JsonBody<VaultCreateRequest>,
 ) -> ApiResult<Response> {
-    let vault = create_vault(request, new_id(prefix::VAULT), now())?;
-    let doc = to_document(vault.row(&caller.tenant_id, 1), &vault)?;
-    state
-        .store
-        .insert_document(Collection::Vaults, &doc)
-        .await?;
-    Ok(json_response(StatusCode::OK, doc.body))
+    documents::create::<Vault>(state, caller, request).await
 }
 
 #[utoipa::path(get, path = "/vaults/{vault_id}", tag = "vaults",
     params(("vault_id" = String, Path)),
     responses((status = 200, body = Vault), (status = 404, body = berth_protocol::ErrorBody)))]
-pub async fn retrieve(
-    State(state): AppStateRef,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
-    let doc = state
-        .store
-        .get_document(Collection::Vaults, &caller.tenant_id, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(VAULT, &id))?;
-    Ok(json_response(StatusCode::OK, doc.body))
+pub async fn retrieve(state: AppStateRef, caller: Caller, id: Path<String>) -> ApiResult<Response> {
+    documents::retrieve::<Vault>(state, caller, id).await
 }
 
 #[utoipa::path(post, path = "/vaults/{vault_id}", tag = "vaults",
     params(("vault_id" = String, Path)), request_body = VaultUpdateRequest,
     responses((status = 200, body = Vault)))]
 pub async fn update(
-    State(state): AppStateRef,
+    state: AppStateRef,
     caller: Caller,
-    Path(id): Path<String>,
-    JsonBody(request): JsonBody<VaultUpdateRequest>,
+    id: Path<String>,
+    request: JsonBody<VaultUpdateRequest>,
 ) -> ApiResult<Response> {
-    change_document(
-        &*state.store,
-        Collection::Vaults,
-        &caller.tenant_id,
-        &id,
-        VAULT,
-        |current: Vault| {
-            if current.archived_at.is_some() {
-                return Err(ApiError::bad_request(format!(
-                    "vault {id} is archived and cannot be updated"
-                ))
-                .with_code("vault_archived"));
-            }
-            Ok(update_vault(&current, request.clone(), now())?)
-        },
-    )
-    .await
+    documents::update::<Vault>(state, caller, id, request).await
 }
 
 #[utoipa::path(get, path = "/vaults", tag = "vaults",
     params(("limit" = Option<u32>, Query), ("page" = Option<String>, Query),
            ("include_archived" = Option<bool>, Query)),
     responses((status = 200, body = berth_protocol::pagination::Page<Vault>)))]
-pub async fn list(
-    State(state): AppStateRef,
-    caller: Caller,
-    params: QueryParams,
-) -> ApiResult<Response> {
-    let (query, limit) = document_query(&params, 20, 100, Order::Desc)?;
-    let rows = state
-        .store
-        .list_documents(Collection::Vaults, &caller.tenant_id, &query)
-        .await?;
-    Ok(page_response(rows, limit, |d| &d.body, |d| d.id.clone()))
+pub async fn list(state: AppStateRef, caller: Caller, params: QueryParams) -> ApiResult<Response> {
+    documents::list::<Vault>(state, caller, params).await
 }
 
 #[utoipa::path(post, path = "/vaults/{vault_id}/archive", tag = "vaults",
@@ -129,31 +103,16 @@ pub async fn archive(
             _ => break,
         }
     }
-    archive_document::<Vault>(
-        &*state.store,
-        Collection::Vaults,
-        &caller.tenant_id,
-        &id,
-        VAULT,
-    )
-    .await
+    documents::archive::<Vault>(State(state), caller, Path(id)).await
 }
 
 #[utoipa::path(delete, path = "/vaults/{vault_id}", tag = "vaults",
     params(("vault_id" = String, Path)),
     responses((status = 200, body = Deleted), (status = 404, body = berth_protocol::ErrorBody)))]
 pub async fn delete(
-    State(state): AppStateRef,
+    state: AppStateRef,
     caller: Caller,
-    Path(id): Path<String>,
+    id: Path<String>,
 ) -> ApiResult<axum::Json<Deleted>> {
-    match state
-        .store
-        .delete_document(Collection::Vaults, &caller.tenant_id, &id)
-        .await?
-    {
-        DeleteOutcome::Deleted => Ok(axum::Json(Deleted::new(id, "vault_deleted"))),
-        DeleteOutcome::NotFound => Err(ApiError::not_found(VAULT, &id)),
-        DeleteOutcome::InUse => Err(ApiError::conflict(format!("vault {id} is in use"))),
-    }
+    documents::delete::<Vault>(state, caller, id).await
 }

@@ -1,63 +1,66 @@
 //! Memory stores: create, retrieve, update, list, archive and delete, and the `entries` listing.
 
+use berth_protocol::Timestamp;
+use berth_protocol::validation::Validated;
+
 use super::*;
+use crate::routes::document_resource::{self as documents, DocumentResource};
+
+impl DocumentResource for MemoryStore {
+    const COLLECTION: Collection = Collection::MemoryStores;
+    const NAME: &'static str = MEMORY_STORE;
+    const ID_PREFIX: &'static str = prefix::MEMORY_STORE;
+    const ARCHIVED_CODE: &'static str = "memory_store_archived";
+    const DELETED_TYPE: &'static str = "memory_store_deleted";
+    type Create = MemoryStoreCreateRequest;
+    type Update = MemoryStoreUpdateRequest;
+
+    fn create(request: Self::Create, id: String, now: Timestamp) -> Validated<Self> {
+        create_memory_store(request, id, now)
+    }
+
+    fn update(current: &Self, request: Self::Update, now: Timestamp) -> Validated<Option<Self>> {
+        update_memory_store(current, request, now)
+    }
+
+    /// The same answer as a write to one of its memories.
+    fn archived(id: &str) -> ApiError {
+        archived(id)
+    }
+}
 
 #[utoipa::path(post, path = "/memory_stores", tag = "memory_stores",
     request_body = MemoryStoreCreateRequest,
     responses((status = 200, body = MemoryStore), (status = 400, body = berth_protocol::ErrorBody)))]
 pub async fn create_store(
-    State(state): AppStateRef,
+    state: AppStateRef,
     caller: Caller,
-    JsonBody(request): JsonBody<MemoryStoreCreateRequest>,
+    request: JsonBody<MemoryStoreCreateRequest>,
 ) -> ApiResult<Response> {
-    let store = create_memory_store(request, new_id(prefix::MEMORY_STORE), now())?;
-    let doc = to_document(store.row(&caller.tenant_id, 1), &store)?;
-    state
-        .store
-        .insert_document(Collection::MemoryStores, &doc)
-        .await?;
-    Ok(json_response(StatusCode::OK, doc.body))
+    documents::create::<MemoryStore>(state, caller, request).await
 }
 
 #[utoipa::path(get, path = "/memory_stores/{memory_store_id}", tag = "memory_stores",
     params(("memory_store_id" = String, Path)),
     responses((status = 200, body = MemoryStore), (status = 404, body = berth_protocol::ErrorBody)))]
 pub async fn retrieve_store(
-    State(state): AppStateRef,
+    state: AppStateRef,
     caller: Caller,
-    Path(id): Path<String>,
+    id: Path<String>,
 ) -> ApiResult<Response> {
-    let doc = state
-        .store
-        .get_document(Collection::MemoryStores, &caller.tenant_id, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(MEMORY_STORE, &id))?;
-    Ok(json_response(StatusCode::OK, doc.body))
+    documents::retrieve::<MemoryStore>(state, caller, id).await
 }
 
 #[utoipa::path(post, path = "/memory_stores/{memory_store_id}", tag = "memory_stores",
     params(("memory_store_id" = String, Path)), request_body = MemoryStoreUpdateRequest,
     responses((status = 200, body = MemoryStore), (status = 404, body = berth_protocol::ErrorBody)))]
 pub async fn update_store(
-    State(state): AppStateRef,
+    state: AppStateRef,
     caller: Caller,
-    Path(id): Path<String>,
-    JsonBody(request): JsonBody<MemoryStoreUpdateRequest>,
+    id: Path<String>,
+    request: JsonBody<MemoryStoreUpdateRequest>,
 ) -> ApiResult<Response> {
-    change_document(
-        &*state.store,
-        Collection::MemoryStores,
-        &caller.tenant_id,
-        &id,
-        MEMORY_STORE,
-        |current: MemoryStore| {
-            if current.archived_at.is_some() {
-                return Err(archived(&id));
-            }
-            Ok(update_memory_store(&current, request.clone(), now())?)
-        },
-    )
-    .await
+    documents::update::<MemoryStore>(state, caller, id, request).await
 }
 
 #[utoipa::path(get, path = "/memory_stores", tag = "memory_stores",
@@ -66,53 +69,33 @@ pub async fn update_store(
            ("created_at[gte]" = Option<String>, Query), ("created_at[lte]" = Option<String>, Query)),
     responses((status = 200, body = berth_protocol::pagination::Page<MemoryStore>)))]
 pub async fn list_stores(
-    State(state): AppStateRef,
+    state: AppStateRef,
     caller: Caller,
     params: QueryParams,
 ) -> ApiResult<Response> {
-    let (query, limit) = document_query(&params, 20, 100, Order::Desc)?;
-    let rows = state
-        .store
-        .list_documents(Collection::MemoryStores, &caller.tenant_id, &query)
-        .await?;
-    Ok(page_response(rows, limit, |d| &d.body, |d| d.id.clone()))
+    documents::list::<MemoryStore>(state, caller, params).await
 }
 
 #[utoipa::path(post, path = "/memory_stores/{memory_store_id}/archive", tag = "memory_stores",
     params(("memory_store_id" = String, Path)),
     responses((status = 200, body = MemoryStore), (status = 404, body = berth_protocol::ErrorBody)))]
 pub async fn archive_store(
-    State(state): AppStateRef,
+    state: AppStateRef,
     caller: Caller,
-    Path(id): Path<String>,
+    id: Path<String>,
 ) -> ApiResult<Response> {
-    archive_document::<MemoryStore>(
-        &*state.store,
-        Collection::MemoryStores,
-        &caller.tenant_id,
-        &id,
-        MEMORY_STORE,
-    )
-    .await
+    documents::archive::<MemoryStore>(state, caller, id).await
 }
 
 #[utoipa::path(delete, path = "/memory_stores/{memory_store_id}", tag = "memory_stores",
     params(("memory_store_id" = String, Path)),
     responses((status = 200, body = Deleted), (status = 404, body = berth_protocol::ErrorBody)))]
 pub async fn delete_store(
-    State(state): AppStateRef,
+    state: AppStateRef,
     caller: Caller,
-    Path(id): Path<String>,
+    id: Path<String>,
 ) -> ApiResult<axum::Json<Deleted>> {
-    match state
-        .store
-        .delete_document(Collection::MemoryStores, &caller.tenant_id, &id)
-        .await?
-    {
-        DeleteOutcome::Deleted => Ok(axum::Json(Deleted::new(id, "memory_store_deleted"))),
-        DeleteOutcome::NotFound => Err(ApiError::not_found(MEMORY_STORE, &id)),
-        DeleteOutcome::InUse => Err(ApiError::conflict(format!("memory store {id} is in use"))),
-    }
+    documents::delete::<MemoryStore>(state, caller, id).await
 }
 
 #[utoipa::path(get, path = "/memory_stores/{memory_store_id}/entries", tag = "memory_stores",
