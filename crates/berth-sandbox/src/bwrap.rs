@@ -9,8 +9,8 @@ use std::ffi::OsString;
 use std::os::fd::RawFd;
 use std::path::Path;
 
-use crate::ca::{SANDBOX_CA_BUNDLE, SANDBOX_CA_CERT, SYSTEM_CA_BUNDLE};
 use crate::paths::{ExtraMount, OUTPUTS, SYSTEM_DIRS, TMP, WORKSPACE};
+use berth_egress::{SANDBOX_CA_BUNDLE, SANDBOX_CA_CERT, SYSTEM_CA_BUNDLE};
 
 /// Drops to the sandbox's user inside the sandbox (util-linux, on every Debian-like system).
 pub(crate) const SETPRIV: &str = "/usr/bin/setpriv";

@@ -19,23 +19,15 @@
 //! runs commands directly on the host in the workspace directory.
 
 mod bwrap;
-mod ca;
 mod cgroups;
 mod confine;
 pub mod disk;
 mod exec;
-mod forward;
-pub mod hosts;
-mod http1;
-mod intercept;
 mod launch;
 mod limits;
 mod netns;
 pub mod paths;
-mod proxy;
-mod reflect;
 pub mod seccomp;
-mod secrets;
 mod settings;
 pub mod snapshot;
 
@@ -48,22 +40,21 @@ use std::time::{Duration, Instant};
 use nix::unistd::{Gid, Uid};
 use tokio_util::sync::CancellationToken;
 
-pub use ca::{SANDBOX_CA_BUNDLE, SANDBOX_CA_CERT};
+pub use berth_egress::hosts;
+pub use berth_egress::{
+    HostRules, InjectedSecret, PLACEHOLDER_PREFIX, SANDBOX_CA_BUNDLE, SANDBOX_CA_CERT, SecretError,
+    new_placeholder,
+};
 pub use cgroups::{LimitHit, SessionResources};
 pub use confine::{FileView, is_read_only};
 pub use disk::DiskAllowance;
 pub use exec::{Ended, ExecRequest, ExecResult, MAX_OUTPUT_BYTES};
-pub use hosts::HostRules;
 pub use limits::Limits;
 pub use paths::{Access, ExtraMount, PathError, Resolved, SandboxDirs};
-pub use secrets::{InjectedSecret, PLACEHOLDER_PREFIX, SecretError, new_placeholder};
 pub use settings::{Isolation, SandboxSettings, find_bubblewrap};
 
-use ca::SandboxCa;
-use intercept::Interception;
+use berth_egress::{EgressRules, Interception, ProxyState, SandboxCa, SharedSecrets};
 use netns::NetNamespace;
-use proxy::{EgressRules, ProxyState};
-use secrets::SharedSecrets;
 
 /// Sandboxes' users are taken from this range, one per live session (allocated by the caller,
 /// who keeps them apart: no two live sessions share a user), so the process limit and file
@@ -319,7 +310,7 @@ impl Sandbox {
                         secrets: secrets.clone(),
                         interception: owner.interception.clone(),
                     };
-                    tokio::spawn(proxy::serve(listener, state, stop_proxy.clone()));
+                    tokio::spawn(berth_egress::serve(listener, state, stop_proxy.clone()));
                     Some(namespace)
                 }
                 Err(e) => {
@@ -407,7 +398,7 @@ impl Sandbox {
     /// back without secrets: set them after every [`Sandboxes::open`], like the read-only
     /// mounts.
     pub fn set_secrets(&self, secrets: Vec<InjectedSecret>) -> Result<(), SandboxError> {
-        secrets::validate(&secrets)?;
+        berth_egress::validate(&secrets)?;
         self.secrets.replace(secrets);
         Ok(())
     }

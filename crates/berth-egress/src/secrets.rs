@@ -111,7 +111,7 @@ pub enum SecretError {
 }
 
 /// Checks a sandbox's new secrets: usable names, long and distinct placeholders.
-pub(crate) fn validate(secrets: &[InjectedSecret]) -> Result<(), SecretError> {
+pub fn validate(secrets: &[InjectedSecret]) -> Result<(), SecretError> {
     for (i, secret) in secrets.iter().enumerate() {
         let name = secret.env_name.as_bytes();
         let valid_name = name
@@ -140,7 +140,7 @@ pub(crate) fn validate(secrets: &[InjectedSecret]) -> Result<(), SecretError> {
 
 /// A sandbox's current secrets, shared with its proxy, which reads them per request.
 #[derive(Clone, Default)]
-pub(crate) struct SharedSecrets(Arc<RwLock<Arc<[InjectedSecret]>>>);
+pub struct SharedSecrets(Arc<RwLock<Arc<[InjectedSecret]>>>);
 
 impl SharedSecrets {
     pub fn current(&self) -> Arc<[InjectedSecret]> {

@@ -31,7 +31,7 @@ pub const SANDBOX_CA_BUNDLE: &str = "/run/berth/ca-bundle.crt";
 pub const SANDBOX_CA_CERT: &str = "/run/berth/ca.crt";
 /// The system bundle, which sandboxes see with the CA appended (for tools that read it
 /// directly and ignore `SSL_CERT_FILE`).
-pub(crate) const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+pub const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 const KEY_FILE: &str = "ca.key";
 const CERT_FILE: &str = "ca.crt";
@@ -72,7 +72,7 @@ struct CachedLeaf {
 }
 
 /// The CA and the host certificates it has issued.
-pub(crate) struct SandboxCa {
+pub struct SandboxCa {
     issuer: Issuer<'static, KeyPair>,
     cert_der: CertificateDer<'static>,
     cert_pem: String,

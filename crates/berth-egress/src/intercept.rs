@@ -19,14 +19,14 @@ use tokio_rustls::{TlsAcceptor, TlsConnector};
 use crate::ca::{CaError, SandboxCa};
 use crate::forward;
 use crate::http1::{Head, Reader};
-use crate::proxy::{Refusal, refuse};
+use crate::refusal::{Refusal, refuse};
 use crate::secrets::SharedSecrets;
 
 /// Longest a TLS handshake may take, on either side.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The CA and the TLS client of the interception, shared by every sandbox.
-pub(crate) struct Interception {
+pub struct Interception {
     ca: SandboxCa,
     connector: TlsConnector,
 }

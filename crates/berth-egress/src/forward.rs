@@ -11,8 +11,8 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::hosts::normalize_host;
 use crate::http1::{Framing, Head, HttpError, Reader, parse_chunk_size};
-use crate::proxy::{Refusal, refuse};
 use crate::reflect::Reflection;
+use crate::refusal::{Refusal, refuse};
 use crate::secrets::{Applicable, InjectedSecret};
 
 /// Headers that belong to one hop (or to the proxy) and are never forwarded.

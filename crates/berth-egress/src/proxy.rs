@@ -16,14 +16,15 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use berth_net::{EgressError, EgressPolicy};
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
 use crate::forward;
 use crate::hosts::HostRules;
-use crate::http1::{Head, HttpError, Reader};
+use crate::http1::{Head, Reader};
 use crate::intercept::Interception;
+use crate::refusal::{Refusal, refuse};
 use crate::secrets::SharedSecrets;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -39,51 +40,15 @@ pub struct EgressRules {
 
 /// Everything one sandbox's proxy works with.
 #[derive(Clone)]
-pub(crate) struct ProxyState {
+pub struct ProxyState {
     pub rules: Arc<RwLock<EgressRules>>,
     pub secrets: SharedSecrets,
     /// `None` when the CA could not be set up: every tunnel is blind, no secret goes over TLS.
     pub interception: Option<Arc<Interception>>,
 }
 
-/// Why a destination was refused or could not be reached.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum Refusal {
-    #[error("{host} is not allowed by this environment's networking (allowed: {allowed})")]
-    HostNotAllowed { host: String, allowed: String },
-    #[error("{host} resolves to {addr}, the host's own loopback, which sandboxes cannot reach")]
-    Loopback { host: String, addr: IpAddr },
-    #[error("{0}")]
-    Egress(#[from] EgressError),
-    #[error("cannot connect to {host}:{port}: {message}")]
-    Connect {
-        host: String,
-        port: u16,
-        message: String,
-    },
-    #[error("{host}: {message}")]
-    Upstream { host: String, message: String },
-    #[error("{0}")]
-    Http(#[from] HttpError),
-    #[error("{0}")]
-    BadRequest(String),
-}
-
-impl Refusal {
-    fn status(&self) -> &'static str {
-        match self {
-            Refusal::BadRequest(_) => "400 Bad Request",
-            Refusal::Http(HttpError::BodyTooLarge) => "413 Content Too Large",
-            Refusal::Http(HttpError::HeadTooLarge) => "431 Request Header Fields Too Large",
-            Refusal::Http(_) => "400 Bad Request",
-            Refusal::Connect { .. } | Refusal::Upstream { .. } => "502 Bad Gateway",
-            _ => "403 Forbidden",
-        }
-    }
-}
-
 /// Accepts proxy connections until `stop` fires.
-pub(crate) async fn serve(listener: TcpListener, state: ProxyState, stop: CancellationToken) {
+pub async fn serve(listener: TcpListener, state: ProxyState, stop: CancellationToken) {
     loop {
         let accepted = tokio::select! {
             () = stop.cancelled() => return,
@@ -183,19 +148,6 @@ async fn connect(rules: &EgressRules, host: &str, port: u16) -> Result<TcpStream
         port,
         message,
     })
-}
-
-/// Answers with the refusal and closes.
-pub(crate) async fn refuse<W: AsyncWrite + Unpin>(client: &mut W, refusal: &Refusal) {
-    tracing::info!(reason = %refusal, "sandbox egress refused");
-    let body = format!("Berth egress proxy: {refusal}\n");
-    let response = format!(
-        "HTTP/1.1 {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        refusal.status(),
-        body.len()
-    );
-    let _ = client.write_all(response.as_bytes()).await;
-    let _ = client.shutdown().await;
 }
 
 async fn handle(client: TcpStream, rules: EgressRules, state: ProxyState) {
