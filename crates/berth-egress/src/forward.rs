@@ -1,18 +1,32 @@
 //! One request from a sandbox to its destination and the response back, with the sandbox's
-//! placeholders swapped for the real secrets where the secrets allow. Used for plain-HTTP
-//! requests and inside intercepted TLS tunnels alike. One request per connection: the
-//! destination is asked to close after its response and the sandbox is told so, which keeps
-//! every request on its own, checked path.
+//! placeholders swapped for the real secrets where the secrets allow, and secrets reflected by
+//! the destination taken back out. Used for plain-HTTP requests and inside intercepted TLS
+//! tunnels alike. One request per connection: the destination is asked to close after its
+//! response and the sandbox is told so, which keeps every request on its own, checked path.
+//!
+//! The request goes out through hyper's client from its parsed form; its body streams on as it
+//! comes, or is read whole (up to [`MAX_BODY_BYTES`]) when secrets may go into it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use zeroize::{Zeroize, Zeroizing};
+use bytes::Bytes;
+use futures::StreamExt;
+use hyper::body::{Body, Frame, Incoming};
+use hyper::client::conn::http1;
+use hyper::header::{
+    ACCEPT_ENCODING, CONNECTION, CONTENT_ENCODING, CONTENT_LENGTH, HOST, HeaderMap, HeaderName,
+    HeaderValue, TRANSFER_ENCODING,
+};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
+use zeroize::Zeroizing;
 
+use crate::body::{ProxyBody, Stalled, frames, full, relayed, streamed};
 use crate::hosts::normalize_host;
-use crate::http1::{Framing, Head, HttpError, Reader, parse_chunk_size};
-use crate::reflect::Reflection;
-use crate::refusal::{Refusal, refuse};
+use crate::reflect::{Reflection, StreamRedaction};
+use crate::refusal::{MAX_BODY_BYTES, Refusal};
 use crate::secrets::{Applicable, InjectedSecret};
 
 /// Headers that belong to one hop (or to the proxy) and are never forwarded.
@@ -26,22 +40,41 @@ const HOP_BY_HOP: &[&str] = &[
 /// A response that sends nothing for this long is abandoned. Long, because model APIs and
 /// builds may think for minutes before (or between) their bytes.
 const RESPONSE_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
-/// Bytes of a searched response body handled at a time.
-const REDACTION_PIECE_BYTES: usize = 64 * 1024;
+/// Longest wait for more of a request body read whole.
+const REQUEST_BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Forwards the request whose head (`head`, target in origin form) was read from `client` to
-/// `upstream`, for destination `host`, and relays the response.
-pub(crate) async fn exchange<C, U>(
-    mut client: Reader<C>,
-    mut head: Head,
-    mut upstream: U,
+/// Forwards `request` (target in origin form) to `upstream`, the open connection to `host`,
+/// and answers with the response for the sandbox.
+pub(crate) async fn exchange<U>(
+    request: Request<Incoming>,
+    upstream: U,
+    host: String,
+    secrets: Arc<[InjectedSecret]>,
+) -> Response<ProxyBody>
+where
+    U: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    match try_exchange(request, upstream, &host, &secrets).await {
+        Ok(response) => response,
+        Err(refusal) => refusal.response(),
+    }
+}
+
+async fn try_exchange<U>(
+    request: Request<Incoming>,
+    upstream: U,
     host: &str,
     secrets: &[InjectedSecret],
-) where
-    C: AsyncRead + AsyncWrite + Unpin,
-    U: AsyncRead + AsyncWrite + Unpin,
+) -> Result<Response<ProxyBody>, Refusal>
+where
+    U: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
-    let applicable = if names_host(&head, host) {
+    let upstream_error = |message: String| Refusal::Upstream {
+        host: host.to_owned(),
+        message,
+    };
+    let (mut parts, body) = request.into_parts();
+    let applicable = if names_host(&parts.headers, host) {
         Applicable::for_host(secrets, host)
     } else {
         // A `Host` naming another server than the one connected to (domain fronting) gets
@@ -56,268 +89,189 @@ pub(crate) async fn exchange<C, U>(
     // secret's value (an echo, or something stored earlier): it is searched, uncompressed.
     let reflection = Reflection::for_secrets(secrets.iter().filter(|s| s.applies_to(host)));
     if reflection.is_some() {
-        head.remove(&["accept-encoding"]);
-        head.headers
-            .push(("Accept-Encoding".to_owned(), "identity".to_owned()));
+        parts
+            .headers
+            .insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
     }
-    let head_request = head.request_line().0.eq_ignore_ascii_case("HEAD");
-    let request = prepare(&mut client, &mut head, &applicable).await;
-    let sent = match request {
-        Ok(body) => {
-            let bytes = Zeroizing::new(head.to_bytes());
-            let sent =
-                upstream.write_all(&bytes).await.is_ok() && upstream.write_all(&body).await.is_ok();
-            for (_, value) in &mut head.headers {
-                value.zeroize();
-            }
-            sent
-        }
-        Err(error) => {
-            return refuse(client.get_mut(), &Refusal::from(error)).await;
-        }
+    let head_request = parts.method == Method::HEAD;
+    for name in HOP_BY_HOP {
+        parts.headers.remove(*name);
+    }
+    if parts.headers.contains_key(TRANSFER_ENCODING) {
+        // The body is framed by its chunks; a length beside them is ignored, and not sent on.
+        parts.headers.remove(CONTENT_LENGTH);
+    }
+    if applicable.in_headers() {
+        substitute_headers(&mut parts.headers, &applicable);
+    }
+    let body = if applicable.in_body() && !body.is_end_stream() {
+        let whole = read_whole(body).await?;
+        let replaced = Zeroizing::new(applicable.body(&whole).unwrap_or_else(|| whole.to_vec()));
+        parts.headers.remove(TRANSFER_ENCODING);
+        parts
+            .headers
+            .insert(CONTENT_LENGTH, HeaderValue::from(replaced.len()));
+        full(Bytes::from_owner(replaced))
+    } else {
+        relayed(body, REQUEST_BODY_IDLE_TIMEOUT)
     };
-    if !sent {
-        let refusal = Refusal::Upstream {
-            host: host.to_owned(),
-            message: "the connection closed while the request was sent".into(),
-        };
-        return refuse(client.get_mut(), &refusal).await;
-    }
-    let (client, leftover) = client.into_parts();
-    let (mut client_read, mut client_write) = tokio::io::split(client);
-    let (upstream_read, mut upstream_write) = tokio::io::split(upstream);
-    // The rest of the request (a body not read whole) streams on while the response comes.
-    let request_rest = async move {
-        if upstream_write.write_all(&leftover).await.is_ok() {
-            let _ = tokio::io::copy(&mut client_read, &mut upstream_write).await;
+    parts
+        .headers
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    let request = Request::from_parts(parts, body);
+
+    let (mut sender, connection) = http1::Builder::new()
+        .preserve_header_case(true)
+        .handshake(TokioIo::new(upstream))
+        .await
+        .map_err(|e| upstream_error(format!("cannot speak HTTP to it: {e}")))?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "upstream connection ended");
         }
-        std::future::pending::<()>().await;
-    };
-    tokio::select! {
-        () = request_rest => {}
-        () = relay_response(
-            Reader::with_timeout(upstream_read, RESPONSE_IDLE_TIMEOUT),
-            &mut client_write,
-            host,
-            reflection.as_ref().map(|r| (r, head_request)),
-        ) => {}
+    });
+    let response = tokio::time::timeout(RESPONSE_IDLE_TIMEOUT, sender.send_request(request))
+        .await
+        .map_err(|_| upstream_error(Stalled(RESPONSE_IDLE_TIMEOUT).to_string()))?
+        .map_err(|e| upstream_error(format!("no valid response: {e}")))?;
+    let (mut parts, body) = response.into_parts();
+    for name in ["connection", "keep-alive", "proxy-connection"] {
+        parts.headers.remove(name);
     }
-    let _ = client_write.shutdown().await;
+    parts
+        .headers
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    let Some(reflection) = reflection else {
+        return Ok(Response::from_parts(
+            parts,
+            relayed(body, RESPONSE_IDLE_TIMEOUT),
+        ));
+    };
+    // Searched: headers and body, with the secrets' values replaced by their placeholders.
+    let bodiless = head_request
+        || parts.status.is_informational()
+        || parts.status == StatusCode::NO_CONTENT
+        || parts.status == StatusCode::NOT_MODIFIED;
+    let encoded = parts
+        .headers
+        .get(CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|e| !e.trim().is_empty() && !e.trim().eq_ignore_ascii_case("identity"));
+    if encoded && !bodiless {
+        return Err(upstream_error(
+            "answered with a compressed body, which cannot be checked for the sandbox's \
+             secrets; the response was withheld"
+                .to_owned(),
+        ));
+    }
+    redact_headers(&mut parts.headers, &reflection);
+    if bodiless {
+        return Ok(Response::from_parts(parts, crate::body::empty()));
+    }
+    // A replacement may change the length: the body goes on in chunks.
+    parts.headers.remove(CONTENT_LENGTH);
+    parts.headers.remove(TRANSFER_ENCODING);
+    Ok(Response::from_parts(parts, redacted(body, reflection)))
 }
 
 /// Whether the request's `Host` (if any) is the destination.
-fn names_host(head: &Head, host: &str) -> bool {
-    head.header("host")
-        .is_none_or(|h| normalize_host(h) == normalize_host(host))
+fn names_host(headers: &HeaderMap, host: &str) -> bool {
+    headers.get(HOST).is_none_or(|h| {
+        h.to_str()
+            .is_ok_and(|h| normalize_host(h) == normalize_host(host))
+    })
 }
 
-/// Rewrites the head for the destination and reads the body when secrets go into it; returns
-/// the body to send after the head (empty when the body streams on from the client).
-async fn prepare<C>(
-    client: &mut Reader<C>,
-    head: &mut Head,
-    applicable: &Applicable<'_>,
-) -> Result<Zeroizing<Vec<u8>>, HttpError>
-where
-    C: AsyncRead + AsyncWrite + Unpin,
-{
-    // Framing matters only to a body read whole; any other passes through as it came.
-    let framing = head.request_framing();
-    let expects_continue = head
-        .header("expect")
-        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
-    head.remove(HOP_BY_HOP);
-    if applicable.in_headers() {
-        for (_, value) in &mut head.headers {
-            if let Some(replaced) = applicable.header_value(value) {
-                *value = replaced;
-            }
-        }
-    }
-    // The proxy answers `Expect` itself: the destination never sees it, so it never sends an
-    // interim response of its own.
-    if expects_continue && !matches!(framing, Ok(Framing::Empty)) {
-        client
-            .get_mut()
-            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
-            .await?;
-    }
-    let mut body = Zeroizing::new(Vec::new());
-    if applicable.in_body() {
-        let framing = framing?;
-        if framing != Framing::Empty {
-            let raw = client.read_body(framing).await?;
-            *body = applicable.body(&raw).unwrap_or(raw);
-            head.remove(&["content-length", "transfer-encoding"]);
-            head.headers
-                .push(("Content-Length".to_owned(), body.len().to_string()));
-        }
-    }
-    head.headers
-        .push(("Connection".to_owned(), "close".to_owned()));
-    Ok(body)
-}
-
-/// Relays the response: interim responses as they are, the final head with `Connection:
-/// close`, then the body until the destination closes — or, with a reflection guard (and
-/// whether the request was `HEAD`), the body de-framed and searched (see [`crate::reflect`]).
-async fn relay_response<R, W>(
-    mut upstream: Reader<R>,
-    client: &mut W,
-    host: &str,
-    guard: Option<(&Reflection, bool)>,
-) where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
-{
-    loop {
-        let raw = match upstream.read_head().await {
-            Ok(raw) => raw,
-            Err(e) => {
-                let refusal = Refusal::Upstream {
-                    host: host.to_owned(),
-                    message: format!("no valid response: {e}"),
-                };
-                return refuse(client, &refusal).await;
-            }
-        };
-        let Ok(mut head) = Head::parse(&raw) else {
-            // Not ours to judge: passed on as it came.
-            if client.write_all(&raw).await.is_err() {
-                return;
-            }
-            break;
-        };
-        let status = head.status().unwrap_or(0);
-        if (100..200).contains(&status) && status != 101 {
-            if client.write_all(&raw).await.is_err() {
-                return;
-            }
+/// Puts the secrets into the header values that hold their placeholders.
+fn substitute_headers(headers: &mut HeaderMap, applicable: &Applicable<'_>) {
+    for value in headers.values_mut() {
+        let Ok(text) = value.to_str() else {
             continue;
-        }
-        head.remove(&["connection", "keep-alive", "proxy-connection"]);
-        head.headers
-            .push(("Connection".to_owned(), "close".to_owned()));
-        if let Some((reflection, head_request)) = guard {
-            return relay_searched(upstream, client, host, head, reflection, head_request).await;
-        }
-        if client.write_all(&head.to_bytes()).await.is_err() {
-            return;
-        }
-        break;
-    }
-    let mut buffer = vec![0u8; 16 * 1024];
-    loop {
-        let read = tokio::time::timeout(RESPONSE_IDLE_TIMEOUT, upstream.read(&mut buffer)).await;
-        let n = match read {
-            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return,
-            Ok(Ok(n)) => n,
         };
-        let chunk = buffer.get(..n).unwrap_or_default();
-        // Flushed chunk by chunk: streamed responses (server-sent events) arrive as they come.
-        if client.write_all(chunk).await.is_err() || client.flush().await.is_err() {
-            return;
+        if let Some(replaced) = applicable.header_value(text)
+            && let Ok(mut replaced) = HeaderValue::from_str(&replaced)
+        {
+            replaced.set_sensitive(true);
+            *value = replaced;
         }
     }
 }
 
-/// Relays a final response whose headers and body are searched for reflected secrets: the
-/// body is read in its own framing and passed on delimited by the end of the connection.
-async fn relay_searched<R, W>(
-    mut upstream: Reader<R>,
-    client: &mut W,
-    host: &str,
-    mut head: Head,
-    reflection: &Reflection,
-    head_request: bool,
-) where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
-{
-    let upstream_error = |message: String| Refusal::Upstream {
-        host: host.to_owned(),
-        message,
-    };
-    let framing = match head.response_framing(head_request) {
-        Ok(f) => f,
-        Err(e) => return refuse(client, &upstream_error(format!("invalid response: {e}"))).await,
-    };
-    let encoded = head
-        .header("content-encoding")
-        .is_some_and(|e| !e.trim().is_empty() && !e.trim().eq_ignore_ascii_case("identity"));
-    if encoded && framing != Framing::Empty {
-        let message = "answered with a compressed body, which cannot be checked for the \
-                       sandbox's secrets; the response was withheld"
-            .to_owned();
-        return refuse(client, &upstream_error(message)).await;
+/// Takes the secrets' values back out of response header values.
+fn redact_headers(headers: &mut HeaderMap, reflection: &Reflection) {
+    let names: Vec<HeaderName> = headers.keys().cloned().collect();
+    for name in names {
+        let values: Vec<HeaderValue> = headers
+            .get_all(&name)
+            .iter()
+            .map(|value| {
+                let redacted = reflection.header_value(&String::from_utf8_lossy(value.as_bytes()));
+                HeaderValue::from_str(&redacted).unwrap_or_else(|_| value.clone())
+            })
+            .collect();
+        headers.remove(&name);
+        for value in values {
+            headers.append(name.clone(), value);
+        }
     }
-    for (_, value) in &mut head.headers {
-        *value = reflection.header_value(value);
+}
+
+/// A request body read whole, up to [`MAX_BODY_BYTES`].
+async fn read_whole(body: Incoming) -> Result<Zeroizing<Vec<u8>>, Refusal> {
+    let mut whole = Zeroizing::new(Vec::new());
+    let mut incoming = Box::pin(frames(body, REQUEST_BODY_IDLE_TIMEOUT));
+    while let Some(frame) = incoming.next().await {
+        let frame = frame
+            .map_err(|e| Refusal::BadRequest(format!("the request body could not be read: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            if whole.len() + data.len() > MAX_BODY_BYTES {
+                return Err(Refusal::BodyTooLarge);
+            }
+            whole.extend_from_slice(&data);
+        }
     }
-    if framing != Framing::Empty {
-        head.remove(&["content-length", "transfer-encoding"]);
+    Ok(whole)
+}
+
+/// The response body with the secrets' values replaced as it streams.
+fn redacted(body: Incoming, reflection: Reflection) -> ProxyBody {
+    struct Searching<S> {
+        upstream: S,
+        redaction: StreamRedaction<Box<Reflection>>,
+        done: bool,
     }
-    if client.write_all(&head.to_bytes()).await.is_err() {
-        return;
-    }
-    let mut stream = reflection.stream();
-    let mut pass_on = async |piece: &[u8]| -> bool {
-        let out = stream.push(piece);
-        out.is_empty() || (client.write_all(&out).await.is_ok() && client.flush().await.is_ok())
+    let start = Searching {
+        upstream: Box::pin(frames(body, RESPONSE_IDLE_TIMEOUT)),
+        redaction: reflection.into_stream(),
+        done: false,
     };
-    let read = async |upstream: &mut Reader<R>, remaining: u64| -> Option<Vec<u8>> {
-        let max = usize::try_from(remaining)
-            .unwrap_or(usize::MAX)
-            .min(REDACTION_PIECE_BYTES);
-        upstream.read_up_to(max).await.ok()
-    };
-    match framing {
-        Framing::Empty => {}
-        Framing::UntilClose => {
-            while let Some(piece) = read(&mut upstream, u64::MAX).await {
-                if !pass_on(&piece).await {
-                    return;
+    let searched = futures::stream::unfold(start, |mut state| async move {
+        while !state.done {
+            match state.upstream.next().await {
+                Some(Ok(frame)) => {
+                    // Trailers are dropped: they could carry a value too, unsearched.
+                    let Ok(data) = frame.into_data() else {
+                        continue;
+                    };
+                    let out = state.redaction.push(&data);
+                    if !out.is_empty() {
+                        return Some((Ok(Frame::data(Bytes::from(out))), state));
+                    }
+                }
+                Some(Err(e)) => {
+                    state.done = true;
+                    return Some((Err(e), state));
+                }
+                None => {
+                    state.done = true;
+                    let rest = state.redaction.finish();
+                    if !rest.is_empty() {
+                        return Some((Ok(Frame::data(Bytes::from(rest))), state));
+                    }
                 }
             }
         }
-        Framing::Length(mut left) => {
-            while left > 0 {
-                let Some(piece) = read(&mut upstream, left).await else {
-                    break;
-                };
-                left = left.saturating_sub(piece.len() as u64);
-                if !pass_on(&piece).await {
-                    return;
-                }
-            }
-        }
-        Framing::Chunked => loop {
-            let Ok(line) = upstream.read_line().await else {
-                break;
-            };
-            let Ok(mut left) = parse_chunk_size(&line).map(|n| n as u64) else {
-                break;
-            };
-            if left == 0 {
-                break;
-            }
-            while left > 0 {
-                let Some(piece) = read(&mut upstream, left).await else {
-                    return;
-                };
-                left = left.saturating_sub(piece.len() as u64);
-                if !pass_on(&piece).await {
-                    return;
-                }
-            }
-            if upstream.read_line().await.is_err() {
-                break;
-            }
-        },
-    }
-    let rest = stream.finish();
-    if !rest.is_empty() {
-        let _ = client.write_all(&rest).await;
-    }
-    let _ = client.flush().await;
+        None
+    });
+    streamed(searched)
 }

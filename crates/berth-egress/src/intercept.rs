@@ -6,9 +6,16 @@
 //! the real host, verified against the Mozilla roots (plus any the operator adds). Tunnels to
 //! every other host stay blind: the proxy never sees their traffic.
 
-use std::sync::Arc;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::rustls::{
     self, ClientConfig, RootCertStore,
@@ -16,11 +23,17 @@ use tokio_rustls::rustls::{
 };
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
+use crate::body::ProxyBody;
 use crate::ca::{CaError, SandboxCa};
 use crate::forward;
-use crate::http1::{Head, Reader};
-use crate::refusal::{Refusal, refuse};
+use crate::proxy::{MAX_HEAD_BYTES, REQUEST_READ_TIMEOUT};
+use crate::refusal::Refusal;
 use crate::secrets::SharedSecrets;
+
+/// The future of one answer, boxed so that it is plainly `Send`.
+type Answer = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Response<ProxyBody>, Infallible>> + Send>,
+>;
 
 /// Longest a TLS handshake may take, on either side.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
@@ -62,63 +75,88 @@ impl Interception {
         &self.ca
     }
 
-    /// Serves an accepted `CONNECT` to `host` whose TCP connection, `upstream`, is open.
-    pub async fn tunnel(
-        &self,
-        mut client: TcpStream,
+    /// The TLS server configuration that presents a certificate for `host`, made before the
+    /// tunnel is accepted so that a failure can still be answered.
+    pub(crate) fn certificate(&self, host: &str) -> Result<Arc<rustls::ServerConfig>, Refusal> {
+        self.ca.server_config(host).map_err(|e| Refusal::Upstream {
+            host: host.to_owned(),
+            message: format!("cannot make a certificate for it: {e}"),
+        })
+    }
+
+    /// Serves the tunnel of an accepted `CONNECT` to `host` (already answered `200`), whose
+    /// TCP connection, `upstream`, is open: TLS with a certificate for `host`, then one request.
+    pub async fn tunnel<C>(
+        self: Arc<Self>,
+        certificate: Arc<rustls::ServerConfig>,
+        client: C,
         upstream: TcpStream,
-        host: &str,
-        secrets: &SharedSecrets,
-    ) {
-        let config = match self.ca.server_config(host) {
-            Ok(c) => c,
-            Err(e) => {
-                let refusal = Refusal::Upstream {
-                    host: host.to_owned(),
-                    message: format!("cannot make a certificate for it: {e}"),
-                };
-                return refuse(&mut client, &refusal).await;
-            }
-        };
-        if tokio::io::AsyncWriteExt::write_all(
-            &mut client,
-            b"HTTP/1.1 200 Connection Established\r\n\r\n",
+        host: String,
+        secrets: SharedSecrets,
+    ) where
+        C: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        let accepted = tokio::time::timeout(
+            HANDSHAKE_TIMEOUT,
+            TlsAcceptor::from(certificate).accept(client),
         )
-        .await
-        .is_err()
-        {
-            return;
-        }
-        let accepted =
-            tokio::time::timeout(HANDSHAKE_TIMEOUT, TlsAcceptor::from(config).accept(client)).await;
+        .await;
         let client = match accepted {
             Ok(Ok(tls)) => tls,
             Ok(Err(e)) => {
                 // Most often a client with a CA store of its own that ignores the bundle.
-                tracing::info!(host, error = %e, "the sandbox's TLS client refused the interception");
+                tracing::info!(%host, error = %e, "the sandbox's TLS client refused the interception");
                 return;
             }
             Err(_) => return,
         };
-        let mut client = Reader::new(client);
-        let head = match client.read_head().await.and_then(|raw| Head::parse(&raw)) {
-            Ok(head) => head,
-            Err(e) => return refuse(client.get_mut(), &Refusal::from(e)).await,
-        };
-        let (_, target, _) = head.request_line();
-        if !target.starts_with('/') {
-            let refusal = Refusal::BadRequest(format!(
-                "requests inside a tunnel must name a path, not \"{target}\""
-            ));
-            return refuse(client.get_mut(), &refusal).await;
+        let upstream = Arc::new(Mutex::new(Some(upstream)));
+        let service = service_fn(move |request| {
+            let this = Arc::clone(&self);
+            let upstream = upstream.lock().ok().and_then(|mut u| u.take());
+            let (host, secrets) = (host.clone(), secrets.clone());
+            let answer: Answer = Box::pin(async move {
+                Ok::<_, Infallible>(Self::forward(this, request, upstream, host, secrets).await)
+            });
+            answer
+        });
+        let served = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(REQUEST_READ_TIMEOUT)
+            .max_buf_size(MAX_HEAD_BYTES)
+            .keep_alive(false)
+            .preserve_header_case(true)
+            .serve_connection(TokioIo::new(client), service)
+            .await;
+        if let Err(e) = served {
+            tracing::debug!(error = %e, "intercepted connection ended");
         }
-        let upstream = match self.connect_upstream(upstream, host).await {
+    }
+
+    /// The one request of an intercepted tunnel, sent on over TLS to the real host.
+    async fn forward(
+        this: Arc<Self>,
+        request: Request<Incoming>,
+        upstream: Option<TcpStream>,
+        host: String,
+        secrets: SharedSecrets,
+    ) -> Response<ProxyBody> {
+        if request.uri().scheme().is_some() || request.uri().authority().is_some() {
+            return Refusal::BadRequest(format!(
+                "requests inside a tunnel must name a path, not \"{}\"",
+                request.uri()
+            ))
+            .response();
+        }
+        let Some(upstream) = upstream else {
+            return Refusal::BadRequest("one request per tunnel".into()).response();
+        };
+        let upstream = match this.connect_upstream(upstream, &host).await {
             Ok(u) => u,
-            Err(refusal) => return refuse(client.get_mut(), &refusal).await,
+            Err(refusal) => return refusal.response(),
         };
         // The secrets as of this request, not as of the tunnel.
-        let secrets = secrets.current();
-        forward::exchange(client, head, upstream, host, &secrets).await;
+        forward::exchange(request, upstream, host, secrets.current()).await
     }
 
     async fn connect_upstream(

@@ -7,13 +7,14 @@
 //! of this installation that only sandboxes trust ([`intercept`], [`ca`]), and takes them back
 //! out of responses that reflect them ([`reflect`]).
 //!
-//! Modules depend downwards only: `proxy` → `intercept` → `forward` → `http1`, `reflect`,
-//! `secrets`, `refusal`.
+//! HTTP is hyper's: requests are parsed by its server and written to destinations by its client
+//! from the parsed form. Modules depend downwards only: `proxy` → `intercept` → `forward` →
+//! `reflect`, `secrets`, `refusal`, `body`.
 
+mod body;
 pub mod ca;
 mod forward;
 pub mod hosts;
-mod http1;
 mod intercept;
 mod proxy;
 mod reflect;

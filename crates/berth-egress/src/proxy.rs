@@ -1,6 +1,9 @@
 //! The egress proxy a sandbox reaches at `127.0.0.1:3128` inside its namespace
-//! (`HTTP_PROXY`/`HTTPS_PROXY` point there). It speaks just enough HTTP: `CONNECT host:port`
-//! for TLS and absolute-form requests (`GET http://host/…`) for plain HTTP. Every destination is
+//! (`HTTP_PROXY`/`HTTPS_PROXY` point there). It serves HTTP/1.1 with hyper, one request per
+//! connection: `CONNECT host:port` for TLS and absolute-form requests (`GET http://host/…`) for
+//! plain HTTP; anything else is refused. Requests are parsed by hyper and written to their
+//! destination from the parsed form, never passed on as raw bytes, so no head reaches a
+//! destination in a form the proxy did not read. Every destination is
 //! checked twice: the host against the environment's rules, and every address it resolves to
 //! against the sandboxes' egress policy (`BERTH_SANDBOX_ALLOW_PRIVATE_EGRESS`, apart from the
 //! server's own), with loopback refused outright (but for the loopback ports the operator
@@ -11,23 +14,33 @@
 //! Requests that may carry the sandbox's secrets (see [`crate::secrets`]) get them here: plain
 //! HTTP directly, TLS by interception ([`crate::intercept`]); tunnels to other hosts stay blind.
 
+use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use berth_net::{EgressError, EgressPolicy};
-use tokio::io::AsyncWriteExt;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, Uri};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
+use crate::body::{ProxyBody, empty};
 use crate::forward;
 use crate::hosts::HostRules;
-use crate::http1::{Head, Reader};
 use crate::intercept::Interception;
-use crate::refusal::{Refusal, refuse};
+use crate::refusal::Refusal;
 use crate::secrets::SharedSecrets;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most a request head (and the read buffer) may hold; larger heads are answered `431`.
+pub(crate) const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// Longest wait for a request head: a client that stalls longer is gone.
+pub(crate) const REQUEST_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What a sandbox may reach; replaced when its environment's networking changes.
 #[derive(Debug, Clone)]
@@ -70,10 +83,124 @@ pub async fn serve(listener: TcpListener, state: ProxyState, stop: CancellationT
         tokio::spawn(async move {
             tokio::select! {
                 () = stop.cancelled() => {}
-                () = handle(client, rules, state) => {}
+                () = serve_connection(client, rules, state) => {}
             }
         });
     }
+}
+
+/// Serves one sandbox connection: one request, then it closes.
+pub(crate) async fn serve_connection<C>(client: C, rules: EgressRules, state: ProxyState)
+where
+    C: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let rules = Arc::new(rules);
+    let service = service_fn(move |request| {
+        let rules = Arc::clone(&rules);
+        let state = state.clone();
+        async move { Ok::<_, Infallible>(route(request, &rules, &state).await) }
+    });
+    let served = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(REQUEST_READ_TIMEOUT)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .keep_alive(false)
+        .preserve_header_case(true)
+        .serve_connection(TokioIo::new(client), service)
+        .with_upgrades()
+        .await;
+    if let Err(e) = served {
+        tracing::debug!(error = %e, "sandbox proxy connection ended");
+    }
+}
+
+async fn route(
+    request: Request<Incoming>,
+    rules: &EgressRules,
+    state: &ProxyState,
+) -> Response<ProxyBody> {
+    let result = if request.method() == Method::CONNECT {
+        tunnel(request, rules, state).await
+    } else {
+        plain_http(request, rules, state).await
+    };
+    result.unwrap_or_else(|refusal| refusal.response())
+}
+
+/// `CONNECT host:port`: checks and opens the destination, answers `200`, then relays the
+/// tunnel — intercepted when a secret applies to the host, blind otherwise.
+async fn tunnel(
+    request: Request<Incoming>,
+    rules: &EgressRules,
+    state: &ProxyState,
+) -> Result<Response<ProxyBody>, Refusal> {
+    // Authority form only (RFC 9110 §9.3.6): `host:port`, no scheme, no path.
+    let uri = request.uri();
+    let authority = match uri.authority() {
+        Some(authority) if uri.scheme().is_none() && uri.path_and_query().is_none() => {
+            authority.as_str().to_owned()
+        }
+        _ => {
+            return Err(Refusal::BadRequest(format!(
+                "CONNECT takes host:port, not \"{uri}\""
+            )));
+        }
+    };
+    let (host, port) = host_port(&authority, 443)?;
+    let upstream = connect(rules, &host, port).await?;
+    let interception = match &state.interception {
+        Some(interception) if state.secrets.current().iter().any(|s| s.applies_to(&host)) => {
+            Some((Arc::clone(interception), interception.certificate(&host)?))
+        }
+        _ => None,
+    };
+    let secrets = state.secrets.clone();
+    tokio::spawn(async move {
+        let client = match hyper::upgrade::on(request).await {
+            Ok(upgraded) => TokioIo::new(upgraded),
+            Err(e) => {
+                tracing::debug!(error = %e, "the sandbox left before its tunnel opened");
+                return;
+            }
+        };
+        match interception {
+            Some((interception, certificate)) => {
+                interception
+                    .tunnel(certificate, client, upstream, host, secrets)
+                    .await;
+            }
+            None => blind_tunnel(client, upstream).await,
+        }
+    });
+    Ok(Response::new(empty()))
+}
+
+/// An absolute-form request (`GET http://host/path`): checked, then forwarded in origin form.
+async fn plain_http(
+    mut request: Request<Incoming>,
+    rules: &EgressRules,
+    state: &ProxyState,
+) -> Result<Response<ProxyBody>, Refusal> {
+    let uri = request.uri().clone();
+    let authority = match (uri.scheme_str(), uri.authority()) {
+        (Some(scheme), Some(authority)) if scheme.eq_ignore_ascii_case("http") => authority,
+        _ => {
+            return Err(Refusal::BadRequest(format!(
+                "only CONNECT and absolute http:// requests are proxied, not \"{} {uri}\"",
+                request.method()
+            )));
+        }
+    };
+    let (host, port) = host_port(authority.as_str(), 80)?;
+    let upstream = connect(rules, &host, port).await?;
+    let origin_form = uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .parse::<Uri>()
+        .map_err(|e| Refusal::BadRequest(format!("invalid request target: {e}")))?;
+    *request.uri_mut() = origin_form;
+    let secrets = state.secrets.current();
+    Ok(forward::exchange(request, upstream, host, secrets).await)
 }
 
 /// Splits `host:port` (with `[v6]:port`), using `default_port` when none is given.
@@ -150,82 +277,16 @@ async fn connect(rules: &EgressRules, host: &str, port: u16) -> Result<TcpStream
     })
 }
 
-async fn handle(client: TcpStream, rules: EgressRules, state: ProxyState) {
-    let mut client = Reader::new(client);
-    let head = match client.read_head().await.and_then(|raw| Head::parse(&raw)) {
-        Ok(h) => h,
-        Err(e) => return refuse(client.get_mut(), &Refusal::from(e)).await,
-    };
-    let (method, target, version) = head.request_line();
-    if method.eq_ignore_ascii_case("CONNECT") {
-        let destination = match host_port(target, 443) {
-            Ok((host, port)) => connect(&rules, &host, port)
-                .await
-                .map(|upstream| (host, upstream)),
-            Err(refusal) => Err(refusal),
-        };
-        let (host, upstream) = match destination {
-            Ok(d) => d,
-            Err(refusal) => return refuse(client.get_mut(), &refusal).await,
-        };
-        let (client, rest) = client.into_parts();
-        if let Some(interception) = &state.interception
-            && state.secrets.current().iter().any(|s| s.applies_to(&host))
-        {
-            if !rest.is_empty() {
-                let mut client = client;
-                let refusal =
-                    Refusal::BadRequest("data was sent before the tunnel was established".into());
-                return refuse(&mut client, &refusal).await;
-            }
-            return interception
-                .tunnel(client, upstream, &host, &state.secrets)
-                .await;
-        }
-        return blind_tunnel(client, upstream, &rest).await;
-    }
-    let Some(after_scheme) = target.strip_prefix("http://") else {
-        let refusal = Refusal::BadRequest(format!(
-            "only CONNECT and absolute http:// requests are proxied, not \"{method} {target}\""
-        ));
-        return refuse(client.get_mut(), &refusal).await;
-    };
-    let (authority, path) = match after_scheme.find('/') {
-        Some(i) => after_scheme.split_at(i),
-        None => (after_scheme, "/"),
-    };
-    let destination = match host_port(authority, 80) {
-        Ok((host, port)) => connect(&rules, &host, port)
-            .await
-            .map(|upstream| (host, upstream)),
-        Err(refusal) => Err(refusal),
-    };
-    let (host, upstream) = match destination {
-        Ok(d) => d,
-        Err(refusal) => return refuse(client.get_mut(), &refusal).await,
-    };
-    // Forwarded in origin form.
-    let start_line = format!("{method} {path} {version}");
-    let mut head = head;
-    head.start_line = start_line;
-    let secrets = state.secrets.current();
-    forward::exchange(client, head, upstream, &host, &secrets).await;
-}
-
 /// Relays a tunnel without looking inside.
-async fn blind_tunnel(mut client: TcpStream, mut upstream: TcpStream, rest: &[u8]) {
-    if client
-        .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
-        .await
-        .is_err()
-    {
-        return;
-    }
-    if !rest.is_empty() && upstream.write_all(rest).await.is_err() {
-        return;
-    }
+async fn blind_tunnel<C>(mut client: C, mut upstream: TcpStream)
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+{
     let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
 }
+
+#[cfg(test)]
+mod properties;
 
 #[cfg(test)]
 mod tests {

@@ -4,10 +4,9 @@
 //! or in the encoded forms of [`berth_vault::encoded_forms`] — replaced by the secret's
 //! placeholder, in its headers and in its body, as the body streams.
 //!
-//! The body is read in its own framing (length, chunks, or until close) and passed on
-//! delimited by the end of the connection, so a replacement may change its length. A
-//! compressed body cannot be searched: requests to these hosts ask for none, and a compressed
-//! answer is refused.
+//! The body is passed on in chunks, so a replacement may change its length. A compressed body
+//! cannot be searched: requests to these hosts ask for none, and a compressed answer is
+//! refused.
 
 use crate::secrets::InjectedSecret;
 
@@ -52,9 +51,17 @@ impl Reflection {
         String::from_utf8(out).unwrap_or_else(|_| value.to_owned())
     }
 
-    pub fn stream(&self) -> StreamRedaction<'_> {
+    pub fn stream(&self) -> StreamRedaction<&Self> {
         StreamRedaction {
             guard: self,
+            pending: Vec::new(),
+        }
+    }
+
+    /// A redaction that owns the guard, for a body that outlives the request.
+    pub fn into_stream(self) -> StreamRedaction<Box<Self>> {
+        StreamRedaction {
+            guard: Box::new(self),
             pending: Vec::new(),
         }
     }
@@ -80,12 +87,12 @@ impl Reflection {
 
 /// Redaction of one body as it streams: bytes are passed on as soon as they cannot be part of
 /// a secret; only the end of a chunk that could begin one waits for the next chunk.
-pub(crate) struct StreamRedaction<'a> {
-    guard: &'a Reflection,
+pub(crate) struct StreamRedaction<G> {
+    guard: G,
     pending: Vec<u8>,
 }
 
-impl StreamRedaction<'_> {
+impl<G: std::ops::Deref<Target = Reflection>> StreamRedaction<G> {
     /// The next piece of the body; returns what can be passed on now.
     pub fn push(&mut self, input: &[u8]) -> Vec<u8> {
         self.pending.extend_from_slice(input);

@@ -1,12 +1,17 @@
 //! Why the proxy refused a request or could not complete it, and the answer the sandbox gets:
-//! a plain-text response naming the reason, then the connection closes.
+//! a plain-text response naming the reason, after which the connection closes.
 
 use std::net::IpAddr;
 
 use berth_net::EgressError;
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use hyper::header::{CONNECTION, CONTENT_TYPE, HeaderValue};
+use hyper::{Response, StatusCode};
 
-use crate::http1::HttpError;
+use crate::body::{ProxyBody, full};
+
+/// The largest request body read whole to substitute secrets in; larger ones are refused
+/// (proxy memory is shared by every sandbox).
+pub(crate) const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
 /// Why a destination was refused or could not be reached.
 #[derive(Debug, thiserror::Error)]
@@ -25,34 +30,37 @@ pub(crate) enum Refusal {
     },
     #[error("{host}: {message}")]
     Upstream { host: String, message: String },
-    #[error("{0}")]
-    Http(#[from] HttpError),
+    #[error(
+        "the request body is larger than {MAX_BODY_BYTES} bytes, the most that can carry secrets"
+    )]
+    BodyTooLarge,
     #[error("{0}")]
     BadRequest(String),
 }
 
 impl Refusal {
-    fn status(&self) -> &'static str {
+    fn status(&self) -> StatusCode {
         match self {
-            Refusal::BadRequest(_) => "400 Bad Request",
-            Refusal::Http(HttpError::BodyTooLarge) => "413 Content Too Large",
-            Refusal::Http(HttpError::HeadTooLarge) => "431 Request Header Fields Too Large",
-            Refusal::Http(_) => "400 Bad Request",
-            Refusal::Connect { .. } | Refusal::Upstream { .. } => "502 Bad Gateway",
-            _ => "403 Forbidden",
+            Refusal::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Refusal::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Refusal::Connect { .. } | Refusal::Upstream { .. } => StatusCode::BAD_GATEWAY,
+            Refusal::HostNotAllowed { .. } | Refusal::Loopback { .. } | Refusal::Egress(_) => {
+                StatusCode::FORBIDDEN
+            }
         }
     }
-}
 
-/// Answers with the refusal and closes.
-pub(crate) async fn refuse<W: AsyncWrite + Unpin>(client: &mut W, refusal: &Refusal) {
-    tracing::info!(reason = %refusal, "sandbox egress refused");
-    let body = format!("Berth egress proxy: {refusal}\n");
-    let response = format!(
-        "HTTP/1.1 {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        refusal.status(),
-        body.len()
-    );
-    let _ = client.write_all(response.as_bytes()).await;
-    let _ = client.shutdown().await;
+    /// The answer to the sandbox, which closes the connection.
+    pub fn response(&self) -> Response<ProxyBody> {
+        tracing::info!(reason = %self, "sandbox egress refused");
+        let mut response = Response::new(full(format!("Berth egress proxy: {self}\n")));
+        *response.status_mut() = self.status();
+        let headers = response.headers_mut();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        headers.insert(CONNECTION, HeaderValue::from_static("close"));
+        response
+    }
 }

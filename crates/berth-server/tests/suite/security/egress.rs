@@ -9,7 +9,7 @@ use berth_server::ServerConfig;
 use berth_server::config::EgressPolicy;
 use berth_test_support::{FakeModel, TestServer};
 use serde_json::json;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{call_tool, tool_session};
 
@@ -56,6 +56,13 @@ async fn host_service() -> u16 {
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
+            // The request first, as an HTTP server reads it: answering before it and closing
+            // would reset the connection under the request still being sent.
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && socket.read(&mut byte).await.unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
             let body = "host-only-secret";
             let reply = format!(
                 "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
