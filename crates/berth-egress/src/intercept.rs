@@ -11,10 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::rustls::{
@@ -26,9 +25,9 @@ use tokio_rustls::{TlsAcceptor, TlsConnector};
 use crate::body::ProxyBody;
 use crate::ca::{CaError, SandboxCa};
 use crate::forward;
-use crate::proxy::{MAX_HEAD_BYTES, REQUEST_READ_TIMEOUT};
 use crate::refusal::Refusal;
 use crate::secrets::SharedSecrets;
+use crate::serving::one_request_server;
 
 /// The future of one answer, boxed so that it is plainly `Send`.
 type Answer = std::pin::Pin<
@@ -120,12 +119,7 @@ impl Interception {
             });
             answer
         });
-        let served = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(REQUEST_READ_TIMEOUT)
-            .max_buf_size(MAX_HEAD_BYTES)
-            .keep_alive(false)
-            .preserve_header_case(true)
+        let served = one_request_server()
             .serve_connection(TokioIo::new(client), service)
             .await;
         if let Err(e) = served {

@@ -9,7 +9,7 @@
 //!
 //! HTTP is hyper's: requests are parsed by its server and written to destinations by its client
 //! from the parsed form. Modules depend downwards only: `proxy` → `intercept` → `forward` →
-//! `reflect`, `secrets`, `refusal`, `body`.
+//! `reflect`, `secrets`, `refusal`, `body`, `serving`.
 
 mod body;
 pub mod ca;
@@ -20,6 +20,7 @@ mod proxy;
 mod reflect;
 mod refusal;
 mod secrets;
+mod serving;
 
 pub use ca::{CaError, SANDBOX_CA_BUNDLE, SANDBOX_CA_CERT, SYSTEM_CA_BUNDLE, SandboxCa};
 pub use hosts::HostRules;

@@ -21,10 +21,9 @@ use std::time::Duration;
 
 use berth_net::{EgressError, EgressPolicy};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, Uri};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -35,12 +34,9 @@ use crate::hosts::HostRules;
 use crate::intercept::Interception;
 use crate::refusal::Refusal;
 use crate::secrets::SharedSecrets;
+use crate::serving::one_request_server;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// The most a request head (and the read buffer) may hold; larger heads are answered `431`.
-pub(crate) const MAX_HEAD_BYTES: usize = 64 * 1024;
-/// Longest wait for a request head: a client that stalls longer is gone.
-pub(crate) const REQUEST_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What a sandbox may reach; replaced when its environment's networking changes.
 #[derive(Debug, Clone)]
@@ -100,12 +96,7 @@ where
         let state = state.clone();
         async move { Ok::<_, Infallible>(route(request, &rules, &state).await) }
     });
-    let served = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(REQUEST_READ_TIMEOUT)
-        .max_buf_size(MAX_HEAD_BYTES)
-        .keep_alive(false)
-        .preserve_header_case(true)
+    let served = one_request_server()
         .serve_connection(TokioIo::new(client), service)
         .with_upgrades()
         .await;

@@ -1,15 +1,10 @@
-//! The OpenAPI document, generated from the protocol types and the route annotations (collected
-//! where the routes are declared, in [`crate::routes`]), served at `GET /v1/openapi.json`. A
-//! snapshot test fails when it drifts.
+//! The OpenAPI document's frame — title, description, security schemes — and the finishing
+//! touches the derives cannot make. The paths come from the route declarations, which build the
+//! document ([`crate::routes::document`]) served at `GET /v1/openapi.json`. A snapshot test fails
+//! when it drifts.
 
-use std::sync::OnceLock;
-
-use axum::http::StatusCode;
-use axum::response::Response;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
-
-use crate::listing::json_response;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -44,11 +39,38 @@ pub fn base() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
 
+/// Completes a document built from the routes: unique operation ids and the open end of the
+/// event union.
+pub fn finish(document: &mut utoipa::openapi::OpenApi) {
+    qualify_operation_ids(document);
+    open_event_union(document);
+}
+
+/// Handlers are named after what they do within their module (`list`, `create`), so an
+/// operation's id is its tag and its handler's name (`agents_list`), unique in the document.
+fn qualify_operation_ids(document: &mut utoipa::openapi::OpenApi) {
+    for item in document.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            let tag = operation.tags.as_ref().and_then(|tags| tags.first());
+            if let (Some(tag), Some(id)) = (tag, operation.operation_id.as_mut()) {
+                *id = format!("{tag}_{id}");
+            }
+        }
+    }
+}
+
 /// The event union's last variant keeps events of any other type verbatim (`#[serde(untagged)]`),
 /// which the schema derive cannot express: it would document a variant whose `type` is the
 /// literal `"Other"`. This puts the truth in its place: an object with some other `type` and any
 /// fields.
-pub fn open_event_union(document: &mut utoipa::openapi::OpenApi) {
+fn open_event_union(document: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::RefOr;
     use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema, Type};
     let Some(RefOr::T(Schema::OneOf(union))) = document
@@ -78,21 +100,4 @@ pub fn open_event_union(document: &mut utoipa::openapi::OpenApi) {
                 .into();
         }
     }
-}
-
-/// The document as pretty JSON (stable across runs; used by the snapshot test too).
-pub fn document_json() -> &'static str {
-    static DOC: OnceLock<String> = OnceLock::new();
-    DOC.get_or_init(|| {
-        crate::routes::document()
-            .to_pretty_json()
-            .unwrap_or_else(|e| {
-                tracing::error!(error = %e, "cannot encode the OpenAPI document");
-                "{}".to_owned()
-            })
-    })
-}
-
-pub async fn document() -> Response {
-    json_response(StatusCode::OK, document_json().to_owned())
 }

@@ -18,7 +18,7 @@ pub mod sessions;
 pub mod skills;
 pub mod vaults;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -27,6 +27,7 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter, UtoipaMethodRouterE
 use utoipa_axum::routes;
 
 use crate::error::ApiError;
+use crate::listing::json_response;
 use crate::state::AppState;
 use crate::{openapi, request_id};
 
@@ -70,29 +71,23 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// The OpenAPI document of every route, from the same declarations the router is built from.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut document = api(&BodyLimits::new(0), |v1| v1).into_openapi();
-    qualify_operation_ids(&mut document);
-    openapi::open_event_union(&mut document);
+    openapi::finish(&mut document);
     document
 }
 
-/// Handlers are named after what they do within their module (`list`, `create`), so an
-/// operation's id is its tag and its handler's name (`agents_list`), unique in the document.
-fn qualify_operation_ids(document: &mut utoipa::openapi::OpenApi) {
-    for item in document.paths.paths.values_mut() {
-        let operations = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ];
-        for operation in operations.into_iter().flatten() {
-            let tag = operation.tags.as_ref().and_then(|tags| tags.first());
-            if let (Some(tag), Some(id)) = (tag, operation.operation_id.as_mut()) {
-                *id = format!("{tag}_{id}");
-            }
-        }
-    }
+/// The document as pretty JSON, made once (the snapshot test reads it too).
+pub fn document_json() -> &'static str {
+    static DOC: OnceLock<String> = OnceLock::new();
+    DOC.get_or_init(|| {
+        document().to_pretty_json().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot encode the OpenAPI document");
+            "{}".to_owned()
+        })
+    })
+}
+
+async fn serve_document() -> axum::response::Response {
+    json_response(axum::http::StatusCode::OK, document_json().to_owned())
 }
 
 /// Every route: `/healthz`, `/readyz`, and the API under `/v1`, which `wrap_v1` may layer.
@@ -235,7 +230,7 @@ fn v1(limits: &BodyLimits) -> Routes {
                 .post(model_cards::update)
                 .delete(model_cards::delete),
         )
-        .route("/openapi.json", get(openapi::document));
+        .route("/openapi.json", get(serve_document));
     let routes = wildcard(
         routes,
         "/skills/{skill_id}/files/{*path}",

@@ -4,7 +4,7 @@
 #[test]
 fn openapi_document_matches_snapshot() {
     let document: serde_json::Value =
-        serde_json::from_str(berth_server::openapi::document_json()).unwrap();
+        serde_json::from_str(berth_server::routes::document_json()).unwrap();
     assert_eq!(document["info"]["title"], "Berth");
     let mut ids = std::collections::BTreeSet::new();
     for item in document["paths"].as_object().unwrap().values() {
