@@ -139,6 +139,17 @@ pub struct ModelCardSecrets {
 }
 
 /// The last four characters of a key, for telling keys apart.
+/// A key's last four characters, as the seed defines `api_key_preview`; a key shorter than
+/// eight characters shows nothing, so that no preview gives away half of a key.
+pub fn key_preview(key: &str) -> String {
+    let count = key.chars().count();
+    if count < 8 {
+        return String::new();
+    }
+    key.chars().skip(count - 4).collect()
+}
+
+/// A header value masked to `…` and its last four characters.
 pub fn preview(secret: &str) -> String {
     let chars: Vec<char> = secret.chars().collect();
     let tail: String = chars.iter().skip(chars.len().saturating_sub(4)).collect();
@@ -286,7 +297,7 @@ pub fn create_model_card(
             model,
             base_url,
             custom_headers: masked_headers(&headers),
-            api_key_preview: preview(&request.api_key),
+            api_key_preview: key_preview(&request.api_key),
             context_window: request.context_window,
             created_at: now,
             updated_at: now,
@@ -341,7 +352,7 @@ pub fn update_model_card(
     next.card.custom_headers = masked_headers(&next.secrets.custom_headers);
     if let Some(key) = request.api_key {
         validate_api_key(&key)?;
-        next.card.api_key_preview = preview(&key);
+        next.card.api_key_preview = key_preview(&key);
         next.secrets.api_key = key;
     }
     match request.context_window {
@@ -392,7 +403,8 @@ mod tests {
         let shown = serde_json::to_string(&parts.card).unwrap();
         assert!(!shown.contains("abcdefgh1234"), "{shown}");
         assert!(!shown.contains("secret-value"), "{shown}");
-        assert_eq!(parts.card.api_key_preview, "…1234");
+        assert_eq!(parts.card.api_key_preview, "1234");
+        assert_eq!(key_preview("short"), "");
         assert_eq!(parts.card.custom_headers["x-team"], "…9876");
         assert_eq!(parts.card.model, "mine");
     }
@@ -432,6 +444,6 @@ mod tests {
         };
         let change = update_model_card(&parts, rotate, now).unwrap().unwrap();
         assert!(change.connection_changed);
-        assert_eq!(change.parts.card.api_key_preview, "…5555");
+        assert_eq!(change.parts.card.api_key_preview, "5555");
     }
 }

@@ -14,6 +14,7 @@ pub mod files;
 pub mod listing;
 pub mod memory_attach;
 pub mod metrics_http;
+pub mod nul;
 pub mod openapi;
 pub mod rate_limit;
 pub mod request_id;

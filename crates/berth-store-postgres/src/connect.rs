@@ -40,6 +40,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "session memory stores",
         include_str!("../migrations/0009_session_memory_stores.sql"),
     ),
+    (
+        10,
+        "model card key preview",
+        include_str!("../migrations/0010_model_card_key_preview.sql"),
+    ),
 ];
 
 /// Serialises migrations across replicas starting at the same time (an arbitrary constant).

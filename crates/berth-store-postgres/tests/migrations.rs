@@ -81,3 +81,47 @@ async fn sessions_stored_before_the_relation_table_get_their_memory_stores() {
         vec![]
     );
 }
+
+#[tokio::test]
+#[cfg_attr(
+    berth_no_postgres,
+    ignore = "needs PostgreSQL: set BERTH_TEST_DATABASE_URL"
+)]
+async fn model_card_previews_lose_their_ellipsis() {
+    let Some(options) = testing::fresh_schema().await else {
+        return;
+    };
+    let pool = testing::migrated_to(&options, 9).await.unwrap();
+    let client = pool.get().await.unwrap();
+    client
+        .execute(
+            "INSERT INTO tenants (id, name, created_at) VALUES ('t', 't', 0)",
+            &[],
+        )
+        .await
+        .unwrap();
+    let body = r#"{"id":"mdl_1","model_id":"m","provider":"ant","api_key_preview":"…WXYZ","custom_headers":{"x":"…abcd"}}"#;
+    client
+        .execute(
+            "INSERT INTO model_cards (id, tenant_id, model_id, provider, version, created_at,
+                 updated_at, body, sealed)
+             VALUES ('mdl_1', 't', 'm', 'ant', 1, 0, 0, $1, '\\x00')",
+            &[&body],
+        )
+        .await
+        .unwrap();
+    drop(client);
+    let pool = testing::migrated_to(&options, i64::MAX).await.unwrap();
+    let migrated: String = pool
+        .get()
+        .await
+        .unwrap()
+        .query_one("SELECT body FROM model_cards", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        migrated,
+        r#"{"id":"mdl_1","model_id":"m","provider":"ant","api_key_preview":"WXYZ","custom_headers":{"x":"…abcd"}}"#
+    );
+}

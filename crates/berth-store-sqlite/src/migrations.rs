@@ -40,6 +40,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "session memory stores",
         include_str!("../migrations/0009_session_memory_stores.sql"),
     ),
+    (
+        10,
+        "model card key preview",
+        include_str!("../migrations/0010_model_card_key_preview.sql"),
+    ),
 ];
 
 /// Applies every migration the database has not seen yet; returns how many ran.
@@ -138,6 +143,33 @@ mod tests {
                 ("sesn_1".to_owned(), "memstore_a".to_owned()),
                 ("sesn_1".to_owned(), "memstore_b".to_owned()),
             ]
+        );
+    }
+
+    #[test]
+    fn model_card_previews_lose_their_ellipsis() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_to(&mut conn, 9).unwrap();
+        conn.execute(
+            "INSERT INTO tenants (id, name, created_at) VALUES ('t', 't', 0)",
+            [],
+        )
+        .unwrap();
+        let body = r#"{"id":"mdl_1","model_id":"m","provider":"ant","api_key_preview":"…WXYZ","custom_headers":{"x":"…abcd"}}"#;
+        conn.execute(
+            "INSERT INTO model_cards (id, tenant_id, model_id, provider, version, created_at,
+                 updated_at, body, sealed)
+             VALUES ('mdl_1', 't', 'm', 'ant', 1, 0, 0, ?1, x'00')",
+            rusqlite::params![body],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let migrated: String = conn
+            .query_row("SELECT body FROM model_cards", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(
+            migrated,
+            r#"{"id":"mdl_1","model_id":"m","provider":"ant","api_key_preview":"WXYZ","custom_headers":{"x":"…abcd"}}"#
         );
     }
 }

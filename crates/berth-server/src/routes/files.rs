@@ -45,6 +45,7 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
 async fn text_field(field: axum::extract::multipart::Field<'_>) -> ApiResult<String> {
     let name = field.name().unwrap_or("").to_owned();
     let text = field.text().await.map_err(multipart_error)?;
+    crate::nul::check_text(&name, &text)?;
     if text.len() > 1024 {
         return Err(ApiError::bad_request(format!("{name}: too long")));
     }
@@ -77,6 +78,7 @@ pub async fn upload(
                         ));
                     }
                     let raw_name = field.file_name().unwrap_or("").to_owned();
+                    crate::nul::check_text("file: its name", &raw_name)?;
                     let mime = field
                         .content_type()
                         .and_then(clean_mime_type)

@@ -61,6 +61,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let (routes, _) = api(&limits, |v1| v1.layer(throttle)).split_for_parts();
     routes
         .fallback(unknown_route)
+        .layer(axum::middleware::from_fn(crate::nul::middleware))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state.runtime.metrics),
             request_id::middleware,
@@ -235,6 +236,11 @@ fn v1(limits: &BodyLimits) -> Routes {
         routes,
         "/skills/{skill_id}/files/{*path}",
         routes!(skills::file),
+    );
+    let routes = wildcard(
+        routes,
+        "/skills/{skill_id}/versions/{version}/files/{*path}",
+        routes!(skills::version_file),
     );
     wildcard(
         routes,

@@ -129,6 +129,7 @@ async fn receive(
             match name.as_str() {
                 "files" | "files[]" | "file" => {
                     let path = field.file_name().unwrap_or("").to_owned();
+                    crate::nul::check_text("files: a file name", &path)?;
                     if path.is_empty() {
                         return Err(ApiError::bad_request("files: every file part needs a filename (its path in the skill)"));
                     }
@@ -167,6 +168,7 @@ async fn receive(
                 }
                 "display_name" | "display_title" => {
                     let text = field.text().await.map_err(multipart_error)?;
+                    crate::nul::check_text(&name, &text)?;
                     display_name = Some(text);
                 }
                 _ => {

@@ -3,6 +3,7 @@ mod conventions;
 mod environments;
 mod events;
 mod files;
+mod front_door;
 mod mcp;
 mod memory;
 mod model_cards;

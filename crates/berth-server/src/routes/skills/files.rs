@@ -70,15 +70,37 @@ pub async fn file(
     caller: Caller,
     Path((id, path)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let row = load_version(&state, &caller, &id, "latest").await?;
+    version_file_response(&state, &caller, &id, "latest", &path).await
+}
+
+#[utoipa::path(get, path = "/skills/{skill_id}/versions/{version}/files/{path}", tag = "skills",
+    params(("skill_id" = String, Path), ("version" = String, Path), ("path" = String, Path)),
+    responses((status = 200, description = "one file of the version"), (status = 404, body = berth_protocol::ErrorBody)))]
+pub async fn version_file(
+    State(state): AppStateRef,
+    caller: Caller,
+    Path((id, version, path)): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    version_file_response(&state, &caller, &id, &version, &path).await
+}
+
+/// One file of a version (`latest` for the newest), as stored.
+async fn version_file_response(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    version: &str,
+    path: &str,
+) -> ApiResult<Response> {
+    let row = load_version(state, caller, id, version).await?;
     let manifest: Vec<ManifestEntry> =
         serde_json::from_str(&row.manifest).map_err(ApiError::internal)?;
-    let key = file_key(&caller.tenant_id, &id, &row.id, &manifest, &path)
-        .ok_or_else(|| ApiError::not_found("skill file", &path))?;
+    let key = file_key(&caller.tenant_id, id, &row.id, &manifest, path)
+        .ok_or_else(|| ApiError::not_found("skill file", path))?;
     let blob = state.runtime.blobs.get(&key).await.map_err(blob_error)?;
     let mut response = Response::new(Body::from_stream(blob.stream));
     let headers = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(berth_protocol::file::guess_mime_type(&path)) {
+    if let Ok(v) = HeaderValue::from_str(berth_protocol::file::guess_mime_type(path)) {
         headers.insert(header::CONTENT_TYPE, v);
     }
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(blob.size));

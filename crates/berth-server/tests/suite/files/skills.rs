@@ -182,6 +182,30 @@ async fn skills_have_versions_bundles_and_reach_the_sandbox(
         .read_to_string(&mut text)
         .unwrap();
     assert_eq!(text, "print(42)\n");
+    // One file of a given version, and of the latest.
+    for (version, expected) in [
+        (first_version.as_str(), "print(42)\n"),
+        (v2_id.as_str(), "print(43)\n"),
+    ] {
+        let (status, _, script) = api
+            .get_bytes(
+                &format!("/v1/skills/{id}/versions/{version}/files/scripts/count.py"),
+                "*/*",
+            )
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(script, expected.as_bytes());
+    }
+    let (_, _, latest) = api
+        .get_bytes(&format!("/v1/skills/{id}/files/scripts/count.py"), "*/*")
+        .await;
+    assert_eq!(latest, b"print(43)\n");
+    let missing = api
+        .get(&format!(
+            "/v1/skills/{id}/versions/{first_version}/files/nope.txt"
+        ))
+        .await;
+    assert_eq!(missing.status, 404);
 
     // An agent with the skill: it is in the sandbox and described to the model.
     let refused = api

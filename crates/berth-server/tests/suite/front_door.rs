@@ -1,0 +1,94 @@
+//! What comes in at the front door is refused cleanly when it cannot be stored: a NUL character
+//! anywhere a client can put text is a 400 with the error envelope on both backends (PostgreSQL
+//! once answered 500 for `GET /v1/agents/%00`), and nothing is written.
+
+use berth_test_support::{Part, TestServer};
+use serde_json::json;
+
+on_both_backends!(nul_characters_are_refused_everywhere);
+
+async fn nul_characters_are_refused_everywhere(server: &TestServer) {
+    let api = server.api();
+    for path in [
+        "/v1/agents/%00",
+        "/v1/agents/agent_%00x",
+        "/v1/sessions/%00/events",
+        "/v1/agents?page=%00",
+        "/v1/sessions?agent_id=a%00",
+        "/v1/memory_stores/%00/memories",
+    ] {
+        let refused = api.get(path).await;
+        assert_eq!(refused.status.as_u16(), 400, "{path}: {}", refused.text);
+        assert_eq!(refused.error_type(), "invalid_request_error", "{path}");
+        assert!(
+            refused.error_message().contains("NUL"),
+            "{path}: {}",
+            refused.text
+        );
+    }
+    let bodies = [
+        (
+            "/v1/agents",
+            json!({"name": "a\u{0}", "model": "claude-sonnet-4-6"}),
+            "name",
+        ),
+        (
+            "/v1/agents",
+            json!({"name": "a", "model": "claude-sonnet-4-6", "metadata": {"k\u{0}": "v"}}),
+            "metadata.k",
+        ),
+        (
+            "/v1/agents",
+            json!({"name": "a", "model": "claude-sonnet-4-6", "system": "x\u{0}y"}),
+            "system",
+        ),
+        ("/v1/environments", json!({"name": "e\u{0}"}), "name"),
+        (
+            "/v1/vaults",
+            json!({"display_name": "v\u{0}"}),
+            "display_name",
+        ),
+        ("/v1/memory_stores", json!({"name": "m\u{0}"}), "name"),
+    ];
+    for (path, body, field) in bodies {
+        let refused = api.post(path, body.clone()).await;
+        assert_eq!(refused.status.as_u16(), 400, "{body}: {}", refused.text);
+        assert!(
+            refused.error_message().contains(field),
+            "{body}: {}",
+            refused.text
+        );
+    }
+    // A backslash followed by "u0000" is text, not a NUL.
+    let agent = api
+        .post(
+            "/v1/agents",
+            json!({"name": "a\\u0000", "model": "claude-sonnet-4-6"}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(agent["name"], "a\\u0000");
+    // Nothing refused was stored.
+    for (list, expected) in [
+        ("/v1/agents", 1),
+        ("/v1/environments", 0),
+        ("/v1/vaults", 0),
+        ("/v1/memory_stores", 0),
+    ] {
+        let page = api.get(list).await.expect(200);
+        assert_eq!(page["data"].as_array().unwrap().len(), expected, "{list}");
+    }
+    // Multipart text fields too.
+    let refused = api
+        .multipart(
+            "/v1/files",
+            vec![
+                Part::text("expires_in_seconds", "6\u{0}0"),
+                Part::file("file", "a.txt", b"hello".to_vec()),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status.as_u16(), 400, "{}", refused.text);
+    let files = api.get("/v1/files").await.expect(200);
+    assert!(files["data"].as_array().unwrap().is_empty(), "{files}");
+}
