@@ -318,11 +318,16 @@ pub enum EventBody {
     SessionStatusTerminated {},
     #[serde(rename = "session.error")]
     SessionError { error: SessionErrorObject },
+    /// Only what changed: `agent` as the full resolved snapshot, `budget` (`null` when it was
+    /// removed), `metadata` when set to a non-empty value, `title`.
     #[serde(rename = "session.updated")]
     SessionUpdated {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[schema(value_type = Option<Object>)]
         agent: Option<Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(value_type = Option<Object>)]
+        budget: Option<Value>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[schema(value_type = Option<Object>)]
         metadata: Option<Value>,

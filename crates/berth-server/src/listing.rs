@@ -43,6 +43,7 @@ pub fn document_query(
             },
             after,
             include_archived,
+            only_archived: false,
             created_from,
             created_until,
         },

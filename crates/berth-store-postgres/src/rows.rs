@@ -54,7 +54,9 @@ pub fn push_filters(
     numeric_key: bool,
     has_archive_column: bool,
 ) {
-    if has_archive_column && !query.include_archived {
+    if has_archive_column && query.only_archived {
+        sql.push_str(" AND archived_at IS NOT NULL");
+    } else if has_archive_column && !query.include_archived {
         sql.push_str(" AND archived_at IS NULL");
     }
     if let Some(from) = query.created_from {

@@ -111,7 +111,9 @@ pub fn list(
 
 /// Adds archive, creation-time and cursor conditions plus ORDER/LIMIT, binding values in order.
 pub fn push_filters(sql: &mut String, values: &mut Vec<Value>, query: &DocumentQuery, key: &str) {
-    if !query.include_archived {
+    if query.only_archived {
+        sql.push_str(" AND archived_at IS NOT NULL");
+    } else if !query.include_archived {
         sql.push_str(" AND archived_at IS NULL");
     }
     if let Some(from) = query.created_from {

@@ -58,6 +58,8 @@ pub struct DocumentQuery {
     /// The sort key (id, or version for histories) of the last row of the previous page.
     pub after: Option<String>,
     pub include_archived: bool,
+    /// Only archived rows (the seed's `archived=true` on agents); wins over `include_archived`.
+    pub only_archived: bool,
     /// Inclusive lower and exclusive upper bound on `created_at`.
     pub created_from: Option<i64>,
     pub created_until: Option<i64>,

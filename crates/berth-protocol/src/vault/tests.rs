@@ -75,8 +75,13 @@ fn responses_never_carry_secrets() {
     for secret in ["at-secret", "rt-secret", "cs-secret"] {
         assert!(!text.contains(secret), "{secret} leaked into {text}");
     }
+    // Kept as sent; compared without the trailing slash.
     assert_eq!(
         credential.auth.mcp_server_url(),
+        Some("https://mcp.example.com/mcp/")
+    );
+    assert_eq!(
+        comparable_url("https://MCP.example.com/mcp/").as_deref(),
         Some("https://mcp.example.com/mcp")
     );
     assert_eq!(

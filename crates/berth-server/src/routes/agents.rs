@@ -113,6 +113,8 @@ pub async fn update(
         };
         if next.skills != current.skills {
             super::skills::check_references(state, caller, &next.skills).await?;
+        }
+        if next.mcp_servers != current.mcp_servers {
             check_mcp_urls(state, &next.mcp_servers)?;
         }
         let next_doc = to_document(row(caller, &next), &next)?;
@@ -129,15 +131,21 @@ pub async fn update(
 
 #[utoipa::path(get, path = "/agents", tag = "agents",
     params(("limit" = Option<u32>, Query), ("page" = Option<String>, Query),
-           ("include_archived" = Option<bool>, Query), ("created_at[gte]" = Option<String>, Query),
-           ("created_at[lte]" = Option<String>, Query)),
+           ("include_archived" = Option<bool>, Query), ("archived" = Option<bool>, Query),
+           ("created_at[gte]" = Option<String>, Query), ("created_at[lte]" = Option<String>, Query)),
     responses((status = 200, body = berth_protocol::pagination::Page<Agent>)))]
 pub async fn list(
     State(state): AppStateRef,
     caller: Caller,
     params: QueryParams,
 ) -> ApiResult<Response> {
-    let (query, limit) = document_query(&params, 20, 100, Order::Desc)?;
+    let (mut query, limit) = document_query(&params, 20, 100, Order::Desc)?;
+    // The seed's `archived`: only archived agents, or only active ones.
+    match params.bool("archived")? {
+        Some(true) => query.only_archived = true,
+        Some(false) => query.include_archived = false,
+        None => {}
+    }
     let rows = state
         .store
         .list_documents(Collection::Agents, &caller.tenant_id, &query)
@@ -282,7 +290,10 @@ async fn roster_versions(
 /// MCP servers are outbound connections a tenant chooses: a URL whose host is a loopback,
 /// private or link-local address is refused unless the operator allows it. Names are checked
 /// again when they are resolved, at connection time.
-fn check_mcp_urls(state: &AppState, servers: &[berth_protocol::agent::McpServer]) -> ApiResult<()> {
+pub(crate) fn check_mcp_urls(
+    state: &AppState,
+    servers: &[berth_protocol::agent::McpServer],
+) -> ApiResult<()> {
     for (i, server) in servers.iter().enumerate() {
         if let Err(e) = state.runtime.models.egress().check_url(&server.url) {
             return Err(ApiError::bad_request(format!("mcp_servers[{i}].url: {e}")));

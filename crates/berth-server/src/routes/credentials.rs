@@ -13,7 +13,7 @@ use berth_protocol::pagination::Order;
 use berth_protocol::vault::MAX_CREDENTIALS_PER_VAULT;
 use berth_protocol::vault::credential::{
     AuthView, Credential, CredentialCreateRequest, CredentialSecrets, CredentialUpdateRequest,
-    create_credential, update_credential,
+    comparable_url, create_credential, update_credential,
 };
 use berth_store::{Attempt, Collection, CredentialInsert, CredentialRow};
 use serde_json::json;
@@ -50,7 +50,8 @@ fn to_row(
         tenant_id: tenant_id.to_owned(),
         vault_id: credential.vault_id.clone(),
         auth_type: credential.auth.type_name().to_owned(),
-        mcp_server_url: credential.auth.mcp_server_url().map(str::to_owned),
+        // The column is the comparable form: lookups and the one-per-server rule use it.
+        mcp_server_url: credential.auth.mcp_server_url().and_then(comparable_url),
         version,
         created_at: micros(credential.created_at),
         updated_at: micros(credential.updated_at),

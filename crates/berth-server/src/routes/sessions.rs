@@ -15,8 +15,8 @@ use berth_protocol::metadata::{self, EmptyValue};
 use berth_protocol::nullable::Nullable;
 use berth_protocol::pagination::{Direction, Order, PageCursor};
 use berth_protocol::session::{
-    MAX_INITIAL_EVENTS, Session, SessionCreateRequest, SessionStatic, SessionStatus, SessionTag,
-    SessionUpdateRequest, validate_budget, validate_title, validate_vault_ids,
+    AgentRefParam, MAX_INITIAL_EVENTS, Session, SessionCreateRequest, SessionStatic, SessionStatus,
+    SessionTag, SessionUpdateRequest, validate_budget, validate_title, validate_vault_ids,
 };
 use berth_store::{
     AppendOutcome, Attempt, ChangeOutcome, DeleteSessionOutcome, SessionChange, SessionQuery,
@@ -39,6 +39,12 @@ use berth_runtime::session_private::SessionPrivate;
 type AppStateRef = State<Arc<AppState>>;
 
 const SESSION: &str = "session";
+
+/// An error about an agent's field, as a field of the session's `agent`.
+fn within_agent(mut error: ApiError) -> ApiError {
+    error.message = format!("agent.{}", error.message);
+    error
+}
 
 pub async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResult<SessionRow> {
     state
@@ -90,7 +96,20 @@ pub async fn create(
             .validate()
             .map_err(|e| ApiError::from(e.within(&format!("initial_events[{i}]"))))?;
     }
+    // What a session overrides is checked as an agent's own would be.
+    let (overrides_skills, overrides_servers) = match &request.agent {
+        AgentRefParam::WithOverrides(o) => (o.skills.is_some(), o.mcp_servers.is_some()),
+        _ => (false, false),
+    };
     let agent = resolve_agent(&state, &caller, request.agent).await?;
+    if overrides_skills {
+        super::skills::check_references(&state, &caller, &agent.skills)
+            .await
+            .map_err(within_agent)?;
+    }
+    if overrides_servers {
+        super::agents::check_mcp_urls(&state, &agent.mcp_servers).map_err(within_agent)?;
+    }
     check_environment(&state, &caller, &request.environment_id).await?;
     let (resource_params, stores) =
         check_resources(&state, &caller, request.resources.unwrap_or_default()).await?;
@@ -222,6 +241,7 @@ pub async fn update(
         if let Some(agent) = request.agent.clone() {
             let mut next = snapshot.agent.clone();
             if let Some(servers) = agent.mcp_servers {
+                super::agents::check_mcp_urls(state, &servers).map_err(within_agent)?;
                 next.mcp_servers = servers;
             }
             let names: Vec<String> = next.mcp_servers.iter().map(|s| s.name.clone()).collect();
@@ -242,7 +262,11 @@ pub async fn update(
         }
         let updated = server_event(EventBody::SessionUpdated {
             agent: changed.remove("agent"),
-            metadata: changed.remove("metadata"),
+            budget: changed.remove("budget"),
+            // Metadata appears when set to something; emptied, it is left out.
+            metadata: changed
+                .remove("metadata")
+                .filter(|m| m.as_object().is_some_and(|fields| !fields.is_empty())),
             title: changed.remove("title"),
         })?;
         let change = SessionChange {
@@ -301,6 +325,13 @@ pub async fn list(
             })
         })
         .collect::<ApiResult<Vec<_>>>()?;
+    if params.get("deployment_id").is_some() {
+        // Accepting the filter and ignoring it would list every session as if it matched.
+        return Err(ApiError::bad_request(
+            "deployment_id: this server runs no deployments yet, so it cannot filter by one",
+        )
+        .with_code("unsupported_filter"));
+    }
     let agent_version = params.int("agent_version")?;
     let agent_id = params.get("agent_id").map(str::to_owned);
     if agent_version.is_some() && agent_id.is_none() {

@@ -285,6 +285,32 @@ async fn archive_and_delete(server: &TestServer) {
         .await
         .expect(200);
     assert_eq!(all["data"].as_array().unwrap().len(), 2);
+    // The seed's `archived` filter: only archived, or only active, agents.
+    let c = create(server, json!({"name": "c", "model": "m"})).await;
+    let ids = |page: Value| -> Vec<String> {
+        let mut ids: Vec<String> = page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let mut both = vec![a_id.to_owned(), b_id.to_owned()];
+    both.sort();
+    assert_eq!(
+        ids(api.get("/v1/agents?archived=true").await.expect(200)),
+        both
+    );
+    assert_eq!(
+        ids(api
+            .get("/v1/agents?archived=false&include_archived=true")
+            .await
+            .expect(200)),
+        vec![c["id"].as_str().unwrap().to_owned()]
+    );
+    assert_eq!(api.get("/v1/agents?archived=maybe").await.status, 400);
     let refused = api
         .post(&format!("/v1/agents/{a_id}"), json!({"name": "z"}))
         .await;

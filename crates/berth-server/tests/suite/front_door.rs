@@ -5,7 +5,10 @@
 use berth_test_support::{Part, TestServer};
 use serde_json::json;
 
-on_both_backends!(nul_characters_are_refused_everywhere);
+on_both_backends!(
+    nul_characters_are_refused_everywhere,
+    mcp_urls_and_skills_are_checked_wherever_they_are_set,
+);
 
 async fn nul_characters_are_refused_everywhere(server: &TestServer) {
     let api = server.api();
@@ -91,4 +94,96 @@ async fn nul_characters_are_refused_everywhere(server: &TestServer) {
     assert_eq!(refused.status.as_u16(), 400, "{}", refused.text);
     let files = api.get("/v1/files").await.expect(200);
     assert!(files["data"].as_array().unwrap().is_empty(), "{files}");
+}
+
+/// The private-address check on MCP server URLs, and the check that skills exist, hold for an
+/// agent's update and for a session's overrides and update as they do for an agent's create.
+async fn mcp_urls_and_skills_are_checked_wherever_they_are_set(server: &TestServer) {
+    let api = server.api();
+    let private = json!([{"type": "url", "name": "internal", "url": "http://127.0.0.1:9/mcp"}]);
+    let toolset = json!([{"type": "mcp_toolset", "mcp_server_name": "internal"}]);
+    let agent = api
+        .post(
+            "/v1/agents",
+            json!({"name": "a", "model": "claude-sonnet-4-6"}),
+        )
+        .await
+        .expect(200);
+    let agent_id = agent["id"].as_str().unwrap();
+    let refused = api
+        .post(
+            &format!("/v1/agents/{agent_id}"),
+            json!({"version": 1, "mcp_servers": private, "tools": toolset}),
+        )
+        .await;
+    assert_eq!(refused.status.as_u16(), 400, "{}", refused.text);
+    assert!(
+        refused.error_message().starts_with("mcp_servers[0].url"),
+        "{}",
+        refused.text
+    );
+    let env = api
+        .post("/v1/environments", json!({"name": "e"}))
+        .await
+        .expect(200);
+    let overridden = |overrides: serde_json::Value| {
+        let mut agent = json!({"type": "agent_with_overrides", "id": agent_id});
+        for (key, value) in overrides.as_object().unwrap() {
+            agent[key] = value.clone();
+        }
+        json!({"agent": agent, "environment_id": env["id"]})
+    };
+    let refused = api
+        .post(
+            "/v1/sessions",
+            overridden(json!({"mcp_servers": private, "tools": toolset})),
+        )
+        .await;
+    assert_eq!(refused.status.as_u16(), 400, "{}", refused.text);
+    assert!(
+        refused
+            .error_message()
+            .starts_with("agent.mcp_servers[0].url"),
+        "{}",
+        refused.text
+    );
+    let refused = api
+        .post(
+            "/v1/sessions",
+            overridden(json!({"skills": [{"type": "custom", "skill_id": "skill_missing"}]})),
+        )
+        .await;
+    assert_eq!(refused.status.as_u16(), 400, "{}", refused.text);
+    assert!(
+        refused.error_message().starts_with("agent.skills[0]"),
+        "{}",
+        refused.text
+    );
+    let sessions = api.get("/v1/sessions").await.expect(200);
+    assert!(
+        sessions["data"].as_array().unwrap().is_empty(),
+        "{sessions}"
+    );
+
+    let session = api
+        .post(
+            "/v1/sessions",
+            json!({"agent": agent_id, "environment_id": env["id"]}),
+        )
+        .await
+        .expect(200);
+    let refused = api
+        .post(
+            &format!("/v1/sessions/{}", session["id"].as_str().unwrap()),
+            json!({"agent": {"mcp_servers": private, "tools": toolset}}),
+        )
+        .await;
+    assert_eq!(refused.status.as_u16(), 400, "{}", refused.text);
+    assert!(
+        refused
+            .error_message()
+            .starts_with("agent.mcp_servers[0].url"),
+        "{}",
+        refused.text
+    );
 }

@@ -273,6 +273,42 @@ async fn update_title_metadata_and_agent_tools(server: &TestServer) {
         api.get(&format!("/v1/sessions/{id}")).await.expect(200)["agent"],
         updated["agent"]
     );
+
+    // A budget change is what its session.updated carries; a removed budget is null.
+    let budget = |amount: &str| json!({"type": "limit", "max_list_cost": {"amount": amount, "currency": "USD"}});
+    let with_budget = api
+        .post(
+            "/v1/sessions",
+            json!({"agent": updated["agent"]["id"], "environment_id": updated["environment_id"],
+                   "budget": budget("100")}),
+        )
+        .await
+        .expect(200);
+    let budgeted = with_budget["id"].as_str().unwrap();
+    api.post(
+        &format!("/v1/sessions/{budgeted}"),
+        json!({"budget": budget("250")}),
+    )
+    .await
+    .expect(200);
+    api.post(&format!("/v1/sessions/{budgeted}"), json!({"budget": null}))
+        .await
+        .expect(200);
+    let events = api
+        .get(&format!(
+            "/v1/sessions/{budgeted}/events?types[]=session.updated"
+        ))
+        .await
+        .expect(200);
+    let updates = events["data"].as_array().unwrap();
+    assert_eq!(updates.len(), 2, "{events}");
+    assert_eq!(updates[0]["budget"], budget("250"));
+    assert!(updates[0].get("title").is_none() && updates[0].get("agent").is_none());
+    assert!(
+        updates[1].get("budget").is_some_and(Value::is_null),
+        "{}",
+        updates[1]
+    );
 }
 
 async fn list_filters_and_pages_both_ways(server: &TestServer) {
@@ -298,6 +334,14 @@ async fn list_filters_and_pages_both_ways(server: &TestServer) {
             .expect(200);
         ids.push(s["id"].as_str().unwrap().to_owned());
     }
+    // A filter that cannot be honoured is refused, not ignored.
+    let refused = api.get("/v1/sessions?deployment_id=depl_1").await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert!(
+        refused.error_message().contains("deployment_id"),
+        "{}",
+        refused.text
+    );
     let newest_first: Vec<String> = ids.iter().rev().cloned().collect();
     let page1 = api.get("/v1/sessions?limit=2").await.expect(200);
     let got = |page: &Value| {

@@ -122,8 +122,17 @@ async fn credentials_never_show_secrets(server: &TestServer) {
         .expect(200);
     assert_eq!(
         bearer["auth"],
-        json!({"type": "static_bearer", "mcp_server_url": "https://mcp.example.com/mcp"})
+        json!({"type": "static_bearer", "mcp_server_url": "https://mcp.example.com/mcp/"})
     );
+    // The URL comes back exactly as sent, and names the same server as without its slash.
+    let same_server = api
+        .post(
+            &base,
+            json!({"auth": {"type": "static_bearer", "mcp_server_url": "https://mcp.example.com/mcp",
+                "token": "another-token"}}),
+        )
+        .await;
+    assert_eq!(same_server.status, 409, "{}", same_server.text);
     assert_eq!(bearer["type"], "vault_credential");
     assert_eq!(bearer["vault_id"], vault_id.as_str());
     assert!(bearer["id"].as_str().unwrap().starts_with("vcrd_"));

@@ -352,11 +352,17 @@ fn injection(
     }
 }
 
-/// An `http(s)` URL with a host, without credentials or fragment; a trailing `/` on the path is
-/// dropped so that `https://h/mcp/` and `https://h/mcp` name the same server.
+/// An `http(s)` URL with a host, without credentials or fragment, kept exactly as the client
+/// wrote it; [`comparable_url`] is the form it is compared and looked up in.
 pub fn check_url(field: &str, raw: &str) -> Validated<String> {
     check_len(field, raw, 1, MAX_URL_CHARS)?;
-    let url = url::Url::parse(raw.trim())
+    if raw.trim() != raw {
+        return Err(ValidationError::new(
+            field,
+            "must not start or end with whitespace",
+        ));
+    }
+    let url = url::Url::parse(raw)
         .map_err(|e| ValidationError::new(field, format!("is not a valid URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(ValidationError::new(
@@ -370,7 +376,13 @@ pub fn check_url(field: &str, raw: &str) -> Validated<String> {
             "must not contain user information or a fragment",
         ));
     }
-    Ok(normalize_url(&url))
+    Ok(raw.to_owned())
+}
+
+/// The form a URL checked by [`check_url`] is compared and looked up in: parsed, and without a
+/// trailing `/` on its path, so that `https://h/mcp/` and `https://h/mcp` name the same server.
+pub fn comparable_url(raw: &str) -> Option<String> {
+    url::Url::parse(raw).ok().map(|url| normalize_url(&url))
 }
 
 /// The form URLs are compared in.
