@@ -1,7 +1,9 @@
 //! The HTTP surface: one module per resource, assembled into one router here. Each documented
-//! route is declared once, with `routes!`, which registers its handler with the router and its
-//! annotation with the OpenAPI document ([`crate::openapi`]); aliases the document does not list
-//! (`PATCH` for updates, the second model-card prefix, the short stream path) are plain routes.
+//! route is declared once, in [`V1`] (or [`ROOT`]): the router registers its handler at the path
+//! and methods of its `#[utoipa::path]` annotation, and the OpenAPI document ([`document`]) is
+//! built from the same entries when it is first asked for, so a running server never holds the
+//! document's schemas unless a client reads them. Aliases the document does not list (`PATCH`
+//! for updates, the second model-card prefix, the short stream path) are plain routes.
 
 pub mod agents;
 pub mod api_keys;
@@ -22,8 +24,9 @@ use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, patch};
-use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter, UtoipaMethodRouterExt};
+use axum::routing::{MethodRouter, get, patch};
+use utoipa_axum::PathItemExt;
+use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::ApiError;
@@ -32,6 +35,7 @@ use crate::state::AppState;
 use crate::{openapi, request_id};
 
 type Routes = OpenApiRouter<Arc<AppState>>;
+type Plain = Router<Arc<AppState>>;
 
 /// Request body limits of the routes that take uploads.
 pub struct BodyLimits {
@@ -54,12 +58,159 @@ impl BodyLimits {
     }
 }
 
+/// One documented handler: how to register it with the router, and with the document.
+struct Entry {
+    register: fn(Plain, &BodyLimits) -> Plain,
+    document: fn(Routes) -> Routes,
+}
+
+/// The [`Entry`] of a handler annotated with `#[utoipa::path]`. The router takes its path and
+/// methods from the annotation (no schema is built); `limit = field` puts the body limit
+/// `BodyLimits::field` on it; `wildcard` serves its last path parameter as a `{*rest}` wildcard,
+/// which the document names as a plain parameter.
+macro_rules! entry {
+    ($module:ident :: $handler:ident) => {
+        entry!(@make $module $handler, [], [])
+    };
+    ($module:ident :: $handler:ident; limit = $limit:ident) => {
+        entry!(@make $module $handler, [$limit], [])
+    };
+    ($module:ident :: $handler:ident; wildcard) => {
+        entry!(@make $module $handler, [], [wildcard])
+    };
+    (@make $module:ident $handler:ident, [$($limit:ident)?], [$($wrap:ident)?]) => {
+        Entry {
+            register: |router, _limits| {
+                paste::paste! {
+                    let path = <$module::[<__path_ $handler>] as utoipa::Path>::path();
+                    let methods = <$module::[<__path_ $handler>] as utoipa::Path>::methods();
+                }
+                let handler = methods.iter().fold(MethodRouter::new(), |routes, method| {
+                    routes.on(method.to_method_filter(), $module::$handler)
+                });
+                $( let handler = handler.layer(DefaultBodyLimit::max(_limits.$limit)); )?
+                $( let path = $wrap(&path); )?
+                router.route(&path, handler)
+            },
+            document: |routes| routes.routes(routes!($module::$handler)),
+        }
+    };
+}
+
+/// `/a/{b}/{c}` as `/a/{b}/{*c}`.
+fn wildcard(path: &str) -> String {
+    match path.rsplit_once("/{") {
+        Some((head, last)) => format!("{head}/{{*{last}"),
+        None => path.to_owned(),
+    }
+}
+
+/// The routes outside `/v1`.
+const ROOT: &[Entry] = &[entry!(health::healthz), entry!(health::readyz)];
+
+/// Every documented route under `/v1`.
+const V1: &[Entry] = &[
+    entry!(files::upload; limit = upload),
+    entry!(files::list),
+    entry!(files::retrieve),
+    entry!(files::remove),
+    entry!(files::content),
+    entry!(files::outputs),
+    entry!(files::output; wildcard),
+    entry!(skills::create; limit = skill),
+    entry!(skills::list),
+    entry!(skills::retrieve),
+    entry!(skills::remove),
+    entry!(skills::create_version; limit = skill),
+    entry!(skills::list_versions),
+    entry!(skills::retrieve_version),
+    entry!(skills::remove_version),
+    entry!(skills::version_content),
+    entry!(skills::file; wildcard),
+    entry!(skills::version_file; wildcard),
+    entry!(resources::list),
+    entry!(resources::add),
+    entry!(resources::retrieve),
+    entry!(resources::update),
+    entry!(resources::remove),
+    entry!(agents::create),
+    entry!(agents::list),
+    entry!(agents::retrieve),
+    entry!(agents::update),
+    entry!(agents::delete),
+    entry!(agents::archive),
+    entry!(agents::list_versions),
+    entry!(agents::retrieve_version),
+    entry!(environments::create),
+    entry!(environments::list),
+    entry!(environments::retrieve),
+    entry!(environments::update),
+    entry!(environments::delete),
+    entry!(environments::archive),
+    entry!(vaults::create),
+    entry!(vaults::list),
+    entry!(vaults::retrieve),
+    entry!(vaults::update),
+    entry!(vaults::delete),
+    entry!(vaults::archive),
+    entry!(credentials::create),
+    entry!(credentials::list),
+    entry!(credentials::retrieve),
+    entry!(credentials::update),
+    entry!(credentials::delete),
+    entry!(credentials::archive),
+    entry!(credentials::mcp_oauth_validate),
+    entry!(memory::create_store),
+    entry!(memory::list_stores),
+    entry!(memory::retrieve_store),
+    entry!(memory::update_store),
+    entry!(memory::delete_store),
+    entry!(memory::archive_store),
+    entry!(memory::entries),
+    entry!(memory::search),
+    entry!(memory::create_memory),
+    entry!(memory::list_memories),
+    entry!(memory::retrieve_memory),
+    entry!(memory::update_memory),
+    entry!(memory::delete_memory),
+    entry!(memory::list_versions),
+    entry!(memory::retrieve_version),
+    entry!(memory::redact_version),
+    entry!(sessions::create),
+    entry!(sessions::list),
+    entry!(sessions::retrieve),
+    entry!(sessions::update),
+    entry!(sessions::delete),
+    entry!(sessions::archive),
+    entry!(sessions::cancel),
+    entry!(events::list),
+    entry!(events::send),
+    entry!(events::stream),
+    entry!(events::full_log),
+    entry!(events::message),
+    entry!(api_keys::list),
+    entry!(api_keys::create),
+    entry!(api_keys::revoke),
+    entry!(api_keys::list_tenants),
+    entry!(api_keys::create_tenant),
+    entry!(model_cards::list),
+    entry!(model_cards::create),
+    entry!(model_cards::retrieve),
+    entry!(model_cards::update),
+    entry!(model_cards::delete),
+];
+
 pub fn router(state: Arc<AppState>) -> Router {
     let limits = BodyLimits::new(state.config.max_upload_bytes);
     let throttle =
         axum::middleware::from_fn_with_state(Arc::clone(&state), crate::throttle::middleware);
-    let (routes, _) = api(&limits, |v1| v1.layer(throttle)).split_for_parts();
-    routes
+    let v1 = V1.iter().fold(Router::new(), |router, entry| {
+        (entry.register)(router, &limits)
+    });
+    let root = ROOT.iter().fold(Router::new(), |router, entry| {
+        (entry.register)(router, &limits)
+    });
+    root.nest("/v1", aliases(v1).layer(throttle))
         .fallback(unknown_route)
         .layer(axum::middleware::from_fn(crate::nul::middleware))
         .layer(axum::middleware::from_fn_with_state(
@@ -69,9 +220,56 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// The OpenAPI document of every route, from the same declarations the router is built from.
+/// Paths the document does not list: `PATCH` for updates (the seed's form of the contract's
+/// `POST`), the short stream path, model cards under OMA's prefix, and the document itself.
+fn aliases(v1: Plain) -> Plain {
+    v1.route("/agents/{agent_id}", patch(agents::update))
+        .route(
+            "/environments/{environment_id}",
+            patch(environments::update),
+        )
+        .route("/vaults/{vault_id}", patch(vaults::update))
+        .route(
+            "/vaults/{vault_id}/credentials/{credential_id}",
+            patch(credentials::update),
+        )
+        .route(
+            "/memory_stores/{memory_store_id}",
+            patch(memory::update_store),
+        )
+        .route(
+            "/memory_stores/{memory_store_id}/memories/{memory_id}",
+            patch(memory::update_memory),
+        )
+        .route("/sessions/{session_id}", patch(sessions::update))
+        .route("/sessions/{session_id}/stream", get(events::stream))
+        // Model cards are an Open Managed Agents extension, served under both of its prefixes.
+        .route(
+            "/oma/model_cards",
+            get(model_cards::list).post(model_cards::create),
+        )
+        .route(
+            "/oma/model_cards/{model_card_id}",
+            get(model_cards::retrieve)
+                .post(model_cards::update)
+                .delete(model_cards::delete),
+        )
+        .route("/openapi.json", get(serve_document))
+}
+
+/// The OpenAPI document of every route, from the same entries the router is built from.
 pub fn document() -> utoipa::openapi::OpenApi {
-    let mut document = api(&BodyLimits::new(0), |v1| v1).into_openapi();
+    let v1 = V1.iter().fold(OpenApiRouter::new(), |routes, entry| {
+        (entry.document)(routes)
+    });
+    let mut document = ROOT
+        .iter()
+        .fold(
+            OpenApiRouter::with_openapi(openapi::base()),
+            |routes, entry| (entry.document)(routes),
+        )
+        .nest("/v1", v1)
+        .into_openapi();
     openapi::finish(&mut document);
     document
 }
@@ -89,164 +287,6 @@ pub fn document_json() -> &'static str {
 
 async fn serve_document() -> axum::response::Response {
     json_response(axum::http::StatusCode::OK, document_json().to_owned())
-}
-
-/// Every route: `/healthz`, `/readyz`, and the API under `/v1`, which `wrap_v1` may layer.
-fn api(limits: &BodyLimits, wrap_v1: impl FnOnce(Routes) -> Routes) -> Routes {
-    OpenApiRouter::with_openapi(openapi::base())
-        .routes(routes!(health::healthz))
-        .routes(routes!(health::readyz))
-        .nest("/v1", wrap_v1(v1(limits)))
-}
-
-/// A route whose path ends in a wildcard (`{*path}`): the document names the parameter
-/// (`{path}`), the router needs the wildcard, so the two are registered apart.
-fn wildcard(
-    routes: Routes,
-    axum_path: &str,
-    (schemas, paths, method_router): UtoipaMethodRouter<Arc<AppState>>,
-) -> Routes {
-    let mut routes = routes.route(axum_path, method_router);
-    let doc = routes.get_openapi_mut();
-    doc.paths.paths.extend(paths.paths);
-    doc.components
-        .get_or_insert_with(Default::default)
-        .schemas
-        .extend(schemas);
-    routes
-}
-
-fn v1(limits: &BodyLimits) -> Routes {
-    let upload_limit = DefaultBodyLimit::max(limits.upload);
-    let skill_limit = DefaultBodyLimit::max(limits.skill);
-    let routes = OpenApiRouter::new()
-        .routes(routes!(files::upload).layer(upload_limit))
-        .routes(routes!(files::list))
-        .routes(routes!(files::retrieve, files::remove))
-        .routes(routes!(files::content))
-        .routes(routes!(skills::create).layer(skill_limit))
-        .routes(routes!(skills::list))
-        .routes(routes!(skills::retrieve, skills::remove))
-        .routes(routes!(skills::create_version).layer(skill_limit))
-        .routes(routes!(skills::list_versions))
-        .routes(routes!(skills::retrieve_version, skills::remove_version))
-        .routes(routes!(skills::version_content))
-        .routes(routes!(files::outputs))
-        .routes(routes!(resources::list, resources::add))
-        .routes(routes!(
-            resources::retrieve,
-            resources::update,
-            resources::remove
-        ))
-        .routes(routes!(agents::create, agents::list))
-        .routes(routes!(agents::retrieve, agents::update, agents::delete))
-        .route("/agents/{agent_id}", patch(agents::update))
-        .routes(routes!(agents::archive))
-        .routes(routes!(agents::list_versions))
-        .routes(routes!(agents::retrieve_version))
-        .routes(routes!(environments::create, environments::list))
-        .routes(routes!(
-            environments::retrieve,
-            environments::update,
-            environments::delete
-        ))
-        .route(
-            "/environments/{environment_id}",
-            patch(environments::update),
-        )
-        .routes(routes!(environments::archive))
-        .routes(routes!(vaults::create, vaults::list))
-        .routes(routes!(vaults::retrieve, vaults::update, vaults::delete))
-        .route("/vaults/{vault_id}", patch(vaults::update))
-        .routes(routes!(vaults::archive))
-        .routes(routes!(credentials::create, credentials::list))
-        .routes(routes!(
-            credentials::retrieve,
-            credentials::update,
-            credentials::delete
-        ))
-        .route(
-            "/vaults/{vault_id}/credentials/{credential_id}",
-            patch(credentials::update),
-        )
-        .routes(routes!(credentials::archive))
-        .routes(routes!(credentials::mcp_oauth_validate))
-        .routes(routes!(memory::create_store, memory::list_stores))
-        .routes(routes!(
-            memory::retrieve_store,
-            memory::update_store,
-            memory::delete_store
-        ))
-        .route(
-            "/memory_stores/{memory_store_id}",
-            patch(memory::update_store),
-        )
-        .routes(routes!(memory::archive_store))
-        .routes(routes!(memory::entries))
-        .routes(routes!(memory::search))
-        .routes(routes!(memory::create_memory, memory::list_memories))
-        .routes(routes!(
-            memory::retrieve_memory,
-            memory::update_memory,
-            memory::delete_memory
-        ))
-        .route(
-            "/memory_stores/{memory_store_id}/memories/{memory_id}",
-            patch(memory::update_memory),
-        )
-        .routes(routes!(memory::list_versions))
-        .routes(routes!(memory::retrieve_version))
-        .routes(routes!(memory::redact_version))
-        .routes(routes!(sessions::create, sessions::list))
-        .routes(routes!(
-            sessions::retrieve,
-            sessions::update,
-            sessions::delete
-        ))
-        .route("/sessions/{session_id}", patch(sessions::update))
-        .routes(routes!(sessions::archive))
-        .routes(routes!(sessions::cancel))
-        .routes(routes!(events::list, events::send))
-        .routes(routes!(events::stream))
-        .route("/sessions/{session_id}/stream", get(events::stream))
-        .routes(routes!(events::full_log))
-        .routes(routes!(events::message))
-        .routes(routes!(api_keys::list, api_keys::create))
-        .routes(routes!(api_keys::revoke))
-        .routes(routes!(api_keys::list_tenants, api_keys::create_tenant))
-        .routes(routes!(model_cards::list, model_cards::create))
-        .routes(routes!(
-            model_cards::retrieve,
-            model_cards::update,
-            model_cards::delete
-        ))
-        // Model cards are an Open Managed Agents extension, served under both of its prefixes.
-        .route(
-            "/oma/model_cards",
-            get(model_cards::list).post(model_cards::create),
-        )
-        .route(
-            "/oma/model_cards/{model_card_id}",
-            get(model_cards::retrieve)
-                .post(model_cards::update)
-                .delete(model_cards::delete),
-        )
-        .route("/openapi.json", get(serve_document));
-    let routes = wildcard(
-        routes,
-        "/skills/{skill_id}/files/{*path}",
-        routes!(skills::file),
-    );
-    let routes = wildcard(
-        routes,
-        "/skills/{skill_id}/versions/{version}/files/{*path}",
-        routes!(skills::version_file),
-    );
-    wildcard(
-        routes,
-        "/sessions/{session_id}/outputs/{*filename}",
-        routes!(files::output),
-    )
 }
 
 async fn unknown_route(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
