@@ -354,16 +354,16 @@ fn resolve_networking(param: NetworkingParam) -> Validated<Networking> {
                     format!("at most {MAX_ALLOWED_HOSTS} hosts are allowed"),
                 ));
             }
-            let mut normalized = Vec::with_capacity(hosts.len());
-            for (i, host) in hosts.iter().enumerate() {
-                validate_host(host).map_err(|e| e.within(&format!("allowed_hosts[{i}]")))?;
-                let host = host.to_ascii_lowercase();
-                if !normalized.contains(&host) {
-                    normalized.push(host);
+            // Kept as written; a host already listed in another case is listed once.
+            let mut kept: Vec<String> = Vec::with_capacity(hosts.len());
+            for (i, host) in hosts.into_iter().enumerate() {
+                validate_host(&host).map_err(|e| e.within(&format!("allowed_hosts[{i}]")))?;
+                if !kept.iter().any(|k| k.eq_ignore_ascii_case(&host)) {
+                    kept.push(host);
                 }
             }
             Networking::Limited {
-                allowed_hosts: normalized,
+                allowed_hosts: kept,
                 allow_mcp_servers: allow_mcp_servers.unwrap_or(false),
                 allow_package_managers: allow_package_managers.unwrap_or(false),
             }

@@ -8,6 +8,7 @@ use serde_json::json;
 on_both_backends!(
     nul_characters_are_refused_everywhere,
     mcp_urls_and_skills_are_checked_wherever_they_are_set,
+    opaque_strings_come_back_as_sent,
 );
 
 async fn nul_characters_are_refused_everywhere(server: &TestServer) {
@@ -186,4 +187,73 @@ async fn mcp_urls_and_skills_are_checked_wherever_they_are_set(server: &TestServ
         "{}",
         refused.text
     );
+}
+
+/// Strings a client sets come back byte for byte; the server compares them in a normal form
+/// where it must (hosts in lower case, URLs without a trailing slash) but never stores that form
+/// in their place.
+async fn opaque_strings_come_back_as_sent(server: &TestServer) {
+    let api = server.api();
+    let name = "  Ré\u{301}sumé bot  ";
+    let agent = api
+        .post(
+            "/v1/agents",
+            json!({"name": name, "model": "claude-sonnet-4-6", "description": "Line one\n  line two ",
+                   "metadata": {"Key": " Value "},
+                   "mcp_servers": [{"type": "url", "name": "docs", "url": "https://MCP.Example.com/sse/"}],
+                   "tools": [{"type": "mcp_toolset", "mcp_server_name": "docs"}]}),
+        )
+        .await
+        .expect(200);
+    let stored = api
+        .get(&format!("/v1/agents/{}", agent["id"].as_str().unwrap()))
+        .await
+        .expect(200);
+    assert_eq!(stored["name"], name);
+    assert_eq!(stored["description"], "Line one\n  line two ");
+    assert_eq!(stored["metadata"], json!({"Key": " Value "}));
+    assert_eq!(
+        stored["mcp_servers"][0]["url"],
+        "https://MCP.Example.com/sse/"
+    );
+
+    let env = api
+        .post(
+            "/v1/environments",
+            json!({"name": "e", "config": {"type": "cloud", "networking": {"type": "limited",
+                   "allowed_hosts": ["API.Example.com", "api.example.com", "*.Docs.Example.org"]}}}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        env["config"]["networking"]["allowed_hosts"],
+        json!(["API.Example.com", "*.Docs.Example.org"]),
+        "kept as written, a host listed twice in two cases once"
+    );
+
+    let vault = api
+        .post("/v1/vaults", json!({"display_name": "v"}))
+        .await
+        .expect(200);
+    let credential = api
+        .post(
+            &format!("/v1/vaults/{}/credentials", vault["id"].as_str().unwrap()),
+            json!({"auth": {"type": "environment_variable", "secret_name": "TOKEN",
+                   "secret_value": "s3cr3t-value", "networking": {"type": "limited",
+                   "allowed_hosts": ["Api.Example.com."]}}}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        credential["auth"]["networking"]["allowed_hosts"],
+        json!(["Api.Example.com."])
+    );
+    let refused = api
+        .post(
+            &format!("/v1/vaults/{}/credentials", vault["id"].as_str().unwrap()),
+            json!({"auth": {"type": "static_bearer", "mcp_server_url": " https://h/mcp",
+                   "token": "t0k3n-value"}}),
+        )
+        .await;
+    assert_eq!(refused.status.as_u16(), 400, "{}", refused.text);
 }

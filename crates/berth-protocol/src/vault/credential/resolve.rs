@@ -445,10 +445,13 @@ fn check_networking(networking: CredentialNetworking) -> Validated<CredentialNet
                 ));
             }
             let mut hosts = Vec::with_capacity(allowed_hosts.len());
-            for (i, host) in allowed_hosts.into_iter().enumerate() {
+            for (i, written) in allowed_hosts.into_iter().enumerate() {
                 let field = format!("auth.networking.allowed_hosts[{i}]");
-                let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
-                let valid = !host.is_empty()
+                // Kept as written; checked (and later matched) in lower case without a
+                // trailing dot.
+                let host = written.trim_end_matches('.').to_ascii_lowercase();
+                let valid = written.trim() == written
+                    && !host.is_empty()
                     && host.len() <= 253
                     && host
                         .chars()
@@ -459,7 +462,7 @@ fn check_networking(networking: CredentialNetworking) -> Validated<CredentialNet
                         "must be a host name or address",
                     ));
                 }
-                hosts.push(host);
+                hosts.push(written);
             }
             Ok(CredentialNetworking::Limited {
                 allowed_hosts: hosts,
