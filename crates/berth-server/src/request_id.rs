@@ -1,7 +1,8 @@
 //! Request ids, the tracing span of each request, and rendering of error envelopes.
 //!
 //! Every response gets a `request-id` header. Error responses (an [`ApiError`] in the response
-//! extensions, or a bare 4xx/5xx from the framework such as 405) get the contract's JSON body
+//! extensions, or a 4xx/5xx from the framework such as a 405 or an extractor's plain-text
+//! rejection, whose text becomes the message) get the contract's JSON body
 //! carrying the same id, plus `x-should-retry: false` where the SDKs would otherwise retry a
 //! request that can never succeed (409, 412).
 
@@ -41,7 +42,7 @@ pub async fn middleware(
     let span = tracing::info_span!("request", method = %request.method(), route, request_id = %id);
     let started = Instant::now();
     let response = next.run(request).instrument(span.clone()).await;
-    let response = finish(response, &id);
+    let response = finish(response, &id).await;
     let status = response.status();
     let _entered = span.enter();
     let took = started.elapsed();
@@ -55,14 +56,28 @@ pub async fn middleware(
     response
 }
 
-fn finish(mut response: Response, id: &str) -> Response {
+/// The most of a framework error's text that becomes the message.
+const FRAMEWORK_MESSAGE_BYTES: usize = 4096;
+
+async fn finish(mut response: Response, id: &str) -> Response {
     let status = response.status();
-    let error = response.extensions_mut().remove::<ApiError>();
-    let needs_body = error.is_some()
-        || (status.is_client_error() || status.is_server_error())
-            && !response.headers().contains_key(header::CONTENT_TYPE);
-    if needs_body {
-        let error = error.unwrap_or_else(|| framework_error(status));
+    let mut error = response.extensions_mut().remove::<ApiError>();
+    let failed = status.is_client_error() || status.is_server_error();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if error.is_none() && failed && !is_json {
+        // The framework's own answer (no body, or an extractor's plain text).
+        let (parts, body) = response.into_parts();
+        let text = axum::body::to_bytes(body, FRAMEWORK_MESSAGE_BYTES)
+            .await
+            .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
+            .unwrap_or_default();
+        response = Response::from_parts(parts, Body::empty());
+        error = Some(framework_error(status, &text));
+    }
+    if let Some(error) = error {
         // Headers set along with the error (`retry-after`, rate-limit figures) stay.
         let kept = std::mem::take(response.headers_mut());
         response = render(&error, id);
@@ -83,8 +98,17 @@ fn finish(mut response: Response, id: &str) -> Response {
     response
 }
 
-/// The envelope for errors raised by the framework rather than a handler.
-fn framework_error(status: StatusCode) -> ApiError {
+/// The envelope for errors raised by the framework rather than a handler; `text` is what the
+/// framework said, if anything.
+fn framework_error(status: StatusCode, text: &str) -> ApiError {
+    if status.is_client_error() && !text.is_empty() {
+        let kind = match status {
+            StatusCode::NOT_FOUND => ErrorType::NotFoundError,
+            StatusCode::PAYLOAD_TOO_LARGE => ErrorType::RequestTooLarge,
+            _ => ErrorType::InvalidRequestError,
+        };
+        return ApiError::new(status, kind, text);
+    }
     match status {
         StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
             status,

@@ -32,7 +32,7 @@ fn partial_config_update_keeps_the_rest() {
     assert_eq!(
         c.networking,
         Networking::Limited {
-            allowed_hosts: vec!["api.example.com".into()],
+            allowed_hosts: vec!["API.example.com".into()],
             allow_mcp_servers: false,
             allow_package_managers: false
         }

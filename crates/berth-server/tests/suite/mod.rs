@@ -10,6 +10,7 @@ mod model_cards;
 mod openapi;
 mod providers;
 mod replicas;
+mod route_fuzz;
 mod sandbox_snapshots;
 mod secrets;
 mod security;

@@ -95,9 +95,10 @@ impl CredentialNetworking {
     pub fn allows(&self, host: &str) -> bool {
         match self {
             CredentialNetworking::Unrestricted => true,
-            CredentialNetworking::Limited { allowed_hosts } => allowed_hosts
-                .iter()
-                .any(|h| h.eq_ignore_ascii_case(host.trim_end_matches('.'))),
+            CredentialNetworking::Limited { allowed_hosts } => allowed_hosts.iter().any(|h| {
+                h.trim_end_matches('.')
+                    .eq_ignore_ascii_case(host.trim_end_matches('.'))
+            }),
         }
     }
 }
