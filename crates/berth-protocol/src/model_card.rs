@@ -91,6 +91,9 @@ pub struct ModelCardCreateRequest {
     /// The model's context window in tokens (drives compaction).
     #[serde(default)]
     pub context_window: Option<u32>,
+    /// Make this the tenant's default card (the previous default stops being one).
+    #[serde(default)]
+    pub is_default: Option<bool>,
 }
 
 /// `POST /v1/model_cards/{id}`: rotate the key, URL, headers or model; omitted fields keep.
@@ -110,6 +113,8 @@ pub struct ModelCardUpdateRequest {
     pub api_key: Option<String>,
     #[serde(default)]
     pub context_window: Nullable<u32>,
+    #[serde(default)]
+    pub is_default: Option<bool>,
 }
 
 /// A card as every response shows it: no key (only its last four characters) and header values
@@ -126,8 +131,14 @@ pub struct ModelCard {
     pub custom_headers: BTreeMap<String, String>,
     pub api_key_preview: String,
     pub context_window: Option<u32>,
+    /// The card used when an agent's model names no card; at most one per tenant.
+    #[serde(default)]
+    pub is_default: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Archived cards are hidden from lists and serve no agent.
+    #[serde(default)]
+    pub archived_at: Option<DateTime<Utc>>,
 }
 
 /// The parts of a card that are sealed at rest.
@@ -299,8 +310,10 @@ pub fn create_model_card(
             custom_headers: masked_headers(&headers),
             api_key_preview: key_preview(&request.api_key),
             context_window: request.context_window,
+            is_default: request.is_default.unwrap_or(false),
             created_at: now,
             updated_at: now,
+            archived_at: None,
         },
         secrets: ModelCardSecrets {
             api_key: request.api_key,
@@ -355,6 +368,9 @@ pub fn update_model_card(
         next.card.api_key_preview = key_preview(&key);
         next.secrets.api_key = key;
     }
+    if let Some(is_default) = request.is_default {
+        next.card.is_default = is_default;
+    }
     match request.context_window {
         Nullable::Absent => {}
         Nullable::Null => next.card.context_window = None,
@@ -393,6 +409,7 @@ mod tests {
             )])),
             api_key: "sk-test-abcdefgh1234".into(),
             context_window: None,
+            is_default: None,
         }
     }
 

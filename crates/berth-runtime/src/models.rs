@@ -188,7 +188,7 @@ impl ModelResolver {
     /// The context window of the model an agent's `handle` names, without building a client;
     /// `None` when no model serves it.
     pub async fn context_window(&self, tenant_id: &str, handle: &str) -> Option<u32> {
-        if let Ok(Some(row)) = self.store.find_model_card(tenant_id, handle).await {
+        if let Ok(Some(row)) = self.card_for(tenant_id, handle).await {
             let card: ModelCard = serde_json::from_str(&row.body).ok()?;
             return Some(
                 card.context_window
@@ -204,22 +204,31 @@ impl ModelResolver {
         Some(default_context_window(provider, handle))
     }
 
+    /// The card an agent whose `model` is `handle` uses: the card with that handle, or else the
+    /// tenant's default card.
+    async fn card_for(
+        &self,
+        tenant_id: &str,
+        handle: &str,
+    ) -> berth_store::StoreResult<Option<berth_store::ModelCardRow>> {
+        match self.store.find_model_card(tenant_id, handle).await? {
+            Some(row) => Ok(Some(row)),
+            None => self.store.default_model_card(tenant_id).await,
+        }
+    }
+
     /// The model for an agent whose `model` is `handle`, as of now.
     pub async fn resolve(
         &self,
         tenant_id: &str,
         handle: &str,
     ) -> Result<ResolvedModel, ModelError> {
-        let row = self
-            .store
-            .find_model_card(tenant_id, handle)
-            .await
-            .map_err(|e| {
-                ModelError::new(
-                    ModelErrorKind::Connection,
-                    format!("cannot read the tenant's model cards: {e}"),
-                )
-            })?;
+        let row = self.card_for(tenant_id, handle).await.map_err(|e| {
+            ModelError::new(
+                ModelErrorKind::Connection,
+                format!("cannot read the tenant's model cards: {e}"),
+            )
+        })?;
         if let Some(row) = row {
             return self.resolve_card(&row);
         }

@@ -45,6 +45,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "model card key preview",
         include_str!("../migrations/0010_model_card_key_preview.sql"),
     ),
+    (
+        11,
+        "model card defaults",
+        include_str!("../migrations/0011_model_card_defaults.sql"),
+    ),
 ];
 
 /// Applies every migration the database has not seen yet; returns how many ran.

@@ -6,8 +6,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use crate::documents::page_clause;
 use crate::pool::backend;
 
-const COLUMNS: &str =
-    "id, tenant_id, model_id, provider, version, created_at, updated_at, body, sealed";
+const COLUMNS: &str = "id, tenant_id, model_id, provider, version, created_at, updated_at, body, \
+                       sealed, is_default, archived_at";
 
 fn card(row: &Row<'_>) -> rusqlite::Result<ModelCardRow> {
     Ok(ModelCardRow {
@@ -20,12 +20,28 @@ fn card(row: &Row<'_>) -> rusqlite::Result<ModelCardRow> {
         updated_at: row.get(6)?,
         body: row.get(7)?,
         sealed: row.get(8)?,
+        is_default: row.get(9)?,
+        archived_at: row.get(10)?,
     })
 }
 
+/// Clears the tenant's default before `c` takes it.
+fn clear_default(conn: &Connection, c: &ModelCardRow) -> StoreResult<()> {
+    if c.is_default {
+        conn.prepare_cached(
+            "UPDATE model_cards SET is_default = FALSE
+             WHERE tenant_id = ?1 AND is_default AND id <> ?2",
+        )
+        .and_then(|mut s| s.execute(params![c.tenant_id, c.id]))
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
 pub fn insert(conn: &Connection, c: &ModelCardRow) -> StoreResult<()> {
+    clear_default(conn, c)?;
     conn.prepare_cached(&format!(
-        "INSERT INTO model_cards ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+        "INSERT INTO model_cards ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
     ))
     .and_then(|mut s| {
         s.execute(params![
@@ -37,11 +53,22 @@ pub fn insert(conn: &Connection, c: &ModelCardRow) -> StoreResult<()> {
             c.created_at,
             c.updated_at,
             c.body,
-            c.sealed
+            c.sealed,
+            c.is_default,
+            c.archived_at
         ])
     })
     .map_err(backend)?;
     Ok(())
+}
+
+pub fn default_card(conn: &Connection, tenant_id: &str) -> StoreResult<Option<ModelCardRow>> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM model_cards
+         WHERE tenant_id = ?1 AND is_default AND archived_at IS NULL"
+    ))
+    .and_then(|mut s| s.query_row(params![tenant_id], card).optional())
+    .map_err(backend)
 }
 
 pub fn get(conn: &Connection, tenant_id: &str, id: &str) -> StoreResult<Option<ModelCardRow>> {
@@ -58,7 +85,8 @@ pub fn find(
     model_id: &str,
 ) -> StoreResult<Option<ModelCardRow>> {
     conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM model_cards WHERE tenant_id = ?1 AND model_id = ?2"
+        "SELECT {COLUMNS} FROM model_cards
+         WHERE tenant_id = ?1 AND model_id = ?2 AND archived_at IS NULL"
     ))
     .and_then(|mut s| s.query_row(params![tenant_id, model_id], card).optional())
     .map_err(backend)
@@ -73,7 +101,7 @@ pub fn list(
     let (clause, order) = page_clause(query, "id", 3);
     let sql = format!(
         "SELECT {COLUMNS} FROM model_cards WHERE tenant_id = ?1 AND (?2 IS NULL OR provider = ?2) \
-         {clause} ORDER BY id {order} LIMIT {}",
+         AND archived_at IS NULL {clause} ORDER BY id {order} LIMIT {}",
         query.limit
     );
     let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
@@ -86,10 +114,21 @@ pub fn list(
 }
 
 pub fn replace(conn: &Connection, c: &ModelCardRow, expected_version: i64) -> StoreResult<bool> {
+    let current: Option<i64> = conn
+        .prepare_cached("SELECT version FROM model_cards WHERE id = ?1 AND tenant_id = ?2")
+        .and_then(|mut s| {
+            s.query_row(params![c.id, c.tenant_id], |r| r.get(0))
+                .optional()
+        })
+        .map_err(backend)?;
+    if current != Some(expected_version) {
+        return Ok(false);
+    }
+    clear_default(conn, c)?;
     let n = conn
         .prepare_cached(
             "UPDATE model_cards SET model_id = ?3, provider = ?4, version = ?5, updated_at = ?6,
-                 body = ?7, sealed = ?8
+                 body = ?7, sealed = ?8, is_default = ?10, archived_at = ?11
              WHERE id = ?1 AND tenant_id = ?2 AND version = ?9",
         )
         .and_then(|mut s| {
@@ -102,7 +141,9 @@ pub fn replace(conn: &Connection, c: &ModelCardRow, expected_version: i64) -> St
                 c.updated_at,
                 c.body,
                 c.sealed,
-                expected_version
+                expected_version,
+                c.is_default,
+                c.archived_at
             ])
         })
         .map_err(backend)?;

@@ -39,6 +39,7 @@ macro_rules! store_contract_tests {
             concurrent_writes_all_commit,
             concurrent_replace_has_one_winner,
             model_cards_are_unique_per_tenant,
+            one_default_card_per_tenant_and_archived_cards_hide,
             files_are_scoped_expire_and_page,
             skills_keep_versions_and_unique_names,
         );

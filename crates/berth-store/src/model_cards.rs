@@ -17,6 +17,11 @@ pub struct ModelCardRow {
     pub body: String,
     /// The key and header values, sealed (never plaintext).
     pub sealed: Vec<u8>,
+    /// The tenant's default card: the one used when an agent's model names no card. Writing a
+    /// card with this set clears it on every other card of the tenant, in the same transaction.
+    pub is_default: bool,
+    /// Archived cards are hidden from lists and never resolve a model.
+    pub archived_at: Option<i64>,
 }
 
 /// Tenants' model cards.
@@ -27,14 +32,17 @@ pub trait ModelCardRecords: Send + Sync {
 
     async fn get_model_card(&self, tenant_id: &str, id: &str) -> StoreResult<Option<ModelCardRow>>;
 
-    /// The tenant's card whose handle is `model_id`.
+    /// The tenant's default card, unless it is archived.
+    async fn default_model_card(&self, tenant_id: &str) -> StoreResult<Option<ModelCardRow>>;
+
+    /// The tenant's card whose handle is `model_id`, unless it is archived.
     async fn find_model_card(
         &self,
         tenant_id: &str,
         model_id: &str,
     ) -> StoreResult<Option<ModelCardRow>>;
 
-    /// A page of the tenant's cards, of one provider if `provider` is set.
+    /// A page of the tenant's cards that are not archived, of one provider if `provider` is set.
     async fn list_model_cards(
         &self,
         tenant_id: &str,

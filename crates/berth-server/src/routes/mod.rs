@@ -198,6 +198,7 @@ const V1: &[Entry] = &[
     entry!(model_cards::retrieve),
     entry!(model_cards::update),
     entry!(model_cards::delete),
+    entry!(model_cards::archive),
 ];
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -253,6 +254,10 @@ fn aliases(v1: Plain) -> Plain {
             get(model_cards::retrieve)
                 .post(model_cards::update)
                 .delete(model_cards::delete),
+        )
+        .route(
+            "/oma/model_cards/{model_card_id}/archive",
+            axum::routing::post(model_cards::archive),
         )
         .route("/openapi.json", get(serve_document))
 }

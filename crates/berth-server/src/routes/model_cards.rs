@@ -25,7 +25,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, QueryParams};
 use crate::listing::{document_query, json_response, page_response};
 use crate::state::AppState;
-use berth_protocol::time::{micros, now};
+use berth_protocol::time::{from_micros, micros, now};
 use berth_runtime::models::{CardConnection, CardSecretError, header_pairs};
 
 const MODEL_CARD: &str = "model card";
@@ -110,7 +110,23 @@ fn to_row(
             .models
             .seal(&caller.tenant_id, &card.id, &parts.secrets)
             .map_err(ApiError::internal)?,
+        is_default: card.is_default,
+        archived_at: card.archived_at.map(micros),
     })
+}
+
+/// The card as stored, with the live columns a body may be behind on: whether it is the
+/// default (another card taking the default clears it without rewriting this body) and when it
+/// was archived.
+fn card_of(row: &ModelCardRow) -> ApiResult<ModelCard> {
+    let mut card: ModelCard = serde_json::from_str(&row.body).map_err(ApiError::internal)?;
+    card.is_default = row.is_default;
+    card.archived_at = row.archived_at.map(from_micros);
+    Ok(card)
+}
+
+fn shown(row: &ModelCardRow) -> ApiResult<String> {
+    serde_json::to_string(&card_of(row)?).map_err(ApiError::internal)
 }
 
 /// The card with the probe's verdict, as create and rotate answer.
@@ -160,7 +176,7 @@ pub async fn retrieve(
         .get_model_card(&caller.tenant_id, &id)
         .await?
         .ok_or_else(|| ApiError::not_found(MODEL_CARD, &id))?;
-    Ok(json_response(StatusCode::OK, row.body))
+    Ok(json_response(StatusCode::OK, shown(&row)?))
 }
 
 #[utoipa::path(post, path = "/model_cards/{model_card_id}", tag = "model_cards",
@@ -180,7 +196,13 @@ pub async fn update(
             .get_model_card(&caller.tenant_id, id)
             .await?
             .ok_or_else(|| ApiError::not_found(MODEL_CARD, id))?;
-        let card: ModelCard = serde_json::from_str(&row.body).map_err(ApiError::internal)?;
+        let card = card_of(&row)?;
+        if card.archived_at.is_some() {
+            return Err(ApiError::bad_request(format!(
+                "model card {id} is archived and cannot be updated"
+            ))
+            .with_code("model_card_archived"));
+        }
         let secrets = match state.runtime.models.open(&row) {
             Ok(secrets) => secrets,
             // A card sealed under another root secret can still be repaired with a new key.
@@ -189,7 +211,7 @@ pub async fn update(
         };
         let current = ModelCardParts { card, secrets };
         let Some(change) = update_model_card(&current, request.clone(), now())? else {
-            return Ok(Attempt::Done(json_response(StatusCode::OK, row.body)));
+            return Ok(Attempt::Done(json_response(StatusCode::OK, shown(&row)?)));
         };
         let next = change.parts;
         if next.card.model_id != current.card.model_id
@@ -239,7 +261,56 @@ pub async fn list(
         .store
         .list_model_cards(&caller.tenant_id, provider.map(Provider::as_str), &query)
         .await?;
-    Ok(page_response(rows, limit, |r| &r.body, |r| r.id.clone()))
+    let shown = rows
+        .iter()
+        .map(|row| Ok((shown(row)?, row.id.clone())))
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok(page_response(
+        shown,
+        limit,
+        |(body, _)| body,
+        |(_, id)| id.clone(),
+    ))
+}
+
+#[utoipa::path(post, path = "/model_cards/{model_card_id}/archive", tag = "model_cards",
+    params(("model_card_id" = String, Path)),
+    responses((status = 200, body = ModelCard), (status = 404, body = berth_protocol::ErrorBody)))]
+pub async fn archive(
+    State(state): AppStateRef,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let (state, caller, id) = (&state, &caller, &id);
+    optimistic(MODEL_CARD, id, || async move {
+        let row = state
+            .store
+            .get_model_card(&caller.tenant_id, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(MODEL_CARD, id))?;
+        if row.archived_at.is_some() {
+            return Ok(Attempt::Done(json_response(StatusCode::OK, shown(&row)?)));
+        }
+        let at = now();
+        let mut card = card_of(&row)?;
+        card.archived_at = Some(at);
+        card.is_default = false;
+        card.updated_at = at;
+        let next = ModelCardRow {
+            version: row.version + 1,
+            updated_at: micros(at),
+            body: serde_json::to_string(&card).map_err(ApiError::internal)?,
+            is_default: false,
+            archived_at: Some(micros(at)),
+            ..row.clone()
+        };
+        if state.store.replace_model_card(&next, row.version).await? {
+            Ok(Attempt::Done(json_response(StatusCode::OK, shown(&next)?)))
+        } else {
+            Ok(Attempt::Lost)
+        }
+    })
+    .await
 }
 
 #[utoipa::path(delete, path = "/model_cards/{model_card_id}", tag = "model_cards",

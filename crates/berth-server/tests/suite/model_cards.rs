@@ -9,6 +9,7 @@ on_both_backends_with_model!(
     cards_are_stored_sealed_and_shown_only_as_previews,
     rotation_probes_the_new_settings,
     probe_failures_say_what_is_wrong_and_store_nothing,
+    a_default_card_serves_agents_whose_model_names_no_card,
 );
 
 const KEY: &str = "sk-proj-cardtest-0123456789abcdef-WXYZ";
@@ -344,4 +345,91 @@ async fn private_addresses_are_refused_unless_the_operator_allows_them() {
     let events = berth_test_support::sessions::all_events(&api, id).await;
     assert!(events.iter().any(|e| e["type"] == "agent.message"));
     server.stop().await;
+}
+
+/// At most one default card per tenant; it serves agents whose model names no card. Archived
+/// cards are hidden from lists, serve no agent and cannot be changed.
+async fn a_default_card_serves_agents_whose_model_names_no_card(
+    server: &TestServer,
+    fake: &FakeModel,
+) {
+    use berth_test_support::sessions::{new_session, say, wait_for_turns};
+    let api = server.api();
+    let mut first_body = card_body(fake, "first", "ant");
+    first_body["is_default"] = json!(true);
+    let first = api.post("/v1/model_cards", first_body).await.expect(200);
+    assert_eq!(first["is_default"], true);
+    let mut second_body = card_body(fake, "second", "ant");
+    second_body["is_default"] = json!(true);
+    let second = api.post("/v1/model_cards", second_body).await.expect(200);
+    let (first_id, second_id) = (
+        first["id"].as_str().unwrap(),
+        second["id"].as_str().unwrap(),
+    );
+    let shown = |card: Value| (card["model_id"].clone(), card["is_default"].clone());
+    assert_eq!(
+        shown(
+            api.get(&format!("/v1/model_cards/{first_id}"))
+                .await
+                .expect(200)
+        ),
+        (json!("first"), json!(false)),
+        "the new default took over"
+    );
+    assert_eq!(
+        shown(
+            api.get(&format!("/v1/model_cards/{second_id}"))
+                .await
+                .expect(200)
+        ),
+        (json!("second"), json!(true))
+    );
+
+    // An agent whose model names no card runs on the default card.
+    let session = new_session(&api, json!({"model": "no-such-card"})).await;
+    let session_id = session["id"].as_str().unwrap();
+    fake.clear_records();
+    say(&api, session_id, "hello").await;
+    wait_for_turns(&api, session_id, 1, 20).await;
+    assert_eq!(fake.turn_requests()[0].body["model"], "wire-second");
+
+    // Archived: hidden, not the default, unchangeable; the agent falls back to the server's
+    // own provider, which gets the agent's model as it is.
+    let archived = api
+        .post(&format!("/v1/model_cards/{second_id}/archive"), json!({}))
+        .await
+        .expect(200);
+    assert!(archived["archived_at"].is_string(), "{archived}");
+    assert_eq!(archived["is_default"], false);
+    let listed: Vec<Value> = cards(&api, "")
+        .await
+        .iter()
+        .map(|c| c["id"].clone())
+        .collect();
+    assert_eq!(listed, vec![json!(first_id)]);
+    let refused = api
+        .post(
+            &format!("/v1/model_cards/{second_id}"),
+            json!({"is_default": true}),
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert_eq!(
+        refused.body["error"]["details"]["error_code"],
+        "model_card_archived"
+    );
+    fake.clear_records();
+    say(&api, session_id, "again").await;
+    wait_for_turns(&api, session_id, 2, 20).await;
+    assert_eq!(fake.turn_requests()[0].body["model"], "no-such-card");
+
+    // Making a card the default by update works the same way.
+    let updated = api
+        .post(
+            &format!("/v1/model_cards/{first_id}"),
+            json!({"is_default": true}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(updated["is_default"], true);
 }

@@ -5,7 +5,14 @@ use crate::*;
 #[async_trait]
 impl ModelCardRecords for PostgresStore {
     async fn insert_model_card(&self, card: &ModelCardRow) -> StoreResult<()> {
-        model_cards::insert(&self.client().await?, card).await
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        model_cards::insert(&tx, card).await?;
+        tx.commit().await.map_err(pg)
+    }
+
+    async fn default_model_card(&self, tenant_id: &str) -> StoreResult<Option<ModelCardRow>> {
+        model_cards::default_card(&self.client().await?, tenant_id).await
     }
 
     async fn get_model_card(&self, tenant_id: &str, id: &str) -> StoreResult<Option<ModelCardRow>> {
@@ -34,7 +41,11 @@ impl ModelCardRecords for PostgresStore {
         card: &ModelCardRow,
         expected_version: i64,
     ) -> StoreResult<bool> {
-        model_cards::replace(&self.client().await?, card, expected_version).await
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let replaced = model_cards::replace(&tx, card, expected_version).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(replaced)
     }
 
     async fn delete_model_card(&self, tenant_id: &str, id: &str) -> StoreResult<bool> {

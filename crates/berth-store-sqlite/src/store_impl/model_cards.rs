@@ -18,6 +18,13 @@ impl ModelCardRecords for SqliteStore {
             .await
     }
 
+    async fn default_model_card(&self, tenant_id: &str) -> StoreResult<Option<ModelCardRow>> {
+        let tenant_id = tenant_id.to_owned();
+        self.pool
+            .read(move |c| model_cards::default_card(c, &tenant_id))
+            .await
+    }
+
     async fn find_model_card(
         &self,
         tenant_id: &str,

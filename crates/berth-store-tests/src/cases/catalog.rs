@@ -17,7 +17,88 @@ fn card(tenant_id: &str, model_id: &str) -> berth_store::ModelCardRow {
         created_at: 1,
         updated_at: 1,
         sealed: vec![1, 2, 3],
+        is_default: false,
+        archived_at: None,
     }
+}
+
+pub async fn one_default_card_per_tenant_and_archived_cards_hide(store: S) {
+    let a = new_tenant(&store, "a").await;
+    let b = new_tenant(&store, "b").await;
+    assert_eq!(store.default_model_card(&a).await.unwrap(), None);
+    let first = berth_store::ModelCardRow {
+        is_default: true,
+        ..card(&a, "first")
+    };
+    store.insert_model_card(&first).await.unwrap();
+    let other_tenant = berth_store::ModelCardRow {
+        is_default: true,
+        ..card(&b, "theirs")
+    };
+    store.insert_model_card(&other_tenant).await.unwrap();
+    assert_eq!(
+        store.default_model_card(&a).await.unwrap(),
+        Some(first.clone())
+    );
+    // A new default takes over, in one step: the old one is no longer the default.
+    let second = berth_store::ModelCardRow {
+        is_default: true,
+        ..card(&a, "second")
+    };
+    store.insert_model_card(&second).await.unwrap();
+    assert_eq!(
+        store.default_model_card(&a).await.unwrap(),
+        Some(second.clone())
+    );
+    assert!(
+        !store
+            .get_model_card(&a, &first.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_default
+    );
+    assert_eq!(
+        store.default_model_card(&b).await.unwrap(),
+        Some(other_tenant.clone())
+    );
+    // So does an updated one.
+    let again = berth_store::ModelCardRow {
+        is_default: true,
+        version: 2,
+        ..first.clone()
+    };
+    assert!(store.replace_model_card(&again, 1).await.unwrap());
+    assert_eq!(
+        store.default_model_card(&a).await.unwrap(),
+        Some(again.clone())
+    );
+    assert!(
+        !store
+            .get_model_card(&a, &second.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_default
+    );
+    // Archived: not found by handle, not listed, not the default; still readable by id.
+    let archived = berth_store::ModelCardRow {
+        version: 3,
+        archived_at: Some(5),
+        ..again.clone()
+    };
+    assert!(store.replace_model_card(&archived, 2).await.unwrap());
+    assert_eq!(store.find_model_card(&a, "first").await.unwrap(), None);
+    assert_eq!(store.default_model_card(&a).await.unwrap(), None);
+    let listed = store.list_model_cards(&a, None, &page(10)).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        vec![second.id.as_str()]
+    );
+    assert_eq!(
+        store.get_model_card(&a, &first.id).await.unwrap(),
+        Some(archived)
+    );
 }
 
 pub async fn model_cards_are_unique_per_tenant(store: S) {

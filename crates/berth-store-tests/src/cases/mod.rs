@@ -13,7 +13,7 @@ use crate::fixtures::{key, tenant};
 
 pub use catalog::{
     files_are_scoped_expire_and_page, model_cards_are_unique_per_tenant,
-    skills_keep_versions_and_unique_names,
+    one_default_card_per_tenant_and_archived_cards_hide, skills_keep_versions_and_unique_names,
 };
 pub use documents::{
     agent_history_is_kept, concurrent_replace_has_one_winner, concurrent_writes_all_commit,
