@@ -3,8 +3,8 @@
 
 fn main() {
     berth_test_prereqs::postgres();
-    berth_test_prereqs::python_sdk("2.10.0");
+    berth_test_prereqs::python_sdk("2.17.0");
     let sdk_tests = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sdk-tests");
-    berth_test_prereqs::typescript_sdk(&sdk_tests.join("typescript"), "1.10.0");
+    berth_test_prereqs::typescript_sdk(&sdk_tests.join("typescript"), "1.17.0");
     berth_test_prereqs::s3_server();
 }

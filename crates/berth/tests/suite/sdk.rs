@@ -1,5 +1,5 @@
 //! The official SDKs are the compatibility judges: their own test files run against a real
-//! server. Without the SDK installed (`pip install anthropic==2.10.0 pytest`,
+//! server. Without the SDK installed (`pip install anthropic==2.17.0 pytest`,
 //! `npm ci --prefix sdk-tests/typescript`) they are built as ignored, so a local run counts them
 //! as skipped; CI sets `BERTH_REQUIRE_SDK=1`, which makes them run and fail if it is missing.
 
@@ -14,16 +14,16 @@ fn python_sdk_available() -> bool {
     let ok = Command::new("python3")
         .args([
             "-c",
-            "import anthropic, pytest; assert anthropic.__version__ == '2.10.0'",
+            "import anthropic, pytest; assert anthropic.__version__ == '2.17.0'",
         ])
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
         assert!(
             std::env::var("BERTH_REQUIRE_SDK").as_deref() != Ok("1"),
-            "BERTH_REQUIRE_SDK=1 but python3 cannot import anthropic==2.10.0 and pytest"
+            "BERTH_REQUIRE_SDK=1 but python3 cannot import anthropic==2.17.0 and pytest"
         );
-        eprintln!("skipped: pip install anthropic==2.10.0 pytest to run the Python SDK tests");
+        eprintln!("skipped: pip install anthropic==2.17.0 pytest to run the Python SDK tests");
     }
     ok
 }
@@ -38,11 +38,11 @@ fn typescript_sdk_available() -> bool {
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
-    let ok = node && version.as_deref() == Some("1.10.0");
+    let ok = node && version.as_deref() == Some("1.17.0");
     if !ok {
         assert!(
             std::env::var("BERTH_REQUIRE_SDK").as_deref() != Ok("1"),
-            "BERTH_REQUIRE_SDK=1 but node or @anthropic-ai/sdk@1.10.0 in sdk-tests/typescript is missing"
+            "BERTH_REQUIRE_SDK=1 but node or @anthropic-ai/sdk@1.17.0 in sdk-tests/typescript is missing"
         );
         eprintln!("skipped: npm ci --prefix sdk-tests/typescript to run the TypeScript SDK tests");
     }
@@ -126,7 +126,7 @@ async fn run_python_with(file: &str, extra_env: Vec<(&'static str, String)>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
     berth_no_python_sdk,
-    ignore = "needs the Python SDK: pip install anthropic==2.10.0 pytest"
+    ignore = "needs the Python SDK: pip install anthropic==2.17.0 pytest"
 )]
 async fn python_sdk_agents() {
     run_python("test_agents.py").await;
@@ -135,7 +135,7 @@ async fn python_sdk_agents() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
     berth_no_python_sdk,
-    ignore = "needs the Python SDK: pip install anthropic==2.10.0 pytest"
+    ignore = "needs the Python SDK: pip install anthropic==2.17.0 pytest"
 )]
 async fn python_sdk_environments() {
     run_python("test_environments.py").await;
@@ -144,7 +144,7 @@ async fn python_sdk_environments() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
     berth_no_python_sdk,
-    ignore = "needs the Python SDK: pip install anthropic==2.10.0 pytest"
+    ignore = "needs the Python SDK: pip install anthropic==2.17.0 pytest"
 )]
 async fn python_sdk_sessions() {
     run_python("test_sessions.py").await;
@@ -153,7 +153,7 @@ async fn python_sdk_sessions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
     berth_no_python_sdk,
-    ignore = "needs the Python SDK: pip install anthropic==2.10.0 pytest"
+    ignore = "needs the Python SDK: pip install anthropic==2.17.0 pytest"
 )]
 async fn python_sdk_events_and_streams() {
     run_python("test_events.py").await;
@@ -162,7 +162,7 @@ async fn python_sdk_events_and_streams() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
     berth_no_python_sdk,
-    ignore = "needs the Python SDK: pip install anthropic==2.10.0 pytest"
+    ignore = "needs the Python SDK: pip install anthropic==2.17.0 pytest"
 )]
 async fn python_sdk_tools() {
     run_python("test_tools.py").await;
@@ -171,7 +171,7 @@ async fn python_sdk_tools() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
     berth_no_python_sdk,
-    ignore = "needs the Python SDK: pip install anthropic==2.10.0 pytest"
+    ignore = "needs the Python SDK: pip install anthropic==2.17.0 pytest"
 )]
 async fn python_sdk_files_and_skills() {
     run_python("test_files_skills.py").await;
@@ -180,7 +180,7 @@ async fn python_sdk_files_and_skills() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
     berth_no_python_sdk,
-    ignore = "needs the Python SDK: pip install anthropic==2.10.0 pytest"
+    ignore = "needs the Python SDK: pip install anthropic==2.17.0 pytest"
 )]
 async fn python_sdk_vaults_and_mcp() {
     let token = "mcp_sdk_token_7e6d5c4b";
@@ -214,7 +214,7 @@ async fn python_sdk_vaults_and_mcp() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
     berth_no_python_sdk,
-    ignore = "needs the Python SDK: pip install anthropic==2.10.0 pytest"
+    ignore = "needs the Python SDK: pip install anthropic==2.17.0 pytest"
 )]
 async fn python_sdk_memory() {
     run_python("test_memory.py").await;
