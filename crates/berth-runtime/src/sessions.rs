@@ -99,6 +99,27 @@ impl Runtime {
         Ok(outcome)
     }
 
+    /// Archives a session, which terminates it: its log gains `session.status_terminated`
+    /// (ending every stream and the SDK's tool runners), queued inputs are cancelled, a running
+    /// turn is interrupted, and it takes no new events. `None` if not found.
+    pub async fn archive_session(
+        &self,
+        tenant_id: &str,
+        session_id: &str,
+    ) -> StoreResult<Option<Vec<StoredEvent>>> {
+        let last_words = [server_event(EventBody::SessionStatusTerminated {})
+            .map_err(|e| berth_store::StoreError::Backend(e.to_string()))?];
+        let archived = self
+            .store
+            .archive_session(tenant_id, session_id, micros(now()), &last_words)
+            .await?;
+        if let Some(stored) = archived.as_ref().filter(|stored| !stored.is_empty()) {
+            self.act_on(session_id, stored);
+            self.runner.interrupt(session_id);
+        }
+        Ok(archived)
+    }
+
     /// A session's live events from now on (`seen_seq`: the last one the subscriber has).
     pub fn subscribe(&self, session_id: &str, seen_seq: i64) -> broadcast::Receiver<BusItem> {
         self.bus.subscribe(session_id, seen_seq)

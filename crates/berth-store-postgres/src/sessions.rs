@@ -3,7 +3,7 @@
 use berth_store::session_rules::LogTail;
 use berth_store::{
     ChangeOutcome, DeleteSessionOutcome, NewEvent, SessionChange, SessionQuery, SessionRow,
-    SortOrder, StoreResult, StoredEvent, UsageTotals, stored_status,
+    SessionStatus, SortOrder, StoreResult, StoredEvent, UsageTotals, stored_status,
 };
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
@@ -255,21 +255,48 @@ async fn record_memory_stores<C: GenericClient>(
     Ok(())
 }
 
+/// Archives (and so terminates) a session; the caller holds a transaction.
 pub async fn archive<C: GenericClient>(
-    client: &C,
+    tx: &C,
     tenant_id: &str,
     id: &str,
     now: i64,
-) -> StoreResult<bool> {
-    let n = client
-        .execute(
-            "UPDATE sessions SET archived_at = COALESCE(archived_at, $3), updated_at = $3
-             WHERE id = $1 AND tenant_id = $2 AND deleted_at IS NULL",
-            &[&id, &tenant_id, &now],
-        )
-        .await
-        .map_err(pg)?;
-    Ok(n > 0)
+    events: &[NewEvent],
+) -> StoreResult<Option<Vec<StoredEvent>>> {
+    let Some(Locked {
+        last_seq,
+        archived_at,
+        ..
+    }) = lock(tx, tenant_id, id).await?
+    else {
+        return Ok(None);
+    };
+    if archived_at.is_some() {
+        return Ok(Some(Vec::new()));
+    }
+    tx.execute(
+        "UPDATE session_events SET cancelled_at = $2
+         WHERE session_id = $1 AND processed_at IS NULL AND cancelled_at IS NULL",
+        &[&id, &now],
+    )
+    .await
+    .map_err(pg)?;
+    let mut tail = LogTail::new(last_seq, 0);
+    let stored = append(tx, id, events, now, &mut tail).await?;
+    tx.execute(
+        "UPDATE sessions SET archived_at = $2, updated_at = $2, status = $3, pending_inputs = 0,
+             last_seq = $4
+         WHERE id = $1",
+        &[
+            &id,
+            &now,
+            &SessionStatus::Terminated.as_str(),
+            &tail.last_seq,
+        ],
+    )
+    .await
+    .map_err(pg)?;
+    Ok(Some(stored))
 }
 
 pub async fn delete<C: GenericClient>(

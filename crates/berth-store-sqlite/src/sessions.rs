@@ -227,15 +227,52 @@ fn record_memory_stores(conn: &Connection, session_id: &str, ids: &[String]) -> 
     Ok(())
 }
 
-pub fn archive(conn: &Connection, tenant_id: &str, id: &str, now: i64) -> StoreResult<bool> {
-    let n = conn
+pub fn archive(
+    conn: &Connection,
+    tenant_id: &str,
+    id: &str,
+    now: i64,
+    events: &[NewEvent],
+) -> StoreResult<Option<Vec<StoredEvent>>> {
+    let current: Option<(Option<i64>, i64)> = conn
         .prepare_cached(
-            "UPDATE sessions SET archived_at = COALESCE(archived_at, ?3), updated_at = ?3
+            "SELECT archived_at, last_seq FROM sessions
              WHERE id = ?1 AND tenant_id = ?2 AND deleted_at IS NULL",
         )
-        .and_then(|mut s| s.execute(params![id, tenant_id, now]))
+        .and_then(|mut s| {
+            s.query_row(params![id, tenant_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+        })
         .map_err(backend)?;
-    Ok(n > 0)
+    let Some((archived_at, last_seq)) = current else {
+        return Ok(None);
+    };
+    if archived_at.is_some() {
+        return Ok(Some(Vec::new()));
+    }
+    conn.prepare_cached(
+        "UPDATE session_events SET cancelled_at = ?2
+         WHERE session_id = ?1 AND processed_at IS NULL AND cancelled_at IS NULL",
+    )
+    .and_then(|mut s| s.execute(params![id, now]))
+    .map_err(backend)?;
+    let mut tail = LogTail::new(last_seq, 0);
+    let stored = append(conn, id, events, now, &mut tail)?;
+    conn.prepare_cached(
+        "UPDATE sessions SET archived_at = ?2, updated_at = ?2, status = ?3, pending_inputs = 0,
+             last_seq = ?4
+         WHERE id = ?1",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            id,
+            now,
+            SessionStatus::Terminated.as_str(),
+            tail.last_seq
+        ])
+    })
+    .map_err(backend)?;
+    Ok(Some(stored))
 }
 
 pub fn delete(

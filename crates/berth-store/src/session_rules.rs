@@ -175,7 +175,12 @@ pub fn turn_update(
         (0, turn_started_at)
     };
     TurnUpdate {
-        status: effects.status.unwrap_or(status),
+        // A terminated session (archived while a turn ran) stays terminated.
+        status: if status == SessionStatus::Terminated {
+            status
+        } else {
+            effects.status.unwrap_or(status)
+        },
         usage: effects.usage.unwrap_or_default(),
         active_micros_added,
         turn_started_at,
@@ -300,6 +305,8 @@ mod tests {
         assert_eq!(midway.status, SessionStatus::Running);
         assert_eq!(midway.active_micros_added, 0);
         assert_eq!(midway.turn_started_at, Some(40));
+        let after_archive = turn_update(SessionStatus::Terminated, Some(40), &effects, 100);
+        assert_eq!(after_archive.status, SessionStatus::Terminated);
         assert_eq!(turn_started_at(Some(40), 100), 40);
         assert_eq!(turn_started_at(None, 100), 100);
     }

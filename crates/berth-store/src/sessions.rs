@@ -276,8 +276,17 @@ pub trait SessionRecords: Send + Sync {
     /// Replaces the session body (title, metadata, agent tools) if unchanged since read.
     async fn change_session(&self, change: &SessionChange) -> StoreResult<ChangeOutcome>;
 
-    /// Archives a session; archived sessions take no new events. Returns false if not found.
-    async fn archive_session(&self, tenant_id: &str, id: &str, now: i64) -> StoreResult<bool>;
+    /// Archives a session, which terminates it: its queued inputs are cancelled, `events` (its
+    /// `session.status_terminated`) are appended, its status becomes `terminated` for good, and
+    /// it takes no new events. Archiving an archived session changes nothing (no events).
+    /// `None` if not found.
+    async fn archive_session(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        now: i64,
+        events: &[NewEvent],
+    ) -> StoreResult<Option<Vec<StoredEvent>>>;
 
     /// Soft-deletes an idle session, appending `events` (its last words) first.
     async fn delete_session(

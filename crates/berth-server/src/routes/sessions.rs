@@ -413,10 +413,11 @@ pub async fn archive(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    if !state
-        .store
-        .archive_session(&caller.tenant_id, &id, micros(now()))
+    if state
+        .runtime
+        .archive_session(&caller.tenant_id, &id)
         .await?
+        .is_none()
     {
         return Err(ApiError::not_found(SESSION, &id));
     }

@@ -427,6 +427,28 @@ async fn archive_and_delete(server: &TestServer) {
         .await
         .expect(200);
     assert!(archived["archived_at"].is_string());
+    // Archiving terminates the session, and says so in its log.
+    assert_eq!(archived["status"], "terminated");
+    let events = api
+        .get(&format!("/v1/sessions/{id}/events"))
+        .await
+        .expect(200);
+    let kinds: Vec<&str> = events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds.last(),
+        Some(&"session.status_terminated"),
+        "{kinds:?}"
+    );
+    let again = api
+        .post(&format!("/v1/sessions/{id}/archive"), json!(null))
+        .await
+        .expect(200);
+    assert_eq!(again["archived_at"], archived["archived_at"]);
     assert_eq!(api.get("/v1/sessions").await.expect(200)["data"], json!([]));
     assert_eq!(
         api.get("/v1/sessions?include_archived=true")

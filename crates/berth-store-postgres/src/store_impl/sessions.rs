@@ -37,8 +37,18 @@ impl SessionRecords for PostgresStore {
         Ok(outcome)
     }
 
-    async fn archive_session(&self, tenant_id: &str, id: &str, now: i64) -> StoreResult<bool> {
-        sessions::archive(&self.client().await?, tenant_id, id, now).await
+    async fn archive_session(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        now: i64,
+        events: &[NewEvent],
+    ) -> StoreResult<Option<Vec<StoredEvent>>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let archived = sessions::archive(&tx, tenant_id, id, now, events).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(archived)
     }
 
     async fn delete_session(

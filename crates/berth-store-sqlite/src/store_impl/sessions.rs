@@ -39,10 +39,16 @@ impl SessionRecords for SqliteStore {
         self.pool.write(move |c| sessions::change(c, &change)).await
     }
 
-    async fn archive_session(&self, tenant_id: &str, id: &str, now: i64) -> StoreResult<bool> {
-        let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
+    async fn archive_session(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        now: i64,
+        events: &[NewEvent],
+    ) -> StoreResult<Option<Vec<StoredEvent>>> {
+        let (tenant_id, id, events) = (tenant_id.to_owned(), id.to_owned(), events.to_vec());
         self.pool
-            .write(move |c| sessions::archive(c, &tenant_id, &id, now))
+            .write(move |c| sessions::archive(c, &tenant_id, &id, now, &events))
             .await
     }
 

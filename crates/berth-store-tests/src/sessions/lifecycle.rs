@@ -34,7 +34,13 @@ pub async fn sessions_round_trip_and_list(store: S) {
     store.create_session(&second, &[], &[]).await.unwrap();
     let third = session(&t, &env, 300);
     store.create_session(&third, &[], &[]).await.unwrap();
-    assert!(store.archive_session(&t, &third.id, 400).await.unwrap());
+    assert!(
+        store
+            .archive_session(&t, &third.id, 400, &[])
+            .await
+            .unwrap()
+            .is_some()
+    );
 
     let ids =
         |rows: Vec<berth_store::SessionRow>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();

@@ -65,7 +65,40 @@ pub async fn client_events_queue_and_interrupt(store: S) {
             .unwrap(),
         AppendOutcome::NotFound
     );
-    store.archive_session(&t, &s.id, 40).await.unwrap();
+    // Archiving terminates: the queued message is cancelled, the terminated event is logged,
+    // the status stays terminated and nothing more is taken in.
+    assert_eq!(
+        store
+            .archive_session(&other, &s.id, 40, &[event("session.status_terminated")])
+            .await
+            .unwrap(),
+        None
+    );
+    let archived = store
+        .archive_session(&t, &s.id, 40, &[event("session.status_terminated")])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(archived.len(), 1);
+    assert_eq!(archived[0].seq, 5);
+    assert_eq!(archived[0].processed_at, Some(40));
+    let row = store.get_session(&t, &s.id).await.unwrap().unwrap();
+    assert_eq!(row.status, SessionStatus::Terminated);
+    assert_eq!((row.pending_inputs, row.last_seq), (0, 5));
+    let queued = store
+        .get_event(&s.id, &second[1].id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(queued.cancelled_at, Some(40));
+    assert_eq!(
+        store
+            .archive_session(&t, &s.id, 45, &[event("session.status_terminated")])
+            .await
+            .unwrap(),
+        Some(Vec::new()),
+        "archiving twice changes nothing"
+    );
     assert_eq!(
         store
             .append_client_events(&t, &s.id, &[event("user.message")], 50)
