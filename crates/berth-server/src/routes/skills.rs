@@ -4,6 +4,7 @@
 
 mod files;
 mod versions;
+mod zip_upload;
 
 pub use files::*;
 pub use versions::*;
@@ -18,9 +19,9 @@ use berth_protocol::Deleted;
 use berth_protocol::ids::{new_id, prefix};
 use berth_protocol::pagination::Order;
 use berth_protocol::skill::{
-    BUILTIN_SKILLS, MAX_DISPLAY_NAME_CHARS, MAX_SKILL_FILE_BYTES, MAX_SKILL_FILES,
-    MAX_SKILL_TOTAL_BYTES, SKILL_FILE, SkillObject, SkillSourceKind, SkillSourceObject, SkillTag,
-    SkillVersionObject, SkillVersionTag, parse_skill_md, skill_paths,
+    BUILTIN_SKILLS, MAX_DESCRIPTION_CHARS, MAX_DISPLAY_NAME_CHARS, MAX_SKILL_FILE_BYTES,
+    MAX_SKILL_FILES, MAX_SKILL_TOTAL_BYTES, SKILL_FILE, SkillObject, SkillSourceKind,
+    SkillSourceObject, SkillTag, SkillVersionObject, SkillVersionTag, parse_skill_md, skill_paths,
 };
 use berth_store::{Attempt, SkillRow, SkillVersionRow, StoreError};
 use futures::TryStreamExt;
@@ -122,11 +123,38 @@ async fn receive(
     let mut sizes: Vec<u64> = Vec::new();
     let mut skill_md: Vec<(usize, Vec<u8>)> = Vec::new();
     let mut display_name = None;
+    let mut description = None;
     let mut total = 0u64;
+    let unpacked_dir = tempfile::tempdir().map_err(ApiError::internal)?;
     let received: ApiResult<()> = async {
         while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
             let name = field.name().unwrap_or("").to_owned();
             match name.as_str() {
+                "files" | "files[]" | "file"
+                    if raw_paths.is_empty()
+                        && zip_upload::is_zip(
+                            field.file_name().unwrap_or(""),
+                            field.content_type(),
+                        ) =>
+                {
+                    // The whole skill as one archive.
+                    for file in zip_upload::unpack(field, unpacked_dir.path()).await? {
+                        let index = raw_paths.len();
+                        let key = format!("{prefix}/f{index}");
+                        if file.path.rsplit('/').next() == Some(SKILL_FILE) {
+                            let bytes = tokio::fs::read(&file.file).await.map_err(ApiError::internal)?;
+                            skill_md.push((index, bytes.clone()));
+                            state.runtime.blobs.put_bytes(&key, bytes.into()).await.map_err(blob_error)?;
+                        } else {
+                            let reader = tokio::fs::File::open(&file.file).await.map_err(ApiError::internal)?;
+                            let stream = tokio_util::io::ReaderStream::new(reader).map_err(|e| e.to_string());
+                            state.runtime.blobs.put_stream(&key, stream, file.size).await.map_err(blob_error)?;
+                        }
+                        total += file.size;
+                        raw_paths.push(file.path);
+                        sizes.push(file.size);
+                    }
+                }
                 "files" | "files[]" | "file" => {
                     let path = field.file_name().unwrap_or("").to_owned();
                     crate::nul::check_text("files: a file name", &path)?;
@@ -170,6 +198,21 @@ async fn receive(
                     let text = field.text().await.map_err(multipart_error)?;
                     crate::nul::check_text(&name, &text)?;
                     display_name = Some(text);
+                }
+                "description" => {
+                    let text = field.text().await.map_err(multipart_error)?;
+                    crate::nul::check_text(&name, &text)?;
+                    if text.chars().count() > MAX_DESCRIPTION_CHARS {
+                        return Err(ApiError::bad_request(format!(
+                            "description: at most {MAX_DESCRIPTION_CHARS} characters"
+                        )));
+                    }
+                    description = Some(text);
+                }
+                "id" => {
+                    return Err(ApiError::bad_request(
+                        "id: skill ids are assigned by the server (skill_…); leave the part out",
+                    ));
                 }
                 _ => {
                     let mut field = field;
@@ -216,7 +259,8 @@ async fn receive(
             version_id: version_id.clone(),
             display_name,
             name: header.name,
-            description: header.description,
+            // Given explicitly, the description wins over the one in SKILL.md.
+            description: description.unwrap_or(header.description),
             manifest,
         })
     }

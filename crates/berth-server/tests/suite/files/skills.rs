@@ -8,7 +8,10 @@ use serde_json::json;
 
 use super::{bash, blob_objects, tool_session};
 
-on_both_backends_with_model!(skills_have_versions_bundles_and_reach_the_sandbox,);
+on_both_backends_with_model!(
+    skills_have_versions_bundles_and_reach_the_sandbox,
+    skills_upload_as_one_zip_with_the_seeds_parts,
+);
 
 fn skill_parts(top: &str, name: &str, description: &str, extra: &[(&str, &str)]) -> Vec<Part> {
     let mut parts = vec![Part::file(
@@ -257,4 +260,98 @@ async fn skills_have_versions_bundles_and_reach_the_sandbox(
     let deleted = api.delete(&format!("/v1/skills/{id}")).await.expect(200);
     assert_eq!(deleted, json!({"id": id, "type": "skill_deleted"}));
     assert_eq!(api.get(&format!("/v1/skills/{id}")).await.status, 404);
+}
+
+/// A zip archive of `(path, bytes)` entries.
+fn zipped(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write;
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    for (path, bytes) in entries {
+        writer.start_file(*path, options).unwrap();
+        writer.write_all(bytes).unwrap();
+    }
+    writer.finish().unwrap().into_inner()
+}
+
+/// The seed's upload: one zip archive (metadata files left out, one top folder stripped), and
+/// its `description` part, which wins over SKILL.md's; an `id` part is refused, not ignored.
+async fn skills_upload_as_one_zip_with_the_seeds_parts(server: &TestServer, _model: &FakeModel) {
+    let api = server.api();
+    let archive = zipped(&[
+        (
+            "zipped/SKILL.md",
+            b"---\nname: zipped\ndescription: from the file\n---\n# zipped\n",
+        ),
+        ("zipped/scripts/run.sh", b"echo zipped\n"),
+        ("__MACOSX/zipped/._SKILL.md", b"resource fork"),
+        ("zipped/.DS_Store", b"finder"),
+    ]);
+    let skill = api
+        .multipart(
+            "/v1/skills",
+            vec![
+                Part::text("display_title", "Zipped skill"),
+                Part::text("description", "given explicitly"),
+                Part::file("file", "zipped.zip", archive.clone()).with_type("application/zip"),
+            ],
+        )
+        .await
+        .expect(200);
+    let id = skill["id"].as_str().unwrap();
+    let version = api
+        .get(&format!("/v1/skills/{id}/versions/latest"))
+        .await
+        .expect(200);
+    assert_eq!(version["name"], "zipped");
+    assert_eq!(version["description"], "given explicitly");
+    let (status, _, script) = api
+        .get_bytes(&format!("/v1/skills/{id}/files/scripts/run.sh"), "*/*")
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(script, b"echo zipped\n");
+    let (_, _, bundle) = api
+        .get_bytes(
+            &format!(
+                "/v1/skills/{id}/versions/{}/content",
+                version["id"].as_str().unwrap()
+            ),
+            "*/*",
+        )
+        .await;
+    let bundle = zip::ZipArchive::new(std::io::Cursor::new(bundle)).unwrap();
+    let mut names: Vec<String> = bundle.file_names().map(str::to_owned).collect();
+    names.sort();
+    assert_eq!(names, ["zipped/SKILL.md", "zipped/scripts/run.sh"]);
+
+    let before = blob_objects(server);
+    let refused = api
+        .multipart(
+            "/v1/skills",
+            vec![
+                Part::text("id", "my-skill"),
+                Part::file("file", "other.zip", archive).with_type("application/zip"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert!(
+        refused.error_message().starts_with("id:"),
+        "{}",
+        refused.text
+    );
+    for (name, bytes) in [
+        ("empty.zip", zipped(&[("__MACOSX/x", b"y")])),
+        ("broken.zip", b"not a zip at all".to_vec()),
+    ] {
+        let refused = api
+            .multipart("/v1/skills", vec![Part::file("file", name, bytes)])
+            .await;
+        assert_eq!(refused.status, 400, "{name}: {}", refused.text);
+    }
+    assert_eq!(
+        blob_objects(server),
+        before,
+        "refused uploads store nothing"
+    );
 }
