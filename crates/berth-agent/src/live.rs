@@ -57,6 +57,41 @@ impl LiveDelta {
         )
     }
 
+    /// `include=chunks`: a client input was stored and waits in the session's queue.
+    pub fn input_pending(
+        event_id: &str,
+        seq: i64,
+        enqueued_at_ms: i64,
+        event: serde_json::Value,
+    ) -> Self {
+        Self::new(
+            Audience::Chunks,
+            "system.user_message_pending",
+            json!({"type": "system.user_message_pending", "event_id": event_id, "pending_seq": seq,
+                   "enqueued_at": enqueued_at_ms, "session_thread_id": null, "event": event}),
+        )
+    }
+
+    /// `include=chunks`: a turn took a queued input.
+    pub fn input_promoted(event_id: &str, seq: i64, processed_at: &str) -> Self {
+        Self::new(
+            Audience::Chunks,
+            "system.user_message_promoted",
+            json!({"type": "system.user_message_promoted", "event_id": event_id, "pending_seq": seq,
+                   "seq": seq, "processed_at": processed_at, "session_thread_id": null}),
+        )
+    }
+
+    /// `include=chunks`: an interrupt cancelled a queued input.
+    pub fn input_cancelled(event_id: &str, seq: i64, cancelled_at_ms: i64) -> Self {
+        Self::new(
+            Audience::Chunks,
+            "system.user_message_cancelled",
+            json!({"type": "system.user_message_cancelled", "event_id": event_id, "pending_seq": seq,
+                   "cancelled_at": cancelled_at_ms, "session_thread_id": null}),
+        )
+    }
+
     pub fn message_stream_start(message_id: &str) -> Self {
         Self::new(
             Audience::Chunks,

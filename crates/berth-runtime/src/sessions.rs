@@ -5,11 +5,12 @@
 
 use std::sync::Arc;
 
+use berth_agent::LiveDelta;
 use berth_protocol::event::EventBody;
 use berth_protocol::time::{micros, now};
 use berth_store::{
-    AppendOutcome, ChangeOutcome, DeleteSessionOutcome, NewEvent, SessionChange, SessionRow,
-    StoreResult, StoredEvent,
+    AppendOutcome, CancelledInput, ChangeOutcome, DeleteSessionOutcome, NewEvent, SessionChange,
+    SessionRow, StoreResult, StoredEvent,
 };
 use tokio::sync::broadcast;
 
@@ -42,12 +43,14 @@ impl Runtime {
         session_id: &str,
         rows: &[NewEvent],
     ) -> StoreResult<AppendOutcome> {
+        let at = micros(now());
         let outcome = self
             .store
-            .append_client_events(tenant_id, session_id, rows, micros(now()))
+            .append_client_events(tenant_id, session_id, rows, at)
             .await?;
-        if let AppendOutcome::Appended(stored) = &outcome {
+        if let AppendOutcome::Appended { stored, cancelled } = &outcome {
             self.act_on(session_id, stored);
+            self.announce_queue(session_id, stored, cancelled, at);
         }
         Ok(outcome)
     }
@@ -118,6 +121,28 @@ impl Runtime {
             self.runner.interrupt(session_id);
         }
         Ok(archived)
+    }
+
+    /// Tells `include=chunks` watchers what happened to the session's queue: inputs that now
+    /// wait, and inputs an interrupt cancelled.
+    fn announce_queue(
+        &self,
+        session_id: &str,
+        stored: &[StoredEvent],
+        cancelled: &[CancelledInput],
+        at: i64,
+    ) {
+        for event in stored.iter().filter(|e| e.processed_at.is_none()) {
+            let json = serde_json::from_str(&crate::render::event_json(event))
+                .unwrap_or(serde_json::Value::Null);
+            let delta =
+                LiveDelta::input_pending(&event.id, event.seq, event.created_at / 1000, json);
+            self.bus.publish_live(session_id, &delta);
+        }
+        for input in cancelled {
+            let delta = LiveDelta::input_cancelled(&input.id, input.seq, at / 1000);
+            self.bus.publish_live(session_id, &delta);
+        }
     }
 
     /// A session's live events from now on (`seen_seq`: the last one the subscriber has).

@@ -4,8 +4,8 @@
 
 use berth_store::session_rules::{self, LogTail, SessionHead};
 use berth_store::{
-    AppendOutcome, ByteBudget, ContextScope, EventKind, EventQuery, NewEvent, SortOrder,
-    StoreResult, StoredEvent,
+    AppendOutcome, ByteBudget, CancelledInput, ContextScope, EventKind, EventQuery, NewEvent,
+    SortOrder, StoreResult, StoredEvent,
 };
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
@@ -118,17 +118,23 @@ pub async fn append_client<C: GenericClient>(
     }
     let mut tail = LogTail::new(head.last_seq, head.pending_inputs);
     let mut stored = Vec::with_capacity(events.len());
+    let mut cancelled = Vec::new();
     for e in events {
         if session_rules::cancels_queued_inputs(e) {
-            let cancelled = tx
-                .execute(
+            let rows = tx
+                .query(
                     "UPDATE session_events SET cancelled_at = $2
-                     WHERE session_id = $1 AND processed_at IS NULL AND cancelled_at IS NULL",
+                     WHERE session_id = $1 AND processed_at IS NULL AND cancelled_at IS NULL
+                     RETURNING id, seq",
                     &[&session_id, &now],
                 )
                 .await
                 .map_err(pg)?;
-            tail.cancelled(cancelled);
+            tail.cancelled(rows.len() as u64);
+            cancelled.extend(rows.iter().map(|r| CancelledInput {
+                id: r.get(0),
+                seq: r.get(1),
+            }));
         }
         stored.extend(append(tx, session_id, std::slice::from_ref(e), now, &mut tail).await?);
     }
@@ -138,7 +144,8 @@ pub async fn append_client<C: GenericClient>(
     )
     .await
     .map_err(pg)?;
-    Ok(AppendOutcome::Appended(stored))
+    cancelled.sort_by_key(|c| c.seq);
+    Ok(AppendOutcome::Appended { stored, cancelled })
 }
 
 pub async fn list<C: GenericClient>(

@@ -2,8 +2,8 @@
 
 use berth_store::session_rules::{self, LogTail, SessionHead};
 use berth_store::{
-    AppendOutcome, ByteBudget, ContextScope, EventQuery, NewEvent, SortOrder, StoreResult,
-    StoredEvent,
+    AppendOutcome, ByteBudget, CancelledInput, ContextScope, EventQuery, NewEvent, SortOrder,
+    StoreResult, StoredEvent,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -96,16 +96,28 @@ pub fn append_client(
     }
     let mut tail = LogTail::new(head.last_seq, head.pending_inputs);
     let mut stored = Vec::with_capacity(events.len());
+    let mut cancelled = Vec::new();
     for e in events {
         if session_rules::cancels_queued_inputs(e) {
-            let cancelled = conn
+            let mut stmt = conn
                 .prepare_cached(
                     "UPDATE session_events SET cancelled_at = ?2
-                     WHERE session_id = ?1 AND processed_at IS NULL AND cancelled_at IS NULL",
+                     WHERE session_id = ?1 AND processed_at IS NULL AND cancelled_at IS NULL
+                     RETURNING id, seq",
                 )
-                .and_then(|mut s| s.execute(params![session_id, now]))
                 .map_err(backend)?;
-            tail.cancelled(cancelled as u64);
+            let rows = stmt
+                .query_map(params![session_id, now], |r| {
+                    Ok(CancelledInput {
+                        id: r.get(0)?,
+                        seq: r.get(1)?,
+                    })
+                })
+                .map_err(backend)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(backend)?;
+            tail.cancelled(rows.len() as u64);
+            cancelled.extend(rows);
         }
         stored.extend(append(
             conn,
@@ -120,7 +132,8 @@ pub fn append_client(
     )
     .and_then(|mut s| s.execute(params![session_id, tail.last_seq, tail.pending_inputs, now]))
     .map_err(backend)?;
-    Ok(AppendOutcome::Appended(stored))
+    cancelled.sort_by_key(|c| c.seq);
+    Ok(AppendOutcome::Appended { stored, cancelled })
 }
 
 pub fn list(

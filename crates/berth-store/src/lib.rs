@@ -40,10 +40,10 @@ pub use model_cards::{ModelCardRecords, ModelCardRow};
 pub use optimistic::{Attempt, OPTIMISTIC_ATTEMPTS, optimistically};
 pub use sandbox_records::{RateCounters, RateTake, SandboxRecords};
 pub use sessions::{
-    AppendOutcome, ByteBudget, ChangeOutcome, ContextScope, DeleteSessionOutcome, EVENT_PAGE_BYTES,
-    EventKind, EventLog, EventQuery, Lease, NewEvent, SessionChange, SessionQuery, SessionRecords,
-    SessionRow, SessionStatus, StoredEvent, StreamBuffer, TurnEffects, TurnLeases, TurnStart,
-    UsageTotals, stored_status,
+    AppendOutcome, ByteBudget, CancelledInput, ChangeOutcome, ContextScope, DeleteSessionOutcome,
+    EVENT_PAGE_BYTES, EventKind, EventLog, EventQuery, Lease, NewEvent, SessionChange,
+    SessionQuery, SessionRecords, SessionRow, SessionStatus, StoredEvent, StreamBuffer,
+    TurnEffects, TurnLeases, TurnStart, UsageTotals, stored_status,
 };
 pub use vault_records::CredentialRecords;
 pub use vaults::{CredentialInsert, CredentialRow};

@@ -191,9 +191,20 @@ pub enum ChangeOutcome {
     Running,
 }
 
+/// A queued input an interrupt cancelled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancelledInput {
+    pub id: String,
+    pub seq: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AppendOutcome {
-    Appended(Vec<StoredEvent>),
+    /// The events as stored, and the queued inputs an interrupt among them cancelled.
+    Appended {
+        stored: Vec<StoredEvent>,
+        cancelled: Vec<CancelledInput>,
+    },
     NotFound,
     Archived,
     Terminated,

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use berth_agent::RetryPolicy;
+use berth_agent::{LiveDelta, RetryPolicy};
 use berth_store::{Lease, Store, TurnStart};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -260,7 +260,15 @@ impl Runner {
                 break;
             }
             match self.start_turn(&lease).await {
-                Some(TurnStart::Started { appended, .. }) => {
+                Some(TurnStart::Started { promoted, appended }) => {
+                    for input in &promoted {
+                        let processed_at = input
+                            .processed_at
+                            .map(crate::render::timestamp)
+                            .unwrap_or_default();
+                        let delta = LiveDelta::input_promoted(&input.id, input.seq, &processed_at);
+                        self.bus.publish_live(session_id, &delta);
+                    }
                     self.bus.publish_events(session_id, &appended);
                     let cancel = self.cancel_token(session_id);
                     let cancel_on_loss = lease_lost.clone();

@@ -98,7 +98,7 @@ async fn append(
         .append_client_events(&caller.tenant_id, id, rows)
         .await?
     {
-        AppendOutcome::Appended(stored) => stored,
+        AppendOutcome::Appended { stored, .. } => stored,
         AppendOutcome::NotFound => return Err(ApiError::not_found("session", id)),
         AppendOutcome::Archived => {
             return Err(ApiError::conflict(format!(

@@ -458,7 +458,7 @@ pub async fn cancel(
         .append_client_events(&caller.tenant_id, &id, &[interrupt])
         .await?
     {
-        AppendOutcome::Appended(_) => {}
+        AppendOutcome::Appended { .. } => {}
         AppendOutcome::NotFound => return Err(ApiError::not_found(SESSION, &id)),
         // Nothing can be running on an archived or terminated session worth cancelling twice.
         AppendOutcome::Archived | AppendOutcome::Terminated => {}

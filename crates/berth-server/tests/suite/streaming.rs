@@ -138,9 +138,27 @@ async fn chunks_use_the_extension_names(server: &TestServer, _model: &FakeModel)
         .unwrap()
         .to_owned();
     let mut stream = server.stream(&id, "?include=chunks").await;
-    say(&api, &id, "chunky").await;
+    let sent = say(&api, &id, "chunky").await;
     let events = stream.until(WAIT, is_idle).await;
     let n = names(&events);
+    // The queue's notifications: the input waits, then a turn takes it.
+    let pending = events
+        .iter()
+        .find(|e| e.event == "system.user_message_pending")
+        .unwrap();
+    assert_eq!(pending.data["event_id"], sent["id"]);
+    assert_eq!(pending.data["event"]["type"], "user.message");
+    assert!(pending.data["event"]["processed_at"].is_null());
+    let promoted = events
+        .iter()
+        .find(|e| e.event == "system.user_message_promoted")
+        .unwrap();
+    assert_eq!(promoted.data["event_id"], sent["id"]);
+    assert_eq!(promoted.data["seq"], sent["seq"]);
+    assert!(promoted.data["processed_at"].is_string());
+    let at = |name: &str| n.iter().position(|x| x == name).unwrap();
+    assert!(at("system.user_message_pending") < at("system.user_message_promoted"));
+    assert!(at("system.user_message_promoted") < at("agent.message_stream_start"));
     assert!(n.contains(&"agent.message_stream_start".to_owned()));
     assert!(n.contains(&"agent.message_stream_end".to_owned()));
     let start = events
@@ -162,6 +180,24 @@ async fn chunks_use_the_extension_names(server: &TestServer, _model: &FakeModel)
         .unwrap();
     assert_eq!(end.data["status"], "completed");
     assert!(!n.contains(&"event_delta".to_owned()));
+
+    // An interrupt cancels what waits before it, and says so.
+    let both = api
+        .post(
+            &format!("/v1/sessions/{id}/events"),
+            json!({"events": [
+                {"type": "user.message", "content": [{"type": "text", "text": "never mind"}]},
+                {"type": "user.interrupt"}
+            ]}),
+        )
+        .await
+        .expect(202);
+    let cancelled = stream
+        .until(WAIT, |e| e.event == "system.user_message_cancelled")
+        .await;
+    let cancelled = cancelled.last().unwrap();
+    assert_eq!(cancelled.data["event_id"], both["data"][0]["id"]);
+    assert_eq!(cancelled.data["pending_seq"], both["data"][0]["seq"]);
 }
 
 async fn replay_and_last_event_id_resume_without_gaps(server: &TestServer, _model: &FakeModel) {

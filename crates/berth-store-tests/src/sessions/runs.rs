@@ -13,7 +13,10 @@ pub async fn client_events_queue_and_interrupt(store: S) {
     let (t, env) = setup(&store).await;
     let s = session(&t, &env, 1);
     store.create_session(&s, &[], &[]).await.unwrap();
-    let AppendOutcome::Appended(first) = store
+    let AppendOutcome::Appended {
+        stored: first,
+        cancelled: none,
+    } = store
         .append_client_events(
             &t,
             &s.id,
@@ -26,6 +29,7 @@ pub async fn client_events_queue_and_interrupt(store: S) {
         panic!("append refused")
     };
     assert_eq!(first.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2]);
+    assert!(none.is_empty());
     assert!(first.iter().all(|e| e.processed_at.is_none()));
     assert_eq!(
         store
@@ -38,7 +42,10 @@ pub async fn client_events_queue_and_interrupt(store: S) {
     );
 
     // The interrupt cancels what was queued before it, not what follows it.
-    let AppendOutcome::Appended(second) = store
+    let AppendOutcome::Appended {
+        stored: second,
+        cancelled,
+    } = store
         .append_client_events(
             &t,
             &s.id,
@@ -51,11 +58,21 @@ pub async fn client_events_queue_and_interrupt(store: S) {
         panic!("append refused")
     };
     assert_eq!(second[0].processed_at, Some(20));
+    assert_eq!(
+        cancelled,
+        first
+            .iter()
+            .map(|e| berth_store::CancelledInput {
+                id: e.id.clone(),
+                seq: e.seq
+            })
+            .collect::<Vec<_>>()
+    );
     let row = store.get_session(&t, &s.id).await.unwrap().unwrap();
     assert_eq!(row.pending_inputs, 1);
     assert_eq!(row.last_seq, 4);
-    let cancelled = store.get_event(&s.id, &first[0].id).await.unwrap().unwrap();
-    assert_eq!(cancelled.cancelled_at, Some(20));
+    let cancelled_event = store.get_event(&s.id, &first[0].id).await.unwrap().unwrap();
+    assert_eq!(cancelled_event.cancelled_at, Some(20));
 
     let (other, _) = setup(&store).await;
     assert_eq!(
