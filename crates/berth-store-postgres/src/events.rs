@@ -184,6 +184,14 @@ pub async fn list<C: GenericClient>(
         bind(&mut sql, " AND type = ANY(", Box::new(query.types.clone()));
         sql.push(')');
     }
+    if query.hide_extensions {
+        bind(
+            &mut sql,
+            " AND NOT (type = ANY(",
+            Box::new(session_rules::extension_types()),
+        );
+        sql.push_str("))");
+    }
     if let Some(from) = query.processed_from {
         bind(&mut sql, " AND processed_at >= ", Box::new(from));
     }

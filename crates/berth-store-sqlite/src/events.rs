@@ -167,6 +167,9 @@ pub fn list(
     if !query.types.is_empty() {
         sql.bind_list(" AND type IN ", &query.types);
     }
+    if query.hide_extensions {
+        sql.bind_list(" AND type NOT IN ", &session_rules::extension_types());
+    }
     if let Some(from) = query.processed_from {
         sql.bind(" AND processed_at >= ", Value::Integer(from));
     }

@@ -201,6 +201,16 @@ pub fn busy_statuses() -> impl Iterator<Item = &'static str> {
         .map(|status| status.as_str())
 }
 
+/// The event types Berth writes that are not part of the contract's union, for a backend's
+/// query that leaves them out.
+pub fn extension_types() -> Vec<String> {
+    [EventKind::SessionWarning]
+        .iter()
+        .filter(|kind| !kind.is_contract_type())
+        .map(|kind| kind.as_str().to_owned())
+        .collect()
+}
+
 /// The event types a model's context is built from, for a backend's query.
 pub fn model_context_types() -> impl Iterator<Item = &'static str> {
     EventKind::MODEL_CONTEXT.iter().map(EventKind::as_str)

@@ -125,6 +125,9 @@ pub struct EventQuery {
     /// Events after this sequence number in `order` (`after_seq`, or a page cursor).
     pub after_seq: Option<i64>,
     pub types: Vec<String>,
+    /// Leave out Berth's own extension events (`session.warning`), which only clients that
+    /// opt in see.
+    pub hide_extensions: bool,
     /// Bounds on `processed_at` (the contract's `created_at[…]` filters compare against it).
     pub processed_from: Option<i64>,
     pub processed_until: Option<i64>,

@@ -54,15 +54,16 @@ pub async fn wait_for_status(api: &Api, session_id: &str, status: &str, secs: u6
     }
 }
 
-/// Every event of the session (JSON list, all pages).
+/// Every event of the session (JSON list, all pages), Berth's extension events included.
 pub async fn all_events(api: &Api, session_id: &str) -> Vec<Value> {
     let mut out = Vec::new();
-    let mut path = format!("/v1/sessions/{session_id}/events?limit=1000");
+    let base = format!("/v1/sessions/{session_id}/events?limit=1000&include=chunks");
+    let mut path = base.clone();
     loop {
         let page = api.get(&path).await.expect(200);
         out.extend(page["data"].as_array().cloned().unwrap_or_default());
         match page["next_page"].as_str() {
-            Some(next) => path = format!("/v1/sessions/{session_id}/events?limit=1000&page={next}"),
+            Some(next) => path = format!("{base}&page={next}"),
             None => return out,
         }
     }

@@ -189,6 +189,8 @@ pub async fn list(
         },
         after_seq,
         types: params.get_all("types"),
+        // Extension events (`session.warning`) are for clients that opt in, as on streams.
+        hide_extensions: !params.get_all("include").iter().any(|i| i == "chunks"),
         processed_from,
         processed_until,
         max_bytes: Some(EVENT_PAGE_BYTES),

@@ -223,6 +223,13 @@ async fn receive(
         Ok(())
     }
     .await;
+    if received.is_err() {
+        // Read what the client is still sending (the route's body limit bounds it), so that
+        // it gets the answer rather than a connection closed under its upload.
+        while let Ok(Some(mut field)) = multipart.next_field().await {
+            while let Ok(Some(_)) = field.chunk().await {}
+        }
+    }
     let checked: ApiResult<Upload> = async {
         received?;
         let inner = skill_paths(&raw_paths)?;

@@ -54,6 +54,28 @@ pub async fn event_lists_filter_and_page(store: S) {
         seqs(store.list_events(&t, &s.id, &typed).await.unwrap()),
         vec![2, 4]
     );
+    // Berth's extension events are left out on request.
+    store
+        .append_client_events(&t, &s.id, &[event("session.warning")], 450)
+        .await
+        .unwrap();
+    let contract_only = EventQuery {
+        hide_extensions: true,
+        ..events_query(10)
+    };
+    assert_eq!(
+        seqs(store.list_events(&t, &s.id, &contract_only).await.unwrap()),
+        vec![1, 2, 3, 4]
+    );
+    assert_eq!(
+        seqs(
+            store
+                .list_events(&t, &s.id, &events_query(10))
+                .await
+                .unwrap()
+        ),
+        vec![1, 2, 3, 4, 5]
+    );
     let timed = EventQuery {
         processed_from: Some(200),
         processed_until: Some(400),
@@ -73,7 +95,7 @@ pub async fn event_lists_filter_and_page(store: S) {
     );
     assert_eq!(
         seqs(store.read_events(&s.id, 2, 10, u64::MAX).await.unwrap()),
-        vec![3, 4]
+        vec![3, 4, 5]
     );
     // Byte budgets end a page at the event that reaches them, and never return nothing.
     let one_body = store.read_events(&s.id, 0, 1, u64::MAX).await.unwrap()[0]

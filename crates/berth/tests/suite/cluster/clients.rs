@@ -129,15 +129,16 @@ impl Http {
         'replica: loop {
             let base = self.live.pick_wait(rng, None).await;
             let mut out = Vec::new();
-            let mut path = format!("/v1/sessions/{session}/events?limit=1000");
+            // The whole log, Berth's extension events (recovery warnings) included.
+            let first = format!("/v1/sessions/{session}/events?limit=1000&include=chunks");
+            let mut path = first.clone();
             loop {
                 match self.get(&base, &path).await {
                     Ok(page) => {
                         out.extend(page["data"].as_array().cloned().unwrap_or_default());
                         match page["next_page"].as_str() {
                             Some(next) => {
-                                path =
-                                    format!("/v1/sessions/{session}/events?limit=1000&page={next}");
+                                path = format!("{first}&page={next}");
                             }
                             None => return out,
                         }
