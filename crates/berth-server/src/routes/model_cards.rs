@@ -115,6 +115,15 @@ fn to_row(
     })
 }
 
+/// A card of the caller's tenant; another tenant's id answers 404 like a missing one.
+async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResult<ModelCardRow> {
+    state
+        .store
+        .get_model_card(&caller.tenant_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(MODEL_CARD, id))
+}
+
 /// The card as stored, with the live columns a body may be behind on: whether it is the
 /// default (another card taking the default clears it without rewriting this body) and when it
 /// was archived.
@@ -171,11 +180,7 @@ pub async fn retrieve(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let row = state
-        .store
-        .get_model_card(&caller.tenant_id, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(MODEL_CARD, &id))?;
+    let row = load(&state, &caller, &id).await?;
     Ok(json_response(StatusCode::OK, shown(&row)?))
 }
 
@@ -191,11 +196,7 @@ pub async fn update(
 ) -> ApiResult<Response> {
     let (state, caller, id, request) = (&state, &caller, &id, &request);
     optimistic(MODEL_CARD, id, || async move {
-        let row = state
-            .store
-            .get_model_card(&caller.tenant_id, id)
-            .await?
-            .ok_or_else(|| ApiError::not_found(MODEL_CARD, id))?;
+        let row = load(state, caller, id).await?;
         let card = card_of(&row)?;
         if card.archived_at.is_some() {
             return Err(ApiError::bad_request(format!(
@@ -283,11 +284,7 @@ pub async fn archive(
 ) -> ApiResult<Response> {
     let (state, caller, id) = (&state, &caller, &id);
     optimistic(MODEL_CARD, id, || async move {
-        let row = state
-            .store
-            .get_model_card(&caller.tenant_id, id)
-            .await?
-            .ok_or_else(|| ApiError::not_found(MODEL_CARD, id))?;
+        let row = load(state, caller, id).await?;
         if row.archived_at.is_some() {
             return Ok(Attempt::Done(json_response(StatusCode::OK, shown(&row)?)));
         }

@@ -198,24 +198,7 @@ fn body(rng: &mut StdRng, fields: &[String], real_ids: &[String]) -> Option<Stri
 /// Ids of real resources, so that some requests get past the lookups.
 async fn real_ids(server: &TestServer) -> Vec<String> {
     let api = server.api();
-    let agent = api
-        .post(
-            "/v1/agents",
-            json!({"name": "a", "model": "claude-sonnet-4-6"}),
-        )
-        .await
-        .expect(200);
-    let env = api
-        .post("/v1/environments", json!({"name": "e"}))
-        .await
-        .expect(200);
-    let session = api
-        .post(
-            "/v1/sessions",
-            json!({"agent": agent["id"], "environment_id": env["id"]}),
-        )
-        .await
-        .expect(200);
+    let session = berth_test_support::sessions::new_session(&api, json!({})).await;
     let vault = api
         .post("/v1/vaults", json!({"display_name": "v"}))
         .await
@@ -224,11 +207,17 @@ async fn real_ids(server: &TestServer) -> Vec<String> {
         .post("/v1/memory_stores", json!({"name": "m"}))
         .await
         .expect(200);
-    [agent, env, session, vault, store]
-        .iter()
-        .filter_map(|o| o["id"].as_str().map(str::to_owned))
-        .chain(["1".to_owned()])
-        .collect()
+    [
+        &session["id"],
+        &session["agent"]["id"],
+        &session["environment_id"],
+        &vault["id"],
+        &store["id"],
+    ]
+    .iter()
+    .filter_map(|id| id.as_str().map(str::to_owned))
+    .chain(["1".to_owned()])
+    .collect()
 }
 
 async fn no_route_answers_5xx(server: &TestServer) {
