@@ -133,11 +133,7 @@ impl Runtime {
         at: i64,
     ) {
         for event in stored.iter().filter(|e| e.processed_at.is_none()) {
-            let json = serde_json::from_str(&crate::render::event_json(event))
-                .unwrap_or(serde_json::Value::Null);
-            let delta =
-                LiveDelta::input_pending(&event.id, event.seq, event.created_at / 1000, json);
-            self.bus.publish_live(session_id, &delta);
+            self.bus.publish_live(session_id, &pending_delta(event));
         }
         for input in cancelled {
             let delta = LiveDelta::input_cancelled(&input.id, input.seq, at / 1000);
@@ -161,4 +157,11 @@ impl Runtime {
             self.runner.wake(session_id);
         }
     }
+}
+
+/// `system.user_message_pending` for a queued input.
+pub fn pending_delta(event: &StoredEvent) -> LiveDelta {
+    let json =
+        serde_json::from_str(&crate::render::event_json(event)).unwrap_or(serde_json::Value::Null);
+    LiveDelta::input_pending(&event.id, event.seq, event.created_at / 1000, json)
 }

@@ -21,6 +21,9 @@ use tokio::sync::{broadcast, mpsc};
 use crate::state::AppState;
 use berth_runtime::bus::{BusItem, DurableFrame};
 
+/// Most waiting inputs announced to a subscriber when its stream opens.
+const QUEUED_ANNOUNCED: u32 = 100;
+
 /// Events read from the log per query while replaying or filling a gap.
 const REPLAY_PAGE: u32 = 500;
 /// Frames buffered towards one client before the writer waits for it.
@@ -103,6 +106,9 @@ impl Writer {
         if let Flow::End = self.catch_up(i64::MAX).await? {
             return Ok(());
         }
+        if self.request.chunks && self.turn.is_none() {
+            self.announce_waiting().await?;
+        }
         let mut ping = tokio::time::interval(self.state.config.sse_keepalive);
         ping.reset();
         let shutdown = self.state.runtime.shutdown.clone();
@@ -131,6 +137,22 @@ impl Writer {
                 }
             }
         }
+    }
+
+    /// `include=chunks`: what already waits in the session's queue when the stream opens.
+    async fn announce_waiting(&mut self) -> Result<(), Closed> {
+        let waiting = self
+            .state
+            .store
+            .queued_inputs(&self.request.session_id, QUEUED_ANNOUNCED)
+            .await
+            .unwrap_or_default();
+        for event in &waiting {
+            let delta = berth_runtime::sessions::pending_delta(event);
+            let frame = format!("event: {}\ndata: {}\n\n", delta.event_type, delta.json);
+            self.send(Bytes::from(frame)).await?;
+        }
+        Ok(())
     }
 
     fn wants_live(&self, audience: Audience) -> bool {

@@ -248,6 +248,26 @@ pub async fn read<C: GenericClient>(
     within_budget(rows, Some(max_bytes)).await
 }
 
+pub async fn queued<C: GenericClient>(
+    client: &C,
+    session_id: &str,
+    limit: u32,
+) -> StoreResult<Vec<StoredEvent>> {
+    let stmt = client
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM session_events
+             WHERE session_id = $1 AND processed_at IS NULL AND cancelled_at IS NULL
+             ORDER BY seq LIMIT $2"
+        ))
+        .await
+        .map_err(pg)?;
+    let rows = client
+        .query(&stmt, &[&session_id, &i64::from(limit)])
+        .await
+        .map_err(pg)?;
+    Ok(rows.iter().map(event).collect())
+}
+
 pub async fn get<C: GenericClient>(
     client: &C,
     session_id: &str,

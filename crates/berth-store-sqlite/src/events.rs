@@ -225,6 +225,20 @@ pub fn read(
     within_budget(rows, Some(max_bytes))
 }
 
+pub fn queued(conn: &Connection, session_id: &str, limit: u32) -> StoreResult<Vec<StoredEvent>> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM session_events
+             WHERE session_id = ?1 AND processed_at IS NULL AND cancelled_at IS NULL
+             ORDER BY seq LIMIT ?2"
+        ))
+        .map_err(backend)?;
+    let rows = stmt
+        .query_map(params![session_id, limit], event)
+        .map_err(backend)?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+}
+
 pub fn get(
     conn: &Connection,
     session_id: &str,

@@ -345,6 +345,10 @@ pub trait EventLog: Send + Sync {
 
     async fn get_event(&self, session_id: &str, event_id: &str)
     -> StoreResult<Option<StoredEvent>>;
+
+    /// The inputs that wait for a turn, oldest first, at most `limit` (the caller has already
+    /// checked the session belongs to the tenant).
+    async fn queued_inputs(&self, session_id: &str, limit: u32) -> StoreResult<Vec<StoredEvent>>;
     /// The processed, uncancelled events in the order the model sees them, after the context
     /// position `after` (0 for all). Context positions only grow, so a reader can keep what it
     /// has and ask for the rest. `scope` limits the rows to what the model reads.

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use berth_test_support::sessions::{new_session, say, wait_for_turns};
+use berth_test_support::sessions::{new_session, say, wait_for_event, wait_for_turns};
 use berth_test_support::{FakeModel, ModelReply, SseEvent, SseStream, TestServer};
 use pretty_assertions::assert_eq;
 use reqwest::Method;
@@ -13,6 +13,7 @@ on_both_backends_with_model!(
     live_tail_carries_the_contract_events_with_seq_ids,
     previews_announce_ids_that_the_final_events_keep,
     chunks_use_the_extension_names,
+    chunk_streams_open_with_the_inputs_that_wait,
     replay_and_last_event_id_resume_without_gaps,
     idle_streams_get_keepalives,
     one_shot_messages_stream_one_turn_and_close,
@@ -337,4 +338,37 @@ async fn accept_header_switches_the_list_to_a_stream(server: &TestServer, _model
     assert_eq!(first[0].event, "user.message");
     let value: Value = first[0].data.clone();
     assert_eq!(value["seq"], 1);
+}
+
+/// An `include=chunks` stream opened while inputs wait begins with a pending frame for each.
+async fn chunk_streams_open_with_the_inputs_that_wait(server: &TestServer, model: &FakeModel) {
+    let api = server.api();
+    let id = new_session(&api, json!({})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A turn that never ends keeps the session busy, so the next message waits.
+    model.push(ModelReply::text("thinking it over slowly").hanging_after(1));
+    say(&api, &id, "first").await;
+    wait_for_event(&api, &id, "session.status_running", 10).await;
+    let waiting = say(&api, &id, "second").await;
+    assert!(waiting["processed_at"].is_null());
+    let mut stream = server.stream(&id, "?include=chunks").await;
+    let pending = stream
+        .until(WAIT, |e| e.event == "system.user_message_pending")
+        .await;
+    let pending = pending.last().unwrap();
+    assert_eq!(pending.data["event_id"], waiting["id"]);
+    assert_eq!(pending.data["event"]["content"][0]["text"], "second");
+    // The interrupt ends the turn and drops what waits.
+    api.post(
+        &format!("/v1/sessions/{id}/events"),
+        json!({"events": [{"type": "user.interrupt"}]}),
+    )
+    .await
+    .expect(202);
+    let cancelled = stream
+        .until(WAIT, |e| e.event == "system.user_message_cancelled")
+        .await;
+    assert_eq!(cancelled.last().unwrap().data["event_id"], waiting["id"]);
 }

@@ -52,6 +52,10 @@ impl EventLog for PostgresStore {
         events::get(&self.client().await?, session_id, event_id).await
     }
 
+    async fn queued_inputs(&self, session_id: &str, limit: u32) -> StoreResult<Vec<StoredEvent>> {
+        events::queued(&self.client().await?, session_id, limit).await
+    }
+
     async fn context_events(
         &self,
         session_id: &str,

@@ -55,6 +55,13 @@ impl EventLog for SqliteStore {
             .await
     }
 
+    async fn queued_inputs(&self, session_id: &str, limit: u32) -> StoreResult<Vec<StoredEvent>> {
+        let session_id = session_id.to_owned();
+        self.pool
+            .read(move |c| events::queued(c, &session_id, limit))
+            .await
+    }
+
     async fn context_events(
         &self,
         session_id: &str,

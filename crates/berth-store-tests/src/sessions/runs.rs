@@ -30,6 +30,16 @@ pub async fn client_events_queue_and_interrupt(store: S) {
     };
     assert_eq!(first.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2]);
     assert!(none.is_empty());
+    let waiting =
+        |rows: Vec<berth_store::StoredEvent>| rows.iter().map(|e| e.seq).collect::<Vec<_>>();
+    assert_eq!(
+        waiting(store.queued_inputs(&s.id, 10).await.unwrap()),
+        vec![1, 2]
+    );
+    assert_eq!(
+        waiting(store.queued_inputs(&s.id, 1).await.unwrap()),
+        vec![1]
+    );
     assert!(first.iter().all(|e| e.processed_at.is_none()));
     assert_eq!(
         store
@@ -71,6 +81,10 @@ pub async fn client_events_queue_and_interrupt(store: S) {
     let row = store.get_session(&t, &s.id).await.unwrap().unwrap();
     assert_eq!(row.pending_inputs, 1);
     assert_eq!(row.last_seq, 4);
+    assert_eq!(
+        waiting(store.queued_inputs(&s.id, 10).await.unwrap()),
+        vec![4]
+    );
     let cancelled_event = store.get_event(&s.id, &first[0].id).await.unwrap().unwrap();
     assert_eq!(cancelled_event.cancelled_at, Some(20));
 
