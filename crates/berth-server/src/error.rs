@@ -139,3 +139,15 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// A multipart body that could not be read: too large (413), or malformed (400).
+pub fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorType::RequestTooLarge,
+            e.body_text(),
+        );
+    }
+    ApiError::bad_request(format!("malformed multipart body: {}", e.body_text()))
+}

@@ -17,7 +17,7 @@ use berth_store::FileQuery;
 use futures::TryStreamExt;
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, multipart_error};
 use crate::extract::QueryParams;
 use berth_runtime::files::{delete, file_key, object_of, row_of};
 
@@ -29,17 +29,6 @@ use berth_protocol::time::{micros, now};
 type AppStateRef = State<Arc<AppState>>;
 
 const FILE: &str = "file";
-
-fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
-    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            berth_protocol::ErrorType::RequestTooLarge,
-            e.body_text(),
-        );
-    }
-    ApiError::bad_request(format!("malformed multipart body: {}", e.body_text()))
-}
 
 /// A text field's value.
 async fn text_field(field: axum::extract::multipart::Field<'_>) -> ApiResult<String> {

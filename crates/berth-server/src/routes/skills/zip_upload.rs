@@ -70,9 +70,7 @@ pub(super) async fn unpack(mut field: Field<'_>, into: &Path) -> ApiResult<Vec<U
     let spool = tempfile::tempfile().map_err(ApiError::internal)?;
     let mut spool = tokio::fs::File::from_std(spool);
     let mut spooled = 0u64;
-    while let Some(chunk) = field.chunk().await.map_err(|e| {
-        ApiError::bad_request(format!("malformed multipart body: {}", e.body_text()))
-    })? {
+    while let Some(chunk) = field.chunk().await.map_err(crate::error::multipart_error)? {
         spooled += chunk.len() as u64;
         if spooled > MAX_SKILL_TOTAL_BYTES {
             return Err(UnpackError::TooLarge.into());
