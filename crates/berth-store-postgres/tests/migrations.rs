@@ -4,7 +4,23 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use berth_store::{SessionQuery, SessionRecords};
-use berth_store_postgres::{PostgresStore, testing};
+use berth_store_postgres::{PostgresOptions, PostgresStore, testing};
+
+/// A fresh schema migrated up to `version`, holding tenant `t`; `None` without a database.
+async fn schema_with_tenant_at(version: i64) -> Option<(PostgresOptions, deadpool_postgres::Pool)> {
+    let options = testing::fresh_schema().await?;
+    let pool = testing::migrated_to(&options, version).await.unwrap();
+    pool.get()
+        .await
+        .unwrap()
+        .execute(
+            "INSERT INTO tenants (id, name, created_at) VALUES ('t', 't', 0)",
+            &[],
+        )
+        .await
+        .unwrap();
+    Some((options, pool))
+}
 
 #[tokio::test]
 #[cfg_attr(
@@ -12,18 +28,10 @@ use berth_store_postgres::{PostgresStore, testing};
     ignore = "needs PostgreSQL: set BERTH_TEST_DATABASE_URL"
 )]
 async fn sessions_stored_before_the_relation_table_get_their_memory_stores() {
-    let Some(options) = testing::fresh_schema().await else {
+    let Some((options, pool)) = schema_with_tenant_at(8).await else {
         return;
     };
-    let pool = testing::migrated_to(&options, 8).await.unwrap();
     let client = pool.get().await.unwrap();
-    client
-        .execute(
-            "INSERT INTO tenants (id, name, created_at) VALUES ('t', 't', 0)",
-            &[],
-        )
-        .await
-        .unwrap();
     let body = |resources: &str| {
         format!(
             r#"{{"id":"x","title":"\"memory_store_id\":\"memstore_z\"","resources":{resources}}}"#
@@ -88,18 +96,10 @@ async fn sessions_stored_before_the_relation_table_get_their_memory_stores() {
     ignore = "needs PostgreSQL: set BERTH_TEST_DATABASE_URL"
 )]
 async fn model_card_previews_lose_their_ellipsis() {
-    let Some(options) = testing::fresh_schema().await else {
+    let Some((options, pool)) = schema_with_tenant_at(9).await else {
         return;
     };
-    let pool = testing::migrated_to(&options, 9).await.unwrap();
     let client = pool.get().await.unwrap();
-    client
-        .execute(
-            "INSERT INTO tenants (id, name, created_at) VALUES ('t', 't', 0)",
-            &[],
-        )
-        .await
-        .unwrap();
     let body = r#"{"id":"mdl_1","model_id":"m","provider":"ant","api_key_preview":"…WXYZ","custom_headers":{"x":"…abcd"}}"#;
     client
         .execute(

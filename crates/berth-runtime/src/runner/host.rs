@@ -72,11 +72,38 @@ impl RunnerHost {
 
     /// Appends events the server wrote (not the loop), redacted and fenced like the rest.
     pub async fn append_events(&self, events: &[Event]) -> Result<(), HostError> {
-        let mut rows = server_rows(events).map_err(|e| HostError::Storage(e.to_string()))?;
+        let rows = server_rows(events).map_err(|e| HostError::Storage(e.to_string()))?;
+        self.store_rows(rows, &TurnEffects::default(), None).await
+    }
+
+    /// Events the loop emitted, stored with `effects` (see [`Self::store_rows`]).
+    async fn write(
+        &self,
+        events: &[Emitted],
+        effects: &TurnEffects,
+        usage: Option<&ModelUsage>,
+    ) -> Result<(), HostError> {
+        let rows = events
+            .iter()
+            .map(from_emitted)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| HostError::Storage(e.to_string()))?;
+        self.store_rows(rows, effects, usage).await
+    }
+
+    /// Redacts rows, records model figures, appends them under the lease (nothing is written
+    /// once it is lost) and publishes what was stored.
+    async fn store_rows(
+        &self,
+        mut rows: Vec<NewEvent>,
+        effects: &TurnEffects,
+        usage: Option<&ModelUsage>,
+    ) -> Result<(), HostError> {
         self.redact(&mut rows);
+        self.observe(&rows, usage);
         let stored = self
             .store
-            .append_turn_events(&self.lease, &rows, &TurnEffects::default(), micros(now()))
+            .append_turn_events(&self.lease, &rows, effects, micros(now()))
             .await
             .map_err(|e| HostError::Storage(e.to_string()))?
             .ok_or(HostError::LeaseLost)?;
@@ -139,27 +166,13 @@ impl TurnHost for RunnerHost {
         events: Vec<Emitted>,
         usage: Option<ModelUsage>,
     ) -> Result<(), HostError> {
-        let mut rows = events
-            .iter()
-            .map(from_emitted)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| HostError::Storage(e.to_string()))?;
-        self.redact(&mut rows);
-        self.observe(&rows, usage.as_ref());
         let effects = TurnEffects {
             usage: usage.map(usage_totals),
             status: None,
             end_turn: false,
             clear_stream_buffers: true,
         };
-        let stored = self
-            .store
-            .append_turn_events(&self.lease, &rows, &effects, micros(now()))
-            .await
-            .map_err(|e| HostError::Storage(e.to_string()))?
-            .ok_or(HostError::LeaseLost)?;
-        self.bus.publish_events(&self.lease.session_id, &stored);
-        Ok(())
+        self.write(&events, &effects, usage.as_ref()).await
     }
 
     async fn transition(
@@ -167,26 +180,13 @@ impl TurnHost for RunnerHost {
         events: Vec<Emitted>,
         status: SessionStatus,
     ) -> Result<(), HostError> {
-        let mut rows = events
-            .iter()
-            .map(from_emitted)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| HostError::Storage(e.to_string()))?;
-        self.redact(&mut rows);
         let effects = TurnEffects {
             usage: None,
             status: Some(status),
             end_turn: false,
             clear_stream_buffers: false,
         };
-        let stored = self
-            .store
-            .append_turn_events(&self.lease, &rows, &effects, micros(now()))
-            .await
-            .map_err(|e| HostError::Storage(e.to_string()))?
-            .ok_or(HostError::LeaseLost)?;
-        self.bus.publish_events(&self.lease.session_id, &stored);
-        Ok(())
+        self.write(&events, &effects, None).await
     }
 
     async fn file_source(&self, file_id: &str) -> Result<serde_json::Value, String> {
